@@ -1,0 +1,543 @@
+//! `DagTracker` for Python: every method takes and returns user keys.
+
+use parking_lot::{Mutex, MutexGuard};
+use pit_dag::{DagError, DagTracker, FailPolicy, Key, KeyRef, TaskState};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyTuple};
+use rustc_hash::FxHashMap;
+
+use crate::convert::{edge_batch, float_batch, key_batch, key_ref, key_to_py};
+use crate::errors::{checkpoint_error, to_py};
+
+struct Inner {
+    dag: DagTracker,
+    /// Payloads that are Python objects rather than bytes stay on this side.
+    objects: FxHashMap<u32, Py<PyAny>>,
+    /// Reused buffer for the ids a call makes ready.
+    scratch: Vec<u32>,
+}
+
+/// A DAG of tasks with states, a ready set and incremental cycle refusal.
+///
+/// Tasks have a key (``int`` or ``str``), a cost and an optional payload.
+/// ``add_edge(a, b)`` means *a* must be done before *b* can start. Also speaks
+/// the ``graphlib.TopologicalSorter`` protocol (``prepare``, ``is_active``,
+/// ``get_ready``, ``done``, ``static_order``).
+#[pyclass(module = "symphony_lab._pit", name = "DagTracker", frozen)]
+pub struct PyDagTracker {
+    inner: Mutex<Inner>,
+}
+
+type Res<T> = Result<T, DagError>;
+
+impl PyDagTracker {
+    fn wrap(dag: DagTracker, objects: FxHashMap<u32, Py<PyAny>>) -> Self {
+        PyDagTracker {
+            inner: Mutex::new(Inner {
+                dag,
+                objects,
+                scratch: Vec::new(),
+            }),
+        }
+    }
+
+    /// The lock for a short call. Never wait for it while attached: the holder
+    /// may be working detached and need the interpreter back to finish.
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner> {
+        match self.inner.try_lock() {
+            Some(g) => g,
+            None => py.detach(|| self.inner.lock()),
+        }
+    }
+
+    /// A long call: runs detached so other Python threads go on meanwhile.
+    fn detached<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Inner) -> R + Send) -> R {
+        py.detach(|| f(&mut self.inner.lock()))
+    }
+}
+
+fn keys_list<'py>(py: Python<'py>, dag: &DagTracker, ids: &[u32]) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(py, ids.iter().map(|&v| key_to_py(py, dag.key(v))))
+}
+
+fn id_of(py: Python<'_>, dag: &DagTracker, key: &Bound<'_, PyAny>) -> PyResult<u32> {
+    let k = key_ref(key)?;
+    dag.id(k).map_err(|e| to_py(py, e))
+}
+
+fn policy(name: &str) -> PyResult<FailPolicy> {
+    FailPolicy::from_name(name)
+        .ok_or_else(|| PyValueError::new_err(format!("policy must be 'block' or 'skip', not {name:?}")))
+}
+
+#[pymethods]
+impl PyDagTracker {
+    #[new]
+    fn new() -> Self {
+        Self::wrap(DagTracker::new(), FxHashMap::default())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.lock(py).dag.len()
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+        match key_ref(key) {
+            Ok(k) => self.lock(py).dag.id(k).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let g = self.lock(py);
+        let c = g.dag.counts();
+        let states: Vec<String> = TaskState::ALL
+            .iter()
+            .filter(|s| c[**s as usize] > 0)
+            .map(|s| format!("{}={}", s.name(), c[*s as usize]))
+            .collect();
+        let states = if states.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", states.join(", "))
+        };
+        format!(
+            "DagTracker(tasks={}, edges={}{states})",
+            g.dag.len(),
+            g.dag.edge_count()
+        )
+    }
+
+    /// Number of edges.
+    #[getter]
+    fn edge_count(&self, py: Python<'_>) -> usize {
+        self.lock(py).dag.edge_count()
+    }
+
+    // ---- building ----------------------------------------------------------
+
+    /// Adds one task; it is ready until an edge into it says otherwise.
+    /// ``payload`` may be ``bytes`` (kept in the Pit, saved in checkpoints) or
+    /// any Python object (kept on the Python side).
+    #[pyo3(signature = (key, *, cost = 0.0, payload = None))]
+    fn add_task(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        cost: f64,
+        payload: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let k = key_ref(key)?;
+        let bytes = payload
+            .and_then(|p| p.cast::<PyBytes>().ok())
+            .map(|b| Box::from(b.as_bytes()));
+        let mut g = self.lock(py);
+        let id = g.dag.add_task(k, cost, bytes).map_err(|e| to_py(py, e))?;
+        if let Some(p) = payload.filter(|p| !p.is_instance_of::<PyBytes>()) {
+            g.objects.insert(id, p.clone().unbind());
+        }
+        Ok(())
+    }
+
+    /// Adds many tasks at once (a list, or an integer numpy array); all or none.
+    #[pyo3(signature = (keys, *, costs = None))]
+    fn add_tasks(&self, py: Python<'_>, keys: &Bound<'_, PyAny>, costs: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let keys = key_batch(keys, "keys")?;
+        let costs = costs.map(|c| float_batch(c, "costs")).transpose()?;
+        self.detached(py, |g| g.dag.add_tasks(&keys, costs.as_deref()).map(|_| ()))
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Adds the edge ``src -> dst``: ``src`` must be done before ``dst`` starts.
+    /// Returns ``False`` if it was already there. Raises ``CycleError`` naming
+    /// the cycle if the edge would close one.
+    fn add_edge(&self, py: Python<'_>, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let (s, d) = (key_ref(src)?, key_ref(dst)?);
+        let mut g = self.lock(py);
+        let r: Res<bool> = (|| {
+            let (s, d) = (g.dag.id(s)?, g.dag.id(d)?);
+            g.dag.add_edge(s, d)
+        })();
+        r.map_err(|e| to_py(py, e))
+    }
+
+    /// Adds many edges; all or none. Either two sequences ``src`` and ``dst``
+    /// (lists or integer arrays), or one sequence of pairs or an ``(m, 2)``
+    /// array. Returns how many edges were new.
+    #[pyo3(signature = (src, dst = None))]
+    fn add_edges(&self, py: Python<'_>, src: &Bound<'_, PyAny>, dst: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+        let (s, d) = edge_batch(src, dst)?;
+        if s.len() != d.len() {
+            return Err(PyValueError::new_err(format!(
+                "add_edges got {} sources but {} targets",
+                s.len(),
+                d.len()
+            )));
+        }
+        self.detached(py, |g| {
+            let (s, d) = (g.dag.ids(&s)?, g.dag.ids(&d)?);
+            g.dag.add_edges(&s, &d)
+        })
+        .map_err(|e| to_py(py, e))
+    }
+
+    /// ``graphlib`` style: adds ``node`` and its ``predecessors`` (any that are
+    /// missing) and an edge from each predecessor to ``node``.
+    #[pyo3(signature = (node, *predecessors))]
+    fn add(&self, py: Python<'_>, node: &Bound<'_, PyAny>, predecessors: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let node = key_ref(node)?;
+        let preds: Vec<Key> = predecessors
+            .iter()
+            .map(|p| key_ref(&p).map(KeyRef::to_owned))
+            .collect::<PyResult<_>>()?;
+        let mut g = self.lock(py);
+        let r: Res<()> = (|| {
+            let id = |dag: &mut DagTracker, k: KeyRef<'_>| match dag.id(k) {
+                Ok(v) => Ok(v),
+                Err(_) => dag.add_task(k, 0.0, None),
+            };
+            let n = id(&mut g.dag, node)?;
+            let mut src = Vec::with_capacity(preds.len());
+            for p in &preds {
+                src.push(id(&mut g.dag, p.as_ref())?);
+            }
+            let dst = vec![n; src.len()];
+            g.dag.add_edges(&src, &dst).map(|_| ())
+        })();
+        r.map_err(|e| to_py(py, e))
+    }
+
+    // ---- states ------------------------------------------------------------
+
+    /// The state of a task: ``pending``, ``ready``, ``running``, ``done``,
+    /// ``failed``, ``skipped`` or ``cancelled``.
+    fn state(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+        let g = self.lock(py);
+        Ok(g.dag.state(id_of(py, &g.dag, key)?).name())
+    }
+
+    fn cost(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let g = self.lock(py);
+        Ok(g.dag.cost(id_of(py, &g.dag, key)?))
+    }
+
+    /// The task's payload, or ``None``.
+    fn payload(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        let g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        if let Some(obj) = g.objects.get(&id) {
+            return Ok(Some(obj.clone_ref(py)));
+        }
+        Ok(g.dag.payload(id).map(|b| PyBytes::new(py, b).into_any().unbind()))
+    }
+
+    /// Number of tasks in each state.
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.lock(py).dag.counts();
+        let d = PyDict::new(py);
+        for s in TaskState::ALL {
+            d.set_item(s.name(), c[s as usize])?;
+        }
+        Ok(d)
+    }
+
+    /// Ready tasks, oldest first, without taking them.
+    fn ready<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.lock(py);
+        keys_list(py, &g.dag, &g.dag.ready())
+    }
+
+    /// Takes up to ``n`` ready tasks (all if ``None``), oldest first, and marks
+    /// them running.
+    #[pyo3(signature = (n = None))]
+    fn take_ready<'py>(&self, py: Python<'py>, n: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+        let mut g = self.lock(py);
+        let mut out = std::mem::take(&mut g.scratch);
+        out.clear();
+        g.dag.take_ready(n.unwrap_or(usize::MAX), &mut out);
+        let list = keys_list(py, &g.dag, &out);
+        g.scratch = out;
+        list
+    }
+
+    /// ready -> running.
+    fn start(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        g.dag.start(id).map_err(|e| to_py(py, e))
+    }
+
+    /// running -> done, for one or more tasks. Returns the tasks that became
+    /// ready (``graphlib`` code may ignore it).
+    #[pyo3(signature = (key, *more))]
+    fn done<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        more: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let k = key_ref(key)?;
+        let mut g = self.lock(py);
+        let mut out = std::mem::take(&mut g.scratch);
+        out.clear();
+        let mut r = g.dag.id(k).and_then(|id| g.dag.done(id, &mut out));
+        for extra in more.iter() {
+            if r.is_err() {
+                break;
+            }
+            let k = key_ref(&extra)?;
+            r = g.dag.id(k).and_then(|id| g.dag.done(id, &mut out));
+        }
+        let result = match r {
+            Ok(()) => keys_list(py, &g.dag, &out),
+            Err(e) => Err(to_py(py, e)),
+        };
+        g.scratch = out;
+        result
+    }
+
+    /// running -> done for every task in ``keys`` (a list or integer array);
+    /// all or none. Returns the tasks that became ready.
+    fn done_many<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let keys = key_batch(keys, "keys")?;
+        let out = self
+            .detached(py, |g| -> Res<Vec<u32>> {
+                let ids = g.dag.ids(&keys)?;
+                let mut out = Vec::new();
+                g.dag.done_many(&ids, &mut out)?;
+                Ok(out)
+            })
+            .map_err(|e| to_py(py, e))?;
+        let g = self.lock(py);
+        keys_list(py, &g.dag, &out)
+    }
+
+    /// ready | running -> failed. ``policy="block"`` leaves descendants
+    /// pending until a retry succeeds; ``"skip"`` marks them skipped.
+    #[pyo3(signature = (key, policy = "block"))]
+    fn fail(&self, py: Python<'_>, key: &Bound<'_, PyAny>, policy: &str) -> PyResult<()> {
+        let p = self::policy(policy)?;
+        let mut g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        g.dag.fail(id, p).map_err(|e| to_py(py, e))
+    }
+
+    /// failed | cancelled -> ready (or pending); tasks skipped because of it
+    /// return to pending.
+    fn retry(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        g.dag.retry(id).map_err(|e| to_py(py, e))
+    }
+
+    /// pending | ready | running -> cancelled; its pending descendants are skipped.
+    fn cancel(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        g.dag.cancel(id).map_err(|e| to_py(py, e))
+    }
+
+    // ---- graphlib.TopologicalSorter ------------------------------------------
+
+    /// Part of the ``graphlib`` protocol. Cycles are refused as edges arrive,
+    /// so there is nothing left to check.
+    fn prepare(&self) {}
+
+    /// True while a task is ready or running.
+    fn is_active(&self, py: Python<'_>) -> bool {
+        self.lock(py).dag.is_active()
+    }
+
+    /// Every ready task, marked running, as a tuple (``graphlib`` protocol).
+    fn get_ready<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let mut g = self.lock(py);
+        let mut out = std::mem::take(&mut g.scratch);
+        out.clear();
+        g.dag.take_ready(usize::MAX, &mut out);
+        let t = PyTuple::new(py, out.iter().map(|&v| key_to_py(py, g.dag.key(v))));
+        g.scratch = out;
+        t
+    }
+
+    /// All tasks in a topological order; changes no state.
+    fn static_order<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.topological_order(py)
+    }
+
+    // ---- queries -------------------------------------------------------------
+
+    /// All tasks in a topological order.
+    fn topological_order<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.lock(py);
+        keys_list(py, &g.dag, g.dag.topological_order())
+    }
+
+    /// Every task that ``key`` depends on, directly or not.
+    fn ancestors<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PySet>> {
+        self.reach(py, key, true)
+    }
+
+    /// Every task that depends on ``key``, directly or not.
+    fn descendants<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PySet>> {
+        self.reach(py, key, false)
+    }
+
+    fn predecessors<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        keys_list(py, &g.dag, &g.dag.predecessors(id))
+    }
+
+    fn successors<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.lock(py);
+        let id = id_of(py, &g.dag, key)?;
+        keys_list(py, &g.dag, &g.dag.successors(id))
+    }
+
+    /// The path of greatest total task cost: ``(cost, [keys])``.
+    fn critical_path<'py>(&self, py: Python<'py>) -> PyResult<(f64, Bound<'py, PyList>)> {
+        let (total, path) = self.detached(py, |g| g.dag.critical_path());
+        let g = self.lock(py);
+        Ok((total, keys_list(py, &g.dag, &path)?))
+    }
+
+    /// Every task key, in insertion order.
+    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let g = self.lock(py);
+        let ids: Vec<u32> = (0..g.dag.len() as u32).collect();
+        keys_list(py, &g.dag, &ids)
+    }
+
+    /// Every edge as a ``(src, dst)`` tuple.
+    fn edges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let edges = self.detached(py, |g| g.dag.edges());
+        let g = self.lock(py);
+        PyList::new(
+            py,
+            edges
+                .iter()
+                .map(|&(s, d)| (key_to_py(py, g.dag.key(s)), key_to_py(py, g.dag.key(d)))),
+        )
+    }
+
+    /// A new tracker with the tasks ``keys`` and the edges among them. States
+    /// are kept; a pending task whose unfinished predecessors all lie outside
+    /// becomes ready.
+    fn subgraph(&self, py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let keys = key_batch(keys, "keys")?;
+        let (sub, kept) = self
+            .detached(py, |g| -> Res<(DagTracker, Vec<u32>)> {
+                let ids = g.dag.ids(&keys)?;
+                Ok((g.dag.subgraph(&ids)?, ids))
+            })
+            .map_err(|e| to_py(py, e))?;
+        let g = self.lock(py);
+        let mut objects = FxHashMap::default();
+        for (old, new) in kept.iter().zip(0u32..) {
+            if let Some(o) = g.objects.get(old) {
+                if sub.id(g.dag.key(*old)).ok() == Some(new) {
+                    objects.insert(new, o.clone_ref(py));
+                }
+            }
+        }
+        Ok(Self::wrap(sub, objects))
+    }
+
+    // ---- serialisation -------------------------------------------------------
+
+    /// A versioned, checksummed binary checkpoint. Payloads must be bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        {
+            let g = self.lock(py);
+            if let Some((&id, obj)) = g.objects.iter().min_by_key(|(id, _)| **id) {
+                return Err(checkpoint_error(
+                    py,
+                    format!(
+                        "task {} has a payload of type {}; checkpoints hold bytes payloads only \
+                         (encode it first, e.g. with msgpack)",
+                        g.dag.key(id),
+                        obj.bind(py).get_type().name()?
+                    ),
+                ));
+            }
+        }
+        let bytes = self.detached(py, |g| g.dag.to_bytes());
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Restores a tracker from ``to_bytes()``; raises ``CheckpointError`` on
+    /// truncated, corrupt or incompatible data.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let r = if let Ok(b) = data.cast::<PyBytes>() {
+            let raw = b.as_bytes();
+            py.detach(|| DagTracker::from_bytes(raw))
+        } else {
+            let raw: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(data)
+                .and_then(|b| b.to_vec(py))
+                .map_err(|_| {
+                    checkpoint_error(
+                        py,
+                        format!(
+                            "expected bytes, got {}",
+                            data.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                        ),
+                    )
+                })?;
+            py.detach(|| DagTracker::from_bytes(&raw))
+        };
+        r.map(|dag| Self::wrap(dag, FxHashMap::default()))
+            .map_err(|e| to_py(py, e))
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let ctor = py.get_type::<PyDagTracker>().getattr("from_bytes")?;
+        Ok((ctor, (self.to_bytes(py)?,)))
+    }
+
+    /// ``{"nodes": [{"id", "key", "state", "cost"}], "edges": [[src_id, dst_id]]}``
+    /// as a JSON string, for widgets.
+    fn to_json(&self, py: Python<'_>) -> String {
+        self.detached(py, |g| g.dag.to_json())
+    }
+
+    /// A ``networkx.DiGraph`` with ``state``, ``cost`` and ``payload`` node attributes.
+    fn to_networkx<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let nx = py.import("networkx")?;
+        let graph = nx.getattr("DiGraph")?.call0()?;
+        let edges = self.edges(py)?;
+        let g = self.lock(py);
+        let nodes = PyList::empty(py);
+        for v in 0..g.dag.len() as u32 {
+            let attrs = PyDict::new(py);
+            attrs.set_item("state", g.dag.state(v).name())?;
+            attrs.set_item("cost", g.dag.cost(v))?;
+            let payload = match (g.objects.get(&v), g.dag.payload(v)) {
+                (Some(o), _) => o.clone_ref(py).into_bound(py),
+                (None, Some(b)) => PyBytes::new(py, b).into_any(),
+                (None, None) => py.None().into_bound(py),
+            };
+            attrs.set_item("payload", payload)?;
+            nodes.append((key_to_py(py, g.dag.key(v)), attrs))?;
+        }
+        drop(g);
+        graph.call_method1("add_nodes_from", (nodes,))?;
+        graph.call_method1("add_edges_from", (edges,))?;
+        Ok(graph)
+    }
+}
+
+impl PyDagTracker {
+    fn reach<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>, up: bool) -> PyResult<Bound<'py, PySet>> {
+        let k = key_ref(key)?.to_owned();
+        let ids = self
+            .detached(py, |g| -> Res<Vec<u32>> {
+                let id = g.dag.id(k.as_ref())?;
+                Ok(if up { g.dag.ancestors(id) } else { g.dag.descendants(id) })
+            })
+            .map_err(|e| to_py(py, e))?;
+        let g = self.lock(py);
+        PySet::new(py, keys_list(py, &g.dag, &ids)?.iter())
+    }
+}
