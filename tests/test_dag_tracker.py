@@ -201,7 +201,7 @@ def test_numpy_keys_and_mixed_keys() -> None:
     t.add_edge(np.int64(2), "x")
     assert t.successors(2) == ["x"]
     assert t.predecessors("x") == [2]
-    assert t.keys() == [0, 1, 2, 3, 4, "x", 10]
+    assert t.keys() == list(t) == [0, 1, 2, 3, 4, "x", 10]
     assert t.cost(4) == 1.0
 
 

@@ -4,7 +4,7 @@ use parking_lot::{Mutex, MutexGuard};
 use pit_dag::{DagError, DagTracker, FailPolicy, Key, KeyRef, TaskState};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PySet, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PySet, PyTuple};
 use rustc_hash::FxHashMap;
 
 use crate::convert::{edge_batch, float_batch, key_batch, key_ref, key_to_py};
@@ -80,6 +80,10 @@ impl PyDagTracker {
 
     fn __len__(&self, py: Python<'_>) -> usize {
         self.lock(py).dag.len()
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        self.keys(py)?.try_iter()
     }
 
     fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
