@@ -100,3 +100,17 @@ def test_object_payloads_cannot_be_checkpointed() -> None:
     t.add_task("a", payload=[1, 2])
     with pytest.raises(CheckpointError, match="task 'a' has a payload of type list"):
         t.to_bytes()
+
+
+def test_a_checkpoint_whose_states_break_the_rules_is_refused() -> None:
+    t = DagTracker()
+    t.add_tasks([0, 1])
+    t.add_edge(0, 1)
+    t.cancel(0)
+    data = bytearray(t.to_bytes())
+    states_at = 24 + 16 + 1
+    assert data[states_at : states_at + 2] == bytes([6, 5])  # cancelled, skipped
+    data[states_at + 1] = 0  # pending, although its predecessor was cancelled
+    data[20:24] = struct.pack("<I", zlib.crc32(bytes(data[24:])))
+    with pytest.raises(CheckpointError, match="task 1 is pending but a predecessor is skipped"):
+        DagTracker.from_bytes(bytes(data))

@@ -282,3 +282,56 @@ def test_pickle_round_trip() -> None:
 
 def test_repr() -> None:
     assert repr(diamond()) == "DagTracker(tasks=4, edges=4, pending=3, ready=1)"
+
+
+def test_graphlib_add_is_all_or_nothing() -> None:
+    t = DagTracker()
+    with pytest.raises(CycleError, match="'a' -> 'a'"):
+        t.add("a", "a")
+    assert len(t) == 0
+    t.add("b", "a")
+    t.start("a")
+    t.take_ready()
+    with pytest.raises(StateError, match="task 'a' is already running"):
+        t.add("a", "new")
+    assert "new" not in t
+    assert t.keys() == ["b", "a"]
+    assert t.ready() == []
+
+
+def test_existing_edges_are_accepted_whatever_the_batch_size() -> None:
+    for extra in (0, 100):
+        t = DagTracker()
+        t.add_tasks(["a", "b", *range(extra)])
+        t.add_edge("a", "b")
+        t.cancel("b")
+        assert t.add_edges(["a"], ["b"]) == 0
+        assert t.add_edge("a", "b") is False
+
+
+def test_subgraph_keeps_object_payloads_with_repeated_keys() -> None:
+    t = DagTracker()
+    t.add_task("a")
+    t.add_task("b", payload=[1])
+    assert t.subgraph(["a", "a", "b"]).payload("b") == [1]
+
+
+def test_subgraph_frees_tasks_skipped_by_a_task_left_out() -> None:
+    t = diamond()
+    t.take_ready()
+    t.fail("fetch", policy="skip")
+    sub = t.subgraph(["parse", "index"])
+    assert sub.state("parse") == "ready"
+    assert sub.state("index") == "pending"
+
+
+def test_keys_whose_index_calls_back_into_the_tracker_do_not_deadlock() -> None:
+    t = DagTracker()
+    t.add_tasks(range(3))
+
+    class Sneaky:
+        def __index__(self) -> int:
+            return len(t) - 1
+
+    assert t.state(Sneaky()) == "ready"
+    assert t.add_edge(0, Sneaky()) is True

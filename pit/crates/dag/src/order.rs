@@ -35,6 +35,16 @@ impl TopoOrder {
         self.mark.resize(m as usize, 0);
     }
 
+    /// Forgets the tasks with ids `>= first` (they must have no edges).
+    pub fn retain_below(&mut self, first: u32) {
+        self.at.retain(|&v| v < first);
+        self.ord.truncate(first as usize);
+        self.mark.truncate(first as usize);
+        for (pos, &v) in self.at.iter().enumerate() {
+            self.ord[v as usize] = pos as u32;
+        }
+    }
+
     pub fn position(&self, task: u32) -> u32 {
         self.ord[task as usize]
     }

@@ -248,14 +248,19 @@ impl DagTracker {
 
     /// Few edges into a large graph: one incremental order update each, undone on a cycle.
     fn add_edges_incrementally(&mut self, src: &[u32], dst: &[u32]) -> Result<usize> {
-        let pairs = || src.iter().copied().zip(dst.iter().copied());
-        self.check_edge_states(pairs())?;
-        let first_edge = self.edge_count();
-        let mut added = Vec::new();
-        for (s, d) in pairs() {
-            if self.graph.find_edge(node(s), node(d)).is_some() {
-                continue;
+        let mut fresh = Vec::new();
+        let mut seen = rustc_hash::FxHashSet::default();
+        for (&s, &d) in src.iter().zip(dst) {
+            if s == d {
+                return Err(self.cycle_error([s, s].into_iter()));
             }
+            if self.graph.find_edge(node(s), node(d)).is_none() && seen.insert((s, d)) {
+                fresh.push((s, d));
+            }
+        }
+        self.check_edge_states(fresh.iter().copied())?;
+        let first_edge = self.edge_count();
+        for &(s, d) in &fresh {
             if let Err(path) = self.order.insert_edge(&self.graph, s, d) {
                 // Removing the newest edge first keeps every other edge index stable.
                 while self.edge_count() > first_edge {
@@ -265,10 +270,51 @@ impl DagTracker {
                 return Err(self.cycle_error(std::iter::once(s).chain(path)));
             }
             self.graph.add_edge(node(s), node(d), ());
-            added.push((s, d));
         }
-        self.apply_edge_states(added.iter().copied());
-        Ok(added.len())
+        self.apply_edge_states(fresh.iter().copied());
+        Ok(fresh.len())
+    }
+
+    /// `graphlib`'s `add`: adds `task` and any missing `predecessors`, and an
+    /// edge from each predecessor to `task`; all or none.
+    pub fn add_with_predecessors(&mut self, task: KeyRef<'_>, predecessors: &[KeyRef<'_>]) -> Result<()> {
+        let first = self.len();
+        let id = |t: &mut Self, k: KeyRef<'_>| match t.keys.get(k) {
+            Some(v) => Ok(v),
+            None => t.add_task(k, 0.0, None),
+        };
+        let r = (|| {
+            let n = id(self, task)?;
+            let src = predecessors
+                .iter()
+                .map(|&p| id(self, p))
+                .collect::<Result<Vec<u32>>>()?;
+            self.add_edges(&src, &vec![n; src.len()]).map(|_| ())
+        })();
+        if r.is_err() {
+            self.pop_tasks(first);
+        }
+        r
+    }
+
+    /// Removes the tasks with ids `>= first`, which must have no edges.
+    fn pop_tasks(&mut self, first: usize) {
+        let n = self.len();
+        if first >= n {
+            return;
+        }
+        for v in (first..n).rev() {
+            self.graph.remove_node(node(v as u32));
+            self.counts[self.state[v] as usize] -= 1;
+            self.payloads.remove(&(v as u32));
+        }
+        self.state.truncate(first);
+        self.cost.truncate(first);
+        self.remaining.truncate(first);
+        self.queued.truncate(first);
+        self.ready.retain(|&v| (v as usize) < first);
+        self.keys.truncate(first);
+        self.order.retain_below(first as u32);
     }
 
     fn cycle_error(&self, path: impl Iterator<Item = u32>) -> DagError {
@@ -639,25 +685,45 @@ impl DagTracker {
                 t.remaining[d as usize] += 1;
             }
         }
-        for v in 0..n {
-            let (s, r) = (t.state[v], t.remaining[v]);
+        if let Some(id) = fail_policy
+            .keys()
+            .find(|&&id| id as usize >= n || t.state[id as usize] != TaskState::Failed)
+        {
+            return Err(invalid(format!(
+                "failure policy recorded for task id {id}, which is not failed"
+            )));
+        }
+        t.fail_policy = fail_policy;
+        // In topological order, so each task is judged on its predecessors' final states.
+        for v in t.order.tasks().to_vec() {
+            let (s, r) = (t.state[v as usize], t.remaining[v as usize]);
+            let cause = t.causes_skip_from_predecessors(v);
             let consistent = match s {
                 TaskState::Ready | TaskState::Running | TaskState::Done | TaskState::Failed => r == 0,
-                TaskState::Pending => r > 0,
-                TaskState::Skipped | TaskState::Cancelled => true,
+                TaskState::Pending => r > 0 && !cause,
+                TaskState::Skipped => cause,
+                TaskState::Cancelled => true,
             };
             if !consistent {
-                if strict || s != TaskState::Pending {
-                    let why = if r == 0 {
-                        "every predecessor is done"
-                    } else {
-                        "a predecessor is not done"
-                    };
-                    return Err(invalid(format!("task {} is {s} but {why}", t.key(v as u32))));
+                let why = match s {
+                    TaskState::Pending if cause => "a predecessor is skipped, cancelled or failed with policy skip",
+                    TaskState::Skipped => "no predecessor is skipped, cancelled or failed with policy skip",
+                    _ if r == 0 => "every predecessor is done",
+                    _ => "a predecessor is not done",
+                };
+                let fixed = match s {
+                    _ if strict => None,
+                    TaskState::Pending if cause => Some(TaskState::Skipped),
+                    TaskState::Pending | TaskState::Skipped if r == 0 => Some(TaskState::Ready),
+                    TaskState::Skipped => Some(TaskState::Pending),
+                    _ => None,
+                };
+                match fixed {
+                    Some(f) => t.state[v as usize] = f,
+                    None => return Err(invalid(format!("task {} is {s} but {why}", t.key(v)))),
                 }
-                t.state[v] = TaskState::Ready;
             }
-            t.counts[t.state[v] as usize] += 1;
+            t.counts[t.state[v as usize] as usize] += 1;
         }
         if let Some(&v) = ready_order.iter().find(|&&v| v as usize >= n) {
             return Err(invalid(format!(
@@ -676,16 +742,7 @@ impl DagTracker {
                 "payload names task id {id} but there are only {n} tasks"
             )));
         }
-        if let Some(id) = fail_policy
-            .keys()
-            .find(|&&id| id as usize >= n || t.state[id as usize] != TaskState::Failed)
-        {
-            return Err(invalid(format!(
-                "failure policy recorded for task id {id}, which is not failed"
-            )));
-        }
         t.payloads = payloads;
-        t.fail_policy = fail_policy;
         Ok(t)
     }
 

@@ -230,6 +230,13 @@ proptest! {
             }
             check_states(&t, &g, &policy);
         }
+        // Every reachable state survives the strict checks of a checkpoint,
+        // and so does any subgraph of it.
+        let bytes = t.to_bytes();
+        prop_assert_eq!(DagTracker::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+        let half: Vec<u32> = (0..n as u32).filter(|v| v % 2 == 0).collect();
+        let sub = t.subgraph(&half).unwrap();
+        prop_assert!(DagTracker::from_bytes(&sub.to_bytes()).is_ok());
     }
 
     #[test]

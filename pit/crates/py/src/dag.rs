@@ -1,8 +1,10 @@
 //! `DagTracker` for Python: every method takes and returns user keys.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use parking_lot::{Mutex, MutexGuard};
 use pit_dag::{DagError, DagTracker, FailPolicy, Key, KeyRef, TaskState};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PySet, PyTuple};
 use rustc_hash::FxHashMap;
@@ -27,9 +29,42 @@ struct Inner {
 #[pyclass(module = "symphony_lab._pit", name = "DagTracker", frozen)]
 pub struct PyDagTracker {
     inner: Mutex<Inner>,
+    /// The thread holding `inner` while attached, so that a call back into the
+    /// tracker from Python run under the lock raises instead of deadlocking.
+    owner: AtomicUsize,
 }
 
 type Res<T> = Result<T, DagError>;
+
+fn this_thread() -> usize {
+    thread_local!(static TOKEN: u8 = const { 0 });
+    TOKEN.with(|t| t as *const u8 as usize)
+}
+
+/// The tracker's lock, held by an attached thread.
+struct Held<'a> {
+    guard: MutexGuard<'a, Inner>,
+    owner: &'a AtomicUsize,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.owner.store(0, Ordering::Relaxed);
+    }
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
 
 impl PyDagTracker {
     fn wrap(dag: DagTracker, objects: FxHashMap<u32, Py<PyAny>>) -> Self {
@@ -39,21 +74,41 @@ impl PyDagTracker {
                 objects,
                 scratch: Vec::new(),
             }),
+            owner: AtomicUsize::new(0),
         }
+    }
+
+    fn refuse_reentry(&self) -> PyResult<()> {
+        if self.owner.load(Ordering::Relaxed) == this_thread() {
+            return Err(PyRuntimeError::new_err(
+                "DagTracker was called from Python code running inside one of its own calls \
+                 (a key's __index__, a finalizer); waiting for itself would deadlock",
+            ));
+        }
+        Ok(())
     }
 
     /// The lock for a short call. Never wait for it while attached: the holder
     /// may be working detached and need the interpreter back to finish.
-    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner> {
-        match self.inner.try_lock() {
+    fn lock(&self, py: Python<'_>) -> PyResult<Held<'_>> {
+        let guard = match self.inner.try_lock() {
             Some(g) => g,
-            None => py.detach(|| self.inner.lock()),
-        }
+            None => {
+                self.refuse_reentry()?;
+                py.detach(|| self.inner.lock())
+            }
+        };
+        self.owner.store(this_thread(), Ordering::Relaxed);
+        Ok(Held {
+            guard,
+            owner: &self.owner,
+        })
     }
 
     /// A long call: runs detached so other Python threads go on meanwhile.
-    fn detached<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Inner) -> R + Send) -> R {
-        py.detach(|| f(&mut self.inner.lock()))
+    fn detached<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Inner) -> R + Send) -> PyResult<R> {
+        self.refuse_reentry()?;
+        Ok(py.detach(|| f(&mut self.inner.lock())))
     }
 }
 
@@ -61,8 +116,7 @@ fn keys_list<'py>(py: Python<'py>, dag: &DagTracker, ids: &[u32]) -> PyResult<Bo
     PyList::new(py, ids.iter().map(|&v| key_to_py(py, dag.key(v))))
 }
 
-fn id_of(py: Python<'_>, dag: &DagTracker, key: &Bound<'_, PyAny>) -> PyResult<u32> {
-    let k = key_ref(key)?;
+fn id_of(py: Python<'_>, dag: &DagTracker, k: KeyRef<'_>) -> PyResult<u32> {
     dag.id(k).map_err(|e| to_py(py, e))
 }
 
@@ -78,23 +132,23 @@ impl PyDagTracker {
         Self::wrap(DagTracker::new(), FxHashMap::default())
     }
 
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.lock(py).dag.len()
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.lock(py)?.dag.len())
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
         self.keys(py)?.try_iter()
     }
 
-    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         match key_ref(key) {
-            Ok(k) => self.lock(py).dag.id(k).is_ok(),
-            Err(_) => false,
+            Ok(k) => Ok(self.lock(py)?.dag.id(k).is_ok()),
+            Err(_) => Ok(false),
         }
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let g = self.lock(py);
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let g = self.lock(py)?;
         let c = g.dag.counts();
         let states: Vec<String> = TaskState::ALL
             .iter()
@@ -106,17 +160,17 @@ impl PyDagTracker {
         } else {
             format!(", {}", states.join(", "))
         };
-        format!(
+        Ok(format!(
             "DagTracker(tasks={}, edges={}{states})",
             g.dag.len(),
             g.dag.edge_count()
-        )
+        ))
     }
 
     /// Number of edges.
     #[getter]
-    fn edge_count(&self, py: Python<'_>) -> usize {
-        self.lock(py).dag.edge_count()
+    fn edge_count(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.lock(py)?.dag.edge_count())
     }
 
     // ---- building ----------------------------------------------------------
@@ -136,7 +190,7 @@ impl PyDagTracker {
         let bytes = payload
             .and_then(|p| p.cast::<PyBytes>().ok())
             .map(|b| Box::from(b.as_bytes()));
-        let mut g = self.lock(py);
+        let mut g = self.lock(py)?;
         let id = g.dag.add_task(k, cost, bytes).map_err(|e| to_py(py, e))?;
         if let Some(p) = payload.filter(|p| !p.is_instance_of::<PyBytes>()) {
             g.objects.insert(id, p.clone().unbind());
@@ -149,7 +203,7 @@ impl PyDagTracker {
     fn add_tasks(&self, py: Python<'_>, keys: &Bound<'_, PyAny>, costs: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let keys = key_batch(keys, "keys")?;
         let costs = costs.map(|c| float_batch(c, "costs")).transpose()?;
-        self.detached(py, |g| g.dag.add_tasks(&keys, costs.as_deref()).map(|_| ()))
+        self.detached(py, |g| g.dag.add_tasks(&keys, costs.as_deref()).map(|_| ()))?
             .map_err(|e| to_py(py, e))
     }
 
@@ -158,7 +212,7 @@ impl PyDagTracker {
     /// the cycle if the edge would close one.
     fn add_edge(&self, py: Python<'_>, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<bool> {
         let (s, d) = (key_ref(src)?, key_ref(dst)?);
-        let mut g = self.lock(py);
+        let mut g = self.lock(py)?;
         let r: Res<bool> = (|| {
             let (s, d) = (g.dag.id(s)?, g.dag.id(d)?);
             g.dag.add_edge(s, d)
@@ -182,7 +236,7 @@ impl PyDagTracker {
         self.detached(py, |g| {
             let (s, d) = (g.dag.ids(&s)?, g.dag.ids(&d)?);
             g.dag.add_edges(&s, &d)
-        })
+        })?
         .map_err(|e| to_py(py, e))
     }
 
@@ -195,21 +249,9 @@ impl PyDagTracker {
             .iter()
             .map(|p| key_ref(&p).map(KeyRef::to_owned))
             .collect::<PyResult<_>>()?;
-        let mut g = self.lock(py);
-        let r: Res<()> = (|| {
-            let id = |dag: &mut DagTracker, k: KeyRef<'_>| match dag.id(k) {
-                Ok(v) => Ok(v),
-                Err(_) => dag.add_task(k, 0.0, None),
-            };
-            let n = id(&mut g.dag, node)?;
-            let mut src = Vec::with_capacity(preds.len());
-            for p in &preds {
-                src.push(id(&mut g.dag, p.as_ref())?);
-            }
-            let dst = vec![n; src.len()];
-            g.dag.add_edges(&src, &dst).map(|_| ())
-        })();
-        r.map_err(|e| to_py(py, e))
+        let preds: Vec<KeyRef<'_>> = preds.iter().map(Key::as_ref).collect();
+        let mut g = self.lock(py)?;
+        g.dag.add_with_predecessors(node, &preds).map_err(|e| to_py(py, e))
     }
 
     // ---- states ------------------------------------------------------------
@@ -217,19 +259,22 @@ impl PyDagTracker {
     /// The state of a task: ``pending``, ``ready``, ``running``, ``done``,
     /// ``failed``, ``skipped`` or ``cancelled``.
     fn state(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<&'static str> {
-        let g = self.lock(py);
-        Ok(g.dag.state(id_of(py, &g.dag, key)?).name())
+        let k = key_ref(key)?;
+        let g = self.lock(py)?;
+        Ok(g.dag.state(id_of(py, &g.dag, k)?).name())
     }
 
     fn cost(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<f64> {
-        let g = self.lock(py);
-        Ok(g.dag.cost(id_of(py, &g.dag, key)?))
+        let k = key_ref(key)?;
+        let g = self.lock(py)?;
+        Ok(g.dag.cost(id_of(py, &g.dag, k)?))
     }
 
     /// The task's payload, or ``None``.
     fn payload(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
-        let g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         if let Some(obj) = g.objects.get(&id) {
             return Ok(Some(obj.clone_ref(py)));
         }
@@ -238,7 +283,7 @@ impl PyDagTracker {
 
     /// Number of tasks in each state.
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.lock(py).dag.counts();
+        let c = self.lock(py)?.dag.counts();
         let d = PyDict::new(py);
         for s in TaskState::ALL {
             d.set_item(s.name(), c[s as usize])?;
@@ -248,7 +293,7 @@ impl PyDagTracker {
 
     /// Ready tasks, oldest first, without taking them.
     fn ready<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         keys_list(py, &g.dag, &g.dag.ready())
     }
 
@@ -256,7 +301,7 @@ impl PyDagTracker {
     /// them running.
     #[pyo3(signature = (n = None))]
     fn take_ready<'py>(&self, py: Python<'py>, n: Option<usize>) -> PyResult<Bound<'py, PyList>> {
-        let mut g = self.lock(py);
+        let mut g = self.lock(py)?;
         let mut out = std::mem::take(&mut g.scratch);
         out.clear();
         g.dag.take_ready(n.unwrap_or(usize::MAX), &mut out);
@@ -267,8 +312,9 @@ impl PyDagTracker {
 
     /// ready -> running.
     fn start(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let mut g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         g.dag.start(id).map_err(|e| to_py(py, e))
     }
 
@@ -282,16 +328,19 @@ impl PyDagTracker {
         more: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyList>> {
         let k = key_ref(key)?;
-        let mut g = self.lock(py);
+        let more: Vec<Key> = more
+            .iter()
+            .map(|m| key_ref(&m).map(KeyRef::to_owned))
+            .collect::<PyResult<_>>()?;
+        let mut g = self.lock(py)?;
         let mut out = std::mem::take(&mut g.scratch);
         out.clear();
         let mut r = g.dag.id(k).and_then(|id| g.dag.done(id, &mut out));
-        for extra in more.iter() {
+        for extra in &more {
             if r.is_err() {
                 break;
             }
-            let k = key_ref(&extra)?;
-            r = g.dag.id(k).and_then(|id| g.dag.done(id, &mut out));
+            r = g.dag.id(extra.as_ref()).and_then(|id| g.dag.done(id, &mut out));
         }
         let result = match r {
             Ok(()) => keys_list(py, &g.dag, &out),
@@ -311,9 +360,9 @@ impl PyDagTracker {
                 let mut out = Vec::new();
                 g.dag.done_many(&ids, &mut out)?;
                 Ok(out)
-            })
+            })?
             .map_err(|e| to_py(py, e))?;
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         keys_list(py, &g.dag, &out)
     }
 
@@ -322,23 +371,26 @@ impl PyDagTracker {
     #[pyo3(signature = (key, policy = "block"))]
     fn fail(&self, py: Python<'_>, key: &Bound<'_, PyAny>, policy: &str) -> PyResult<()> {
         let p = self::policy(policy)?;
-        let mut g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let mut g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         g.dag.fail(id, p).map_err(|e| to_py(py, e))
     }
 
     /// failed | cancelled -> ready (or pending); tasks skipped because of it
     /// return to pending.
     fn retry(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let mut g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         g.dag.retry(id).map_err(|e| to_py(py, e))
     }
 
     /// pending | ready | running -> cancelled; its pending descendants are skipped.
     fn cancel(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let mut g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         g.dag.cancel(id).map_err(|e| to_py(py, e))
     }
 
@@ -349,13 +401,13 @@ impl PyDagTracker {
     fn prepare(&self) {}
 
     /// True while a task is ready or running.
-    fn is_active(&self, py: Python<'_>) -> bool {
-        self.lock(py).dag.is_active()
+    fn is_active(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.lock(py)?.dag.is_active())
     }
 
     /// Every ready task, marked running, as a tuple (``graphlib`` protocol).
     fn get_ready<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let mut g = self.lock(py);
+        let mut g = self.lock(py)?;
         let mut out = std::mem::take(&mut g.scratch);
         out.clear();
         g.dag.take_ready(usize::MAX, &mut out);
@@ -373,7 +425,7 @@ impl PyDagTracker {
 
     /// All tasks in a topological order.
     fn topological_order<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         keys_list(py, &g.dag, g.dag.topological_order())
     }
 
@@ -388,35 +440,37 @@ impl PyDagTracker {
     }
 
     fn predecessors<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        let g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         keys_list(py, &g.dag, &g.dag.predecessors(id))
     }
 
     fn successors<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        let g = self.lock(py);
-        let id = id_of(py, &g.dag, key)?;
+        let k = key_ref(key)?;
+        let g = self.lock(py)?;
+        let id = id_of(py, &g.dag, k)?;
         keys_list(py, &g.dag, &g.dag.successors(id))
     }
 
     /// The path of greatest total task cost: ``(cost, [keys])``.
     fn critical_path<'py>(&self, py: Python<'py>) -> PyResult<(f64, Bound<'py, PyList>)> {
-        let (total, path) = self.detached(py, |g| g.dag.critical_path());
-        let g = self.lock(py);
+        let (total, path) = self.detached(py, |g| g.dag.critical_path())?;
+        let g = self.lock(py)?;
         Ok((total, keys_list(py, &g.dag, &path)?))
     }
 
     /// Every task key, in insertion order.
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         let ids: Vec<u32> = (0..g.dag.len() as u32).collect();
         keys_list(py, &g.dag, &ids)
     }
 
     /// Every edge as a ``(src, dst)`` tuple.
     fn edges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let edges = self.detached(py, |g| g.dag.edges());
-        let g = self.lock(py);
+        let edges = self.detached(py, |g| g.dag.edges())?;
+        let g = self.lock(py)?;
         PyList::new(
             py,
             edges
@@ -434,15 +488,13 @@ impl PyDagTracker {
             .detached(py, |g| -> Res<(DagTracker, Vec<u32>)> {
                 let ids = g.dag.ids(&keys)?;
                 Ok((g.dag.subgraph(&ids)?, ids))
-            })
+            })?
             .map_err(|e| to_py(py, e))?;
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         let mut objects = FxHashMap::default();
-        for (old, new) in kept.iter().zip(0u32..) {
-            if let Some(o) = g.objects.get(old) {
-                if sub.id(g.dag.key(*old)).ok() == Some(new) {
-                    objects.insert(new, o.clone_ref(py));
-                }
+        for old in kept {
+            if let (Some(o), Ok(new)) = (g.objects.get(&old), sub.id(g.dag.key(old))) {
+                objects.entry(new).or_insert_with(|| o.clone_ref(py));
             }
         }
         Ok(Self::wrap(sub, objects))
@@ -452,22 +504,29 @@ impl PyDagTracker {
 
     /// A versioned, checksummed binary checkpoint. Payloads must be bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        {
-            let g = self.lock(py);
-            if let Some((&id, obj)) = g.objects.iter().min_by_key(|(id, _)| **id) {
-                return Err(checkpoint_error(
+        // One hold of the lock, so no object payload can arrive between the check and the write.
+        let bytes = self.detached(py, |g| match g.objects.keys().min() {
+            Some(&id) => Err(id),
+            None => Ok(g.dag.to_bytes()),
+        })?;
+        match bytes {
+            Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
+            Err(id) => {
+                let g = self.lock(py)?;
+                let kind = match g.objects.get(&id) {
+                    Some(obj) => obj.bind(py).get_type().name()?.to_string(),
+                    None => "object".to_string(),
+                };
+                Err(checkpoint_error(
                     py,
                     format!(
-                        "task {} has a payload of type {}; checkpoints hold bytes payloads only \
+                        "task {} has a payload of type {kind}; checkpoints hold bytes payloads only \
                          (encode it first, e.g. with msgpack)",
-                        g.dag.key(id),
-                        obj.bind(py).get_type().name()?
+                        g.dag.key(id)
                     ),
-                ));
+                ))
             }
         }
-        let bytes = self.detached(py, |g| g.dag.to_bytes());
-        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Restores a tracker from ``to_bytes()``; raises ``CheckpointError`` on
@@ -502,7 +561,7 @@ impl PyDagTracker {
 
     /// ``{"nodes": [{"id", "key", "state", "cost"}], "edges": [[src_id, dst_id]]}``
     /// as a JSON string, for widgets.
-    fn to_json(&self, py: Python<'_>) -> String {
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
         self.detached(py, |g| g.dag.to_json())
     }
 
@@ -511,7 +570,7 @@ impl PyDagTracker {
         let nx = py.import("networkx")?;
         let graph = nx.getattr("DiGraph")?.call0()?;
         let edges = self.edges(py)?;
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         let nodes = PyList::empty(py);
         for v in 0..g.dag.len() as u32 {
             let attrs = PyDict::new(py);
@@ -539,9 +598,9 @@ impl PyDagTracker {
             .detached(py, |g| -> Res<Vec<u32>> {
                 let id = g.dag.id(k.as_ref())?;
                 Ok(if up { g.dag.ancestors(id) } else { g.dag.descendants(id) })
-            })
+            })?
             .map_err(|e| to_py(py, e))?;
-        let g = self.lock(py);
+        let g = self.lock(py)?;
         PySet::new(py, keys_list(py, &g.dag, &ids)?.iter())
     }
 }
