@@ -695,9 +695,16 @@ impl DagTracker {
         }
         t.fail_policy = fail_policy;
         // In topological order, so each task is judged on its predecessors' final states.
+        // Skips can only come from these states; without any, no predecessor walk is needed.
+        let skips_exist = t
+            .state
+            .iter()
+            .any(|s| matches!(s, TaskState::Skipped | TaskState::Cancelled | TaskState::Failed));
         for v in t.order.tasks().to_vec() {
             let (s, r) = (t.state[v as usize], t.remaining[v as usize]);
-            let cause = t.causes_skip_from_predecessors(v);
+            let cause = skips_exist
+                && matches!(s, TaskState::Pending | TaskState::Skipped)
+                && t.causes_skip_from_predecessors(v);
             let consistent = match s {
                 TaskState::Ready | TaskState::Running | TaskState::Done | TaskState::Failed => r == 0,
                 TaskState::Pending => r > 0 && !cause,
