@@ -43,11 +43,57 @@ class CheckpointError(PitError, ValueError):
     """A checkpoint is truncated, corrupt, of another version, or cannot be written."""
 
 
+class PoolError(PitError):
+    """The pool manager cannot do what was asked (a clock misuse, for one)."""
+
+
+class PoolTimeout(PoolError, TimeoutError):
+    """No instance became available before the acquire's timeout."""
+
+
+class PoolClosed(PoolError, RuntimeError):
+    """The pool is shutting down or shut down."""
+
+
+class LeaseError(PoolError, ValueError):
+    """A lease was released twice, or handed to a pool that did not issue it."""
+
+
+class UnknownFunctionError(PoolError, KeyError):
+    """No function, instance or candidate is registered under this name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ArbiterError(PitError):
+    """The arbiter cannot decide: no candidates to choose from, for one."""
+
+
+class UnknownNameError(ArbiterError, KeyError):
+    """No candidate, resource, request or lock goes by this name or id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class LockTimeout(ArbiterError, TimeoutError):
+    """Locks on named resources could not be had before the timeout."""
+
+
 __all__ = [
+    "ArbiterError",
     "CheckpointError",
     "CycleError",
     "DuplicateTaskError",
+    "LeaseError",
+    "LockTimeout",
     "PitError",
+    "PoolClosed",
+    "PoolError",
+    "PoolTimeout",
     "StateError",
     "TaskNotFoundError",
+    "UnknownFunctionError",
+    "UnknownNameError",
 ]

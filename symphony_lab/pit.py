@@ -1,25 +1,55 @@
 """The Pit: the Rust core of symphony-lab, called in-process.
 
-Members so far: :class:`DagTracker`.
+Members so far: :class:`DagTracker`, :class:`PoolManager`, :class:`Arbiter`.
 """
 
 from symphony_lab._pit import CHECKPOINT_VERSION, DagTracker
+from symphony_lab.arbiter import Arbiter, Conflict, Decision, Priority, ResourceLock, Verdict
 from symphony_lab.errors import (
+    ArbiterError,
     CheckpointError,
     CycleError,
     DuplicateTaskError,
+    LeaseError,
+    LockTimeout,
     PitError,
+    PoolClosed,
+    PoolError,
+    PoolTimeout,
     StateError,
     TaskNotFoundError,
+    UnknownFunctionError,
+    UnknownNameError,
 )
+from symphony_lab.pool import Health, InstanceState, Lease, PoolEvent, PoolManager, Reason
 
 __all__ = [
     "CHECKPOINT_VERSION",
+    "Arbiter",
+    "ArbiterError",
     "CheckpointError",
+    "Conflict",
     "CycleError",
     "DagTracker",
+    "Decision",
     "DuplicateTaskError",
+    "Health",
+    "InstanceState",
+    "Lease",
+    "LeaseError",
+    "LockTimeout",
     "PitError",
+    "PoolClosed",
+    "PoolError",
+    "PoolEvent",
+    "PoolManager",
+    "PoolTimeout",
+    "Priority",
+    "Reason",
+    "ResourceLock",
     "StateError",
     "TaskNotFoundError",
+    "UnknownFunctionError",
+    "UnknownNameError",
+    "Verdict",
 ]

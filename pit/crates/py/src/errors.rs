@@ -49,3 +49,50 @@ pub fn to_py(py: Python<'_>, e: DagError) -> PyErr {
 pub fn checkpoint_error(py: Python<'_>, msg: String) -> PyErr {
     raise(class(py, &CHECKPOINT, "CheckpointError"), msg)
 }
+
+static POOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static POOL_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static POOL_CLOSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static LEASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNKNOWN_FUNCTION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+pub fn pool_to_py(py: Python<'_>, e: pit_pool::PoolError) -> PyErr {
+    use pit_pool::PoolError as E;
+    let msg = e.to_string();
+    match e {
+        E::UnknownFunction(_) | E::UnknownInstance(_) => {
+            raise(class(py, &UNKNOWN_FUNCTION, "UnknownFunctionError"), msg)
+        }
+        E::DuplicateFunction(_) | E::InvalidSpec(_) => PyValueError::new_err(msg),
+        E::InvalidLease(_) => lease_error(py, msg),
+        E::Timeout { .. } => raise(class(py, &POOL_TIMEOUT, "PoolTimeout"), msg),
+        E::Closed => raise(class(py, &POOL_CLOSED, "PoolClosed"), msg),
+        E::Clock(_) => raise(class(py, &POOL, "PoolError"), msg),
+    }
+}
+
+pub fn lease_error(py: Python<'_>, msg: String) -> PyErr {
+    raise(class(py, &LEASE, "LeaseError"), msg)
+}
+
+static ARBITER: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNKNOWN_NAME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static LOCK_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+pub fn arbiter_to_py(py: Python<'_>, e: pit_arbiter::ArbiterError) -> PyErr {
+    use pit_arbiter::ArbiterError as E;
+    let msg = e.to_string();
+    match e {
+        E::InvalidPolicy(_) | E::DuplicateCandidate(_) | E::DuplicateResource(_) | E::InvalidArgument(_) => {
+            PyValueError::new_err(msg)
+        }
+        E::UnknownCandidate(_) | E::UnknownResource(_) | E::UnknownRequest(_) | E::UnknownLock(_) => {
+            raise(class(py, &UNKNOWN_NAME, "UnknownNameError"), msg)
+        }
+        E::NoCandidates => raise(class(py, &ARBITER, "ArbiterError"), msg),
+    }
+}
+
+pub fn lock_timeout(py: Python<'_>, msg: String) -> PyErr {
+    raise(class(py, &LOCK_TIMEOUT, "LockTimeout"), msg)
+}

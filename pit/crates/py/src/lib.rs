@@ -2,15 +2,21 @@
 //! types, map errors to the classes of `symphony_lab.errors`, and release the
 //! GIL while Rust works.
 
+mod arbiter;
 mod convert;
 mod dag;
 mod errors;
+mod pool;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dag::PyDagTracker>()?;
+    m.add_class::<pool::PyPool>()?;
+    m.add_class::<pool::PyLease>()?;
+    m.add_class::<arbiter::PyArbiter>()?;
+    m.add_class::<arbiter::PyResourceLock>()?;
     m.add("CHECKPOINT_VERSION", pit_dag::CHECKPOINT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,912 @@
+//! `PoolManager` and `Lease` for Python. The core pool never blocks; waiting
+//! happens here, detached from the interpreter, on one condition variable.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use pit_pool::{
+    Clock, Eviction, FunctionSpec, Grant, Health, InstanceState, Lease, Pool, PoolConfig, PoolError, Ticket,
+};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use rustc_hash::FxHashMap;
+
+use crate::errors::{lease_error, pool_to_py};
+
+/// Longest stretch a waiting thread stays detached before it looks for
+/// Ctrl-C; a release or tick wakes it sooner.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+struct Shared {
+    pool: Pool,
+    clock: Clock,
+    /// Async acquires waiting on a ticket, woken when it leaves the queue.
+    wakers: FxHashMap<u64, Py<PyAny>>,
+    /// Function ids by the address of a name string seen before. The string
+    /// is kept alive here, so its address cannot be reused by another one.
+    by_address: FxHashMap<usize, (Py<PyString>, u32)>,
+}
+
+/// Enough for every name a program spells out; dynamically built names past
+/// this are looked up by content each time.
+const ADDRESS_CACHE: usize = 1024;
+
+/// Keeps instances of functions (models, tools, extension processes) warm or
+/// cold within a memory budget, on the wall clock or on a virtual one.
+#[pyclass(module = "symphony_lab._pit", name = "PoolManager", subclass, frozen)]
+pub struct PyPool {
+    inner: Mutex<Shared>,
+    cond: Condvar,
+    on_event: Option<Py<PyAny>>,
+    is_virtual: bool,
+}
+
+/// A held instance. Use it as a context manager, or call `release()`.
+#[pyclass(module = "symphony_lab._pit", name = "Lease", frozen, freelist = 64)]
+pub struct PyLease {
+    pool: Py<PyPool>,
+    lease: Lease,
+    function: Py<PyString>,
+    grant: Grant,
+    released: AtomicBool,
+}
+
+type Guard<'a> = MutexGuard<'a, Shared>;
+
+fn bad(msg: String) -> PyErr {
+    PyValueError::new_err(msg)
+}
+
+fn non_negative_int(name: &str, v: Option<&Bound<'_, PyAny>>, default: u64) -> PyResult<u64> {
+    let Some(v) = v else { return Ok(default) };
+    let n: i128 = v.extract().map_err(|_| {
+        bad(format!(
+            "{name} must be an int, not {}",
+            v.get_type().name().map(|s| s.to_string()).unwrap_or_default()
+        ))
+    })?;
+    u64::try_from(n).map_err(|_| bad(format!("{name} must be >= 0, got {n}")))
+}
+
+impl PyPool {
+    /// The lock, never waited for while attached: a holder may be detached
+    /// and need the interpreter to finish. No code path calls Python while
+    /// holding it.
+    #[inline]
+    fn lock<'a>(&'a self, py: Python<'_>) -> Guard<'a> {
+        match self.inner.try_lock() {
+            Some(g) => g,
+            None => py.detach(|| self.inner.lock()),
+        }
+    }
+
+    fn function_id(g: &Guard<'_>, py: Python<'_>, name: &str) -> PyResult<u32> {
+        g.pool.function(name).map_err(|e| pool_to_py(py, e))
+    }
+
+    /// `function_id` for the hot path: a name string seen before costs one
+    /// pointer-keyed lookup instead of hashing its text.
+    #[inline]
+    fn resolve(g: &mut Guard<'_>, function: &Bound<'_, PyString>) -> PyResult<u32> {
+        let address = function.as_ptr() as usize;
+        if let Some((_, id)) = g.by_address.get(&address) {
+            return Ok(*id);
+        }
+        let id = Self::function_id(g, function.py(), function.to_str()?)?;
+        if g.by_address.len() < ADDRESS_CACHE {
+            g.by_address.insert(address, (function.clone().unbind(), id));
+        }
+        Ok(id)
+    }
+
+    /// After a call that may have moved tickets or made events: wake waiting
+    /// threads, then (unlocked) call async wakers and the event callback.
+    fn finish(&self, py: Python<'_>, mut g: Guard<'_>) -> PyResult<()> {
+        if g.pool.waiting() > 0 || !g.wakers.is_empty() {
+            self.cond.notify_all();
+        }
+        let mut wake = Vec::new();
+        if !g.wakers.is_empty() {
+            let done: Vec<u64> = g
+                .wakers
+                .keys()
+                .copied()
+                .filter(|t| !matches!(g.pool.ticket(*t), Some(Ticket::Waiting)))
+                .collect();
+            for t in done {
+                if let Some(w) = g.wakers.remove(&t) {
+                    wake.push(w);
+                }
+            }
+        }
+        let events = if g.pool.has_pending() {
+            let pending = g.pool.take_pending();
+            event_tuples(py, &g.pool, pending.iter())
+        } else {
+            Vec::new()
+        };
+        drop(g);
+        for w in wake {
+            w.call0(py)?;
+        }
+        if let Some(cb) = &self.on_event {
+            for e in events {
+                cb.call1(py, (e,))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn make_lease(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>, grant: Grant) -> PyLease {
+        PyLease {
+            pool: slf.clone().unbind(),
+            lease: grant.lease,
+            function: function.clone().unbind(),
+            grant,
+            released: AtomicBool::new(false),
+        }
+    }
+
+    /// On the wall clock, waits out a warm-up the lease must sit through.
+    fn wait_ready(&self, py: Python<'_>, lease: &PyLease) -> PyResult<()> {
+        if self.is_virtual {
+            return Ok(());
+        }
+        loop {
+            let now = self.lock(py).clock.now();
+            let left = lease.grant.ready_at - now;
+            if left <= 0.0 {
+                break;
+            }
+            py.detach(|| std::thread::sleep(Duration::from_secs_f64(left).min(SIGNAL_POLL)));
+            if let Err(e) = py.check_signals() {
+                lease.release_inner(py)?;
+                return Err(e);
+            }
+        }
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        g.pool.tick(now);
+        let state = g.pool.lease_state(lease.lease);
+        self.finish(py, g)?;
+        if state.map_err(|e| pool_to_py(py, e))? == InstanceState::Failed {
+            lease.release_inner(py)?;
+            return Err(pool_to_py(
+                py,
+                PoolError::Clock(format!(
+                    "the instance of {:?} failed while it warmed up",
+                    lease.function.bind(py).to_string()
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits for a queued ticket; on the wall clock also runs the timers that
+    /// fall due meanwhile (timeouts, cooldowns), since nobody else may.
+    fn wait_ticket(&self, py: Python<'_>, t: u64) -> PyResult<Ticket> {
+        loop {
+            let outcome = py.detach(|| {
+                let mut g = self.inner.lock();
+                let started = Instant::now();
+                loop {
+                    if !matches!(g.pool.ticket(t), Some(Ticket::Waiting)) {
+                        return g.pool.take_ticket(t);
+                    }
+                    if started.elapsed() >= SIGNAL_POLL {
+                        return None;
+                    }
+                    let wake = started + SIGNAL_POLL;
+                    match g.pool.next_deadline() {
+                        Some(due) if !self.is_virtual => {
+                            let now = g.clock.now();
+                            if due <= now {
+                                g.pool.tick(now);
+                                self.cond.notify_all();
+                                continue;
+                            }
+                            let at = Instant::now() + Duration::from_secs_f64(due - now);
+                            self.cond.wait_until(&mut g, at.min(wake));
+                        }
+                        _ => {
+                            self.cond.wait_until(&mut g, wake);
+                        }
+                    }
+                }
+            });
+            if let Some(ticket) = outcome {
+                return Ok(ticket);
+            }
+            if let Err(e) = py.check_signals() {
+                let mut g = self.lock(py);
+                let now = g.clock.now();
+                let raced = g.pool.cancel_ticket(t, now);
+                if let Some(grant) = raced {
+                    let _ = g.pool.release(grant.lease, now);
+                }
+                self.finish(py, g)?;
+                return Err(e);
+            }
+        }
+    }
+
+    fn ticket_result(
+        &self,
+        slf: &Bound<'_, Self>,
+        function: &Bound<'_, PyString>,
+        ticket: Ticket,
+    ) -> PyResult<Option<PyLease>> {
+        let py = slf.py();
+        match ticket {
+            Ticket::Granted(grant) => Ok(Some(Self::make_lease(slf, function, grant))),
+            Ticket::TimedOut { waited } => Err(pool_to_py(
+                py,
+                PoolError::Timeout {
+                    function: function.to_str()?.to_owned(),
+                    waited,
+                },
+            )),
+            Ticket::Closed => Err(pool_to_py(py, PoolError::Closed)),
+            Ticket::Waiting => Ok(None),
+        }
+    }
+}
+
+fn event_tuples<'a, 'py>(
+    py: Python<'py>,
+    pool: &Pool,
+    events: impl Iterator<Item = &'a pit_pool::Event>,
+) -> Vec<Bound<'py, PyTuple>> {
+    events
+        .map(|e| {
+            PyTuple::new(
+                py,
+                [
+                    e.seq.into_pyobject(py).expect("int").into_any(),
+                    e.time.into_pyobject(py).expect("float").into_any(),
+                    PyString::new(py, pool.function_name(e.function)).into_any(),
+                    e.instance.into_pyobject(py).expect("int").into_any(),
+                    PyString::new(py, e.from.name()).into_any(),
+                    PyString::new(py, e.to.name()).into_any(),
+                    PyString::new(py, e.reason.name()).into_any(),
+                ],
+            )
+            .expect("tuple")
+        })
+        .collect()
+}
+
+fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
+    match timeout {
+        Some(t) if t.is_nan() || t < 0.0 => Err(bad(format!("timeout must be >= 0 or None, got {t}"))),
+        _ => Ok(()),
+    }
+}
+
+fn health_of(name: &str) -> PyResult<Health> {
+    Health::ALL.into_iter().find(|h| h.name() == name).ok_or_else(|| {
+        bad(format!(
+            "unknown health {name:?}; expected one of: healthy, degraded, unhealthy, unknown"
+        ))
+    })
+}
+
+#[pymethods]
+impl PyPool {
+    #[new]
+    #[pyo3(signature = (*, memory_budget = None, eviction = "lru", clock = "wall", start = 0.0, rate_tau = 60.0,
+        prewarm_horizon = 30.0, prewarm_threshold = 1.0, predictive = false, event_capacity = 10_000,
+        on_event = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        memory_budget: Option<&Bound<'_, PyAny>>,
+        eviction: &str,
+        clock: &str,
+        start: f64,
+        rate_tau: f64,
+        prewarm_horizon: f64,
+        prewarm_threshold: f64,
+        predictive: bool,
+        event_capacity: usize,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let memory_budget = non_negative_int("memory_budget", memory_budget, u64::MAX)?;
+        let eviction: Eviction = eviction.parse().map_err(|e: PoolError| bad(e.to_string()))?;
+        let clock = match clock {
+            "wall" => Clock::wall(),
+            "virtual" if start.is_finite() => Clock::virtual_at(start),
+            "virtual" => return Err(bad(format!("start must be finite, got {start}"))),
+            other => return Err(bad(format!("clock must be 'wall' or 'virtual', not {other:?}"))),
+        };
+        let config = PoolConfig {
+            memory_budget,
+            eviction,
+            event_capacity,
+            rate_tau,
+            prewarm_horizon,
+            prewarm_threshold,
+            predictive,
+        };
+        let mut pool = Pool::new(config).map_err(|e| bad(e.to_string()))?;
+        if on_event.is_some() {
+            pool.subscribe();
+        }
+        Ok(PyPool {
+            is_virtual: clock.is_virtual(),
+            inner: Mutex::new(Shared {
+                pool,
+                clock,
+                wakers: FxHashMap::default(),
+                by_address: FxHashMap::default(),
+            }),
+            cond: Condvar::new(),
+            on_event,
+        })
+    }
+
+    /// Registers a function; its instances start cold. ``idle_timeout=None``
+    /// keeps idle instances hot until evicted.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, *, max_instances = 1, warmup = 0.0, cooldown = 0.0, memory = None, idle_timeout = Some(300.0)))]
+    fn register(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        max_instances: i64,
+        warmup: f64,
+        cooldown: f64,
+        memory: Option<&Bound<'_, PyAny>>,
+        idle_timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let memory = non_negative_int("memory", memory, 0)?;
+        let max_instances = u32::try_from(max_instances).map_err(|_| {
+            bad(format!(
+                "function {name:?}: max_instances must be >= 1, got {max_instances}"
+            ))
+        })?;
+        let spec = FunctionSpec {
+            max_instances,
+            warmup,
+            cooldown,
+            memory,
+            idle_timeout: idle_timeout.unwrap_or(f64::INFINITY),
+        };
+        let mut g = self.lock(py);
+        g.pool.register(name, spec).map_err(|e| pool_to_py(py, e))?;
+        Ok(())
+    }
+
+    /// Leases an instance of ``function``: a hot idle one at once, else one
+    /// warmed within the budget (evicting idle ones), else waits in line up to
+    /// ``timeout`` seconds (``None``: no limit) and raises ``PoolTimeout``. On
+    /// the wall clock it returns once the instance is warm; on a virtual clock
+    /// at once, with ``lease.ready_at`` telling when it will be.
+    #[pyo3(signature = (function, timeout = None))]
+    fn acquire(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>, timeout: Option<f64>) -> PyResult<PyLease> {
+        let py = slf.py();
+        let this = slf.get();
+        check_timeout(timeout)?;
+        let mut g = this.lock(py);
+        let f = Self::resolve(&mut g, function)?;
+        let now = g.clock.now_fast();
+        let first = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))?;
+        let lease = match first {
+            Some(grant) => {
+                let hit = !grant.cold_start && grant.ready_at <= now;
+                if hit && g.wakers.is_empty() && !g.pool.has_pending() {
+                    drop(g);
+                    return Ok(Self::make_lease(slf, function, grant));
+                }
+                this.finish(py, g)?;
+                Self::make_lease(slf, function, grant)
+            }
+            None => {
+                let deadline = now + timeout.unwrap_or(f64::INFINITY);
+                let t = g.pool.enqueue(f, now, deadline).map_err(|e| pool_to_py(py, e))?;
+                g.pool.serve(now);
+                if deadline <= now {
+                    g.pool.tick(now);
+                }
+                this.finish(py, g)?;
+                let ticket = this.wait_ticket(py, t)?;
+                this.ticket_result(slf, function, ticket)?.expect("a finished ticket")
+            }
+        };
+        this.wait_ready(py, &lease)?;
+        Ok(lease)
+    }
+
+    /// Leases an instance only if one can be had without waiting in line;
+    /// never blocks (a cold start returns at once, not yet ready).
+    fn try_acquire(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>) -> PyResult<Option<PyLease>> {
+        let py = slf.py();
+        let this = slf.get();
+        let mut g = this.lock(py);
+        let f = Self::resolve(&mut g, function)?;
+        let now = g.clock.now();
+        let grant = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))?;
+        this.finish(py, g)?;
+        Ok(grant.map(|grant| Self::make_lease(slf, function, grant)))
+    }
+
+    /// Queues an acquire for the asyncio variant: returns ``(lease, None)``
+    /// when granted at once, else ``(None, ticket)``; ``waker()`` is called
+    /// when the ticket leaves the queue.
+    fn _enqueue(
+        slf: &Bound<'_, Self>,
+        function: &Bound<'_, PyString>,
+        timeout: Option<f64>,
+        waker: Py<PyAny>,
+    ) -> PyResult<(Option<PyLease>, Option<u64>)> {
+        let py = slf.py();
+        let this = slf.get();
+        check_timeout(timeout)?;
+        let mut g = this.lock(py);
+        let f = Self::resolve(&mut g, function)?;
+        let now = g.clock.now();
+        if let Some(grant) = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))? {
+            this.finish(py, g)?;
+            return Ok((Some(Self::make_lease(slf, function, grant)), None));
+        }
+        let deadline = now + timeout.unwrap_or(f64::INFINITY);
+        let t = g.pool.enqueue(f, now, deadline).map_err(|e| pool_to_py(py, e))?;
+        g.pool.serve(now);
+        if deadline <= now {
+            g.pool.tick(now);
+        }
+        if let Some(ticket) = g.pool.take_ticket(t) {
+            drop(g);
+            return Ok((this.ticket_result(slf, function, ticket)?, None));
+        }
+        g.wakers.insert(t, waker);
+        this.finish(py, g)?;
+        Ok((None, Some(t)))
+    }
+
+    /// The lease of a finished ticket, ``None`` while it waits; raises
+    /// ``PoolTimeout`` or ``PoolClosed`` as the blocking ``acquire`` would.
+    fn _take(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>, ticket: u64) -> PyResult<Option<PyLease>> {
+        let py = slf.py();
+        let this = slf.get();
+        let mut g = this.lock(py);
+        let t = g.pool.take_ticket(ticket);
+        if t.is_some() {
+            g.wakers.remove(&ticket);
+        }
+        drop(g);
+        match t {
+            Some(t) => this.ticket_result(slf, function, t),
+            None => Ok(None),
+        }
+    }
+
+    /// Withdraws a ticket; a grant that raced the cancel is released.
+    fn _cancel(&self, py: Python<'_>, ticket: u64) -> PyResult<()> {
+        let mut g = self.lock(py);
+        g.wakers.remove(&ticket);
+        let now = g.clock.now();
+        if let Some(grant) = g.pool.cancel_ticket(ticket, now) {
+            let _ = g.pool.release(grant.lease, now);
+        }
+        self.finish(py, g)
+    }
+
+    /// Seconds until the next timer falls due, ``None`` if none is set.
+    fn _next_timer(&self, py: Python<'_>) -> Option<f64> {
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        g.pool.next_deadline().map(|t| (t - now).max(0.0))
+    }
+
+    /// Returns a lease (``lease.release()`` does the same).
+    fn release(slf: &Bound<'_, Self>, lease: &Bound<'_, PyLease>) -> PyResult<()> {
+        let l = lease.get();
+        if !l.pool.bind(slf.py()).is(slf) {
+            return Err(lease_error(
+                slf.py(),
+                format!("{} was handed out by another PoolManager", l.describe(slf.py())),
+            ));
+        }
+        l.release_inner(slf.py())
+    }
+
+    /// Runs the timers due now: finished warm-ups, idle timeouts, cooldowns
+    /// and expired waits; then serves the queue.
+    fn tick(&self, py: Python<'_>) -> PyResult<()> {
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        g.pool.tick(now);
+        self.finish(py, g)
+    }
+
+    /// The clock's time in seconds.
+    #[getter]
+    fn now(&self, py: Python<'_>) -> f64 {
+        self.lock(py).clock.now()
+    }
+
+    #[getter]
+    fn is_virtual(&self) -> bool {
+        self.is_virtual
+    }
+
+    /// Moves a virtual clock on by ``dt`` seconds and runs what fell due.
+    fn advance(&self, py: Python<'_>, dt: f64) -> PyResult<f64> {
+        let now = self.lock(py).clock.now();
+        if dt.is_nan() || dt < 0.0 {
+            return Err(bad(format!("dt must be >= 0, got {dt}")));
+        }
+        self.advance_to(py, now + dt)
+    }
+
+    /// Moves a virtual clock to ``t`` and runs what fell due.
+    fn advance_to(&self, py: Python<'_>, t: f64) -> PyResult<f64> {
+        let mut g = self.lock(py);
+        let now = g.clock.advance_to(t).map_err(|e| pool_to_py(py, e))?;
+        g.pool.tick(now);
+        self.finish(py, g)?;
+        Ok(now)
+    }
+
+    /// Seconds from now until the next timer (warm-up end, idle timeout,
+    /// cooldown end, wait deadline), ``None`` when nothing is pending; lets a
+    /// simulator jump straight to the next thing that happens.
+    fn next_event_in(&self, py: Python<'_>) -> Option<f64> {
+        self._next_timer(py)
+    }
+
+    /// Lifecycle transitions with ``seq >= since`` still retained, as tuples
+    /// ``(seq, time, function, instance, from, to, reason)``.
+    #[pyo3(signature = (since = 0))]
+    fn _events<'py>(&self, py: Python<'py>, since: u64) -> PyResult<Bound<'py, PyList>> {
+        let g = self.lock(py);
+        PyList::new(py, event_tuples(py, &g.pool, g.pool.events_since(since)))
+    }
+
+    fn _hot_instances(&self, py: Python<'_>) -> Vec<(u32, String)> {
+        let g = self.lock(py);
+        g.pool
+            .hot_instances()
+            .into_iter()
+            .map(|(i, f)| (i, g.pool.function_name(f).to_owned()))
+            .collect()
+    }
+
+    /// Records a health verdict (``healthy``, ``degraded``, ``unhealthy``,
+    /// ``unknown``); an unhealthy instance fails and goes cold.
+    fn set_health(&self, py: Python<'_>, instance: u32, health: &str) -> PyResult<()> {
+        let h = health_of(health)?;
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        g.pool.set_health(instance, h, now).map_err(|e| pool_to_py(py, e))?;
+        self.finish(py, g)
+    }
+
+    /// Cools an idle instance now; false if it was not idle.
+    fn cool(&self, py: Python<'_>, instance: u32) -> PyResult<bool> {
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        let done = g.pool.cool_instance(instance, now).map_err(|e| pool_to_py(py, e))?;
+        self.finish(py, g)?;
+        Ok(done)
+    }
+
+    /// ``(instance, state, health)`` for each instance slot of ``function``.
+    fn instances(&self, py: Python<'_>, function: &str) -> PyResult<Vec<(u32, &'static str, &'static str)>> {
+        let g = self.lock(py);
+        let f = Self::function_id(&g, py, function)?;
+        Ok(g.pool
+            .instances(f)
+            .into_iter()
+            .map(|(i, s, h)| (i, s.name(), h.name()))
+            .collect())
+    }
+
+    /// Names of the registered functions.
+    #[getter]
+    fn functions(&self, py: Python<'_>) -> Vec<String> {
+        self.lock(py).pool.functions().map(str::to_owned).collect()
+    }
+
+    /// Counters over the pool's life: hits, misses, hit_rate, cold_starts,
+    /// evictions, timeouts, prewarms, failures, transitions by reason and by
+    /// ``"from->to"``, memory.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (s, busy, waiting) = {
+            let g = self.lock(py);
+            (g.pool.stats(), g.pool.busy(), g.pool.waiting())
+        };
+        let d = PyDict::new(py);
+        for (k, v) in [
+            ("acquires", s.acquires),
+            ("releases", s.releases),
+            ("hits", s.hits),
+            ("misses", s.misses),
+            ("cold_starts", s.cold_starts),
+            ("evictions", s.evictions),
+            ("timeouts", s.timeouts),
+            ("prewarms", s.prewarms),
+            ("failures", s.failures),
+            ("events", s.events),
+            ("memory_used", s.memory_used),
+        ] {
+            d.set_item(k, v)?;
+        }
+        d.set_item(
+            "memory_budget",
+            (s.memory_budget != u64::MAX).then_some(s.memory_budget),
+        )?;
+        d.set_item("hit_rate", s.hit_rate())?;
+        d.set_item("leased", busy)?;
+        d.set_item("waiting", waiting)?;
+        let reasons = PyDict::new(py);
+        for r in pit_pool::Reason::ALL {
+            reasons.set_item(r.name(), s.reasons[r as usize])?;
+        }
+        d.set_item("reasons", reasons)?;
+        let transitions = PyDict::new(py);
+        for from in InstanceState::ALL {
+            for to in InstanceState::ALL {
+                let n = s.transitions[from as usize][to as usize];
+                if n > 0 {
+                    transitions.set_item(format!("{}->{}", from.name(), to.name()), n)?;
+                }
+            }
+        }
+        d.set_item("transitions", transitions)?;
+        Ok(d)
+    }
+
+    /// One function's instances by state, queue, hits and demand estimate.
+    fn function_stats<'py>(&self, py: Python<'py>, function: &str) -> PyResult<Bound<'py, PyDict>> {
+        let (s, desired) = {
+            let mut g = self.lock(py);
+            let f = Self::function_id(&g, py, function)?;
+            let now = g.clock.now();
+            (g.pool.function_stats(f, now), g.pool.desired(f, now))
+        };
+        let d = PyDict::new(py);
+        for st in InstanceState::ALL {
+            d.set_item(st.name(), s.counts[st as usize])?;
+        }
+        d.set_item("waiting", s.waiting)?;
+        d.set_item("hits", s.hits)?;
+        d.set_item("misses", s.misses)?;
+        d.set_item("cold_starts", s.cold_starts)?;
+        d.set_item("rate", s.rate)?;
+        d.set_item("peak", s.peak)?;
+        d.set_item("mean_hold", s.mean_hold)?;
+        d.set_item("desired", desired)?;
+        Ok(d)
+    }
+
+    /// Functions whose recent demand (usage-rate EWMA and recent peak of
+    /// concurrent leases) calls for more hot instances, with how many more.
+    fn suggest_prewarm(&self, py: Python<'_>) -> FxHashMap<String, u32> {
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        g.pool
+            .suggest_prewarm(now)
+            .into_iter()
+            .map(|(f, n)| (g.pool.function_name(f).to_owned(), n))
+            .collect()
+    }
+
+    /// Starts warming up to ``n`` instances of ``function`` with free memory
+    /// (never evicting); returns how many started.
+    #[pyo3(signature = (function, n = 1))]
+    fn prewarm(&self, py: Python<'_>, function: &str, n: u32) -> PyResult<u32> {
+        let mut g = self.lock(py);
+        let f = Self::function_id(&g, py, function)?;
+        let now = g.clock.now();
+        let started = g.pool.prewarm(f, n, now).map_err(|e| pool_to_py(py, e))?;
+        self.finish(py, g)?;
+        Ok(started)
+    }
+
+    /// Follows every ``suggest_prewarm()`` suggestion; returns how many started.
+    fn prewarm_suggested(&self, py: Python<'_>) -> PyResult<u32> {
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        let n = g.pool.prewarm_suggested(now);
+        self.finish(py, g)?;
+        Ok(n)
+    }
+
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        self.lock(py).pool.is_closed()
+    }
+
+    /// Stops new acquires (queued ones raise ``PoolClosed``), cools idle
+    /// instances, then waits up to ``timeout`` seconds for leases to come
+    /// back, cooling each as it does; raises ``PoolTimeout`` naming how many
+    /// are still out. On a virtual clock it waits for the leases only.
+    #[pyo3(signature = (timeout = None))]
+    fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let mut g = self.lock(py);
+        let now = g.clock.now();
+        g.pool.begin_shutdown(now);
+        self.finish(py, g)?;
+        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            let left = py.detach(|| {
+                let mut g = self.inner.lock();
+                let now = g.clock.now();
+                g.pool.tick(now);
+                let drained = if self.is_virtual {
+                    g.pool.busy() == 0
+                } else {
+                    g.pool.is_drained()
+                };
+                if drained {
+                    return Some(0);
+                }
+                let wake = Instant::now() + SIGNAL_POLL;
+                let wake = deadline.map_or(wake, |d| d.min(wake));
+                if self.cond.wait_until(&mut g, wake).timed_out() && deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Some(g.pool.busy().max(1));
+                }
+                None
+            });
+            match left {
+                Some(0) => return Ok(()),
+                Some(n) => {
+                    return Err(pool_to_py(
+                        py,
+                        PoolError::Timeout {
+                            function: format!("shutdown ({n} leases still out)"),
+                            waited: timeout.unwrap_or(0.0),
+                        },
+                    ));
+                }
+                None => py.check_signals()?,
+            }
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let g = self.lock(py);
+        let s = g.pool.stats();
+        format!(
+            "PoolManager(functions={}, leased={}, waiting={}, memory={}/{}, clock={})",
+            g.pool.len_functions(),
+            g.pool.busy(),
+            g.pool.waiting(),
+            s.memory_used,
+            if s.memory_budget == u64::MAX {
+                "unlimited".to_owned()
+            } else {
+                s.memory_budget.to_string()
+            },
+            if self.is_virtual { "virtual" } else { "wall" },
+        )
+    }
+}
+
+impl PyLease {
+    fn describe(&self, py: Python<'_>) -> String {
+        format!(
+            "lease #{} on {:?} instance {}",
+            self.lease.serial,
+            self.function.bind(py).to_string(),
+            self.lease.instance
+        )
+    }
+
+    fn release_inner(&self, py: Python<'_>) -> PyResult<()> {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return Err(lease_error(py, format!("{} was already released", self.describe(py))));
+        }
+        let pool = self.pool.get();
+        let mut g = pool.lock(py);
+        let now = g.clock.now_fast();
+        g.pool.release(self.lease, now).map_err(|e| pool_to_py(py, e))?;
+        if g.pool.waiting() == 0 && g.wakers.is_empty() && !g.pool.has_pending() {
+            return Ok(());
+        }
+        pool.finish(py, g)
+    }
+}
+
+#[pymethods]
+impl PyLease {
+    /// Hands the instance back; a second call raises ``LeaseError``.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        self.release_inner(py)
+    }
+
+    /// Reports that the instance broke while held: it fails, goes cold, and
+    /// the lease ends.
+    fn fail(&self, py: Python<'_>) -> PyResult<()> {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return Err(lease_error(py, format!("{} was already released", self.describe(py))));
+        }
+        let pool = self.pool.get();
+        let mut g = pool.lock(py);
+        let now = g.clock.now();
+        g.pool.fail(self.lease, now).map_err(|e| pool_to_py(py, e))?;
+        pool.finish(py, g)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Releases unless already released inside the block.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        if !self.released.load(Ordering::Acquire) {
+            self.release_inner(py)?;
+        }
+        Ok(false)
+    }
+
+    #[getter]
+    fn function(&self, py: Python<'_>) -> Py<PyString> {
+        self.function.clone_ref(py)
+    }
+
+    #[getter]
+    fn instance(&self) -> u32 {
+        self.lease.instance
+    }
+
+    /// Unique over the pool's life.
+    #[getter]
+    fn serial(&self) -> u64 {
+        self.lease.serial
+    }
+
+    /// This acquire started a cold instance.
+    #[getter]
+    fn cold_start(&self) -> bool {
+        self.grant.cold_start
+    }
+
+    /// Clock time at which the instance is (or was) warm.
+    #[getter]
+    fn ready_at(&self) -> f64 {
+        self.grant.ready_at
+    }
+
+    /// Seconds the acquire spent queued.
+    #[getter]
+    fn waited(&self) -> f64 {
+        self.grant.waited
+    }
+
+    #[getter]
+    fn pool(&self, py: Python<'_>) -> Py<PyPool> {
+        self.pool.clone_ref(py)
+    }
+
+    /// Not yet released.
+    #[getter]
+    fn held(&self, py: Python<'_>) -> bool {
+        !self.released.load(Ordering::Acquire) && self.pool.get().lock(py).pool.is_held(self.lease)
+    }
+
+    /// ``warming``, ``busy``, ``failed`` while held; ``released`` after.
+    #[getter]
+    fn state(&self, py: Python<'_>) -> &'static str {
+        if self.released.load(Ordering::Acquire) {
+            return "released";
+        }
+        match self.pool.get().lock(py).pool.lease_state(self.lease) {
+            Ok(s) => s.name(),
+            Err(_) => "released",
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("Lease({}, state={})", self.describe(py), self.state(py))
+    }
+}

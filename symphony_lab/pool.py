@@ -1,0 +1,256 @@
+"""The pool manager as Python users meet it.
+
+The Pit's ``PoolManager`` does the work; this subclass adds what belongs on the
+Python side: event records, the pluggable health check, the asyncio acquire,
+and a reaper thread that runs wall-clock timers on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable, Generator
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from symphony_lab import _pit
+from symphony_lab._pit import Lease
+
+
+class InstanceState(StrEnum):
+    COLD = "cold"
+    WARMING = "warming"
+    IDLE = "idle"
+    BUSY = "busy"
+    COOLING = "cooling"
+    FAILED = "failed"
+
+
+class Reason(StrEnum):
+    USER_REQUEST = "user_request"
+    IDLE_TIMEOUT = "idle_timeout"
+    HEALTH_CHECK_FAILURE = "health_check_failure"
+    RESOURCE_PRESSURE = "resource_pressure"
+    PREDICTIVE_PREWARM = "predictive_prewarm"
+    SCHEDULED_COOLDOWN = "scheduled_cooldown"
+    ERROR_RECOVERY = "error_recovery"
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+class PoolEvent(NamedTuple):
+    """One lifecycle transition of one instance."""
+
+    seq: int
+    time: float
+    function: str
+    instance: int
+    from_state: InstanceState
+    to_state: InstanceState
+    reason: Reason
+
+    @classmethod
+    def of(cls, raw: tuple[int, float, str, int, str, str, str]) -> PoolEvent:
+        seq, time, function, instance, src, dst, reason = raw
+        return cls(
+            seq, time, function, instance, InstanceState(src), InstanceState(dst), Reason(reason)
+        )
+
+
+HealthCheck = Callable[[str, int], "Health | str"]
+"""``check(function, instance) -> Health``: called by ``check_health()``."""
+
+
+class PoolManager(_pit.PoolManager):
+    """Keeps instances of functions warm or cold within a memory budget.
+
+    ``clock="wall"`` runs on real time; ``clock="virtual"`` on a clock that only
+    ``advance``/``advance_to`` move, for simulators (Function Quest). With
+    ``predictive=True`` instances that recent demand says will be needed are
+    kept past their idle timeout; ``prewarm_suggested()`` warms more ahead of
+    demand. ``on_event`` is called with each :class:`PoolEvent`.
+    ``health_check(function, instance)`` is what ``check_health()`` asks.
+    On the wall clock a daemon thread runs the timers every
+    ``reaper_interval`` seconds (``None``: only when the pool is called).
+    """
+
+    def __new__(
+        cls,
+        *,
+        memory_budget: int | None = None,
+        eviction: str = "lru",
+        clock: str = "wall",
+        start: float = 0.0,
+        rate_tau: float = 60.0,
+        prewarm_horizon: float = 30.0,
+        prewarm_threshold: float = 1.0,
+        predictive: bool = False,
+        event_capacity: int = 10_000,
+        on_event: Callable[[PoolEvent], object] | None = None,
+        health_check: HealthCheck | None = None,
+        reaper_interval: float | None = 1.0,
+    ) -> PoolManager:
+        wrapped = None if on_event is None else _event_forwarder(on_event)
+        return super().__new__(
+            cls,
+            memory_budget=memory_budget,
+            eviction=eviction,
+            clock=clock,
+            start=start,
+            rate_tau=rate_tau,
+            prewarm_horizon=prewarm_horizon,
+            prewarm_threshold=prewarm_threshold,
+            predictive=predictive,
+            event_capacity=event_capacity,
+            on_event=wrapped,
+        )
+
+    def __init__(
+        self,
+        *,
+        memory_budget: int | None = None,
+        eviction: str = "lru",
+        clock: str = "wall",
+        start: float = 0.0,
+        rate_tau: float = 60.0,
+        prewarm_horizon: float = 30.0,
+        prewarm_threshold: float = 1.0,
+        predictive: bool = False,
+        event_capacity: int = 10_000,
+        on_event: Callable[[PoolEvent], object] | None = None,
+        health_check: HealthCheck | None = None,
+        reaper_interval: float | None = 1.0,
+    ) -> None:
+        self.health_check = health_check
+        self._stop_reaper = threading.Event()
+        if reaper_interval is not None and not self.is_virtual:
+            if not reaper_interval > 0:
+                raise ValueError(f"reaper_interval must be > 0 or None, got {reaper_interval}")
+            threading.Thread(
+                target=_reap,
+                args=(weakref.ref(self), reaper_interval, self._stop_reaper),
+                name="symphony-lab-pool-reaper",
+                daemon=True,
+            ).start()
+
+    def events(self, since: int = 0) -> list[PoolEvent]:
+        """Retained lifecycle transitions with ``seq >= since``, oldest first."""
+        return [PoolEvent.of(e) for e in self._events(since)]
+
+    def check_health(self) -> dict[int, Health]:
+        """Asks ``health_check`` about every hot instance and records the
+        verdicts; unhealthy instances fail and go cold. Returns the verdicts."""
+        if self.health_check is None:
+            raise ValueError("no health_check was given to this PoolManager")
+        verdicts: dict[int, Health] = {}
+        for instance, function in self._hot_instances():
+            verdict = Health(self.health_check(function, instance))
+            self.set_health(instance, verdict.value)
+            verdicts[instance] = verdict
+        return verdicts
+
+    def acquire_async(self, function: str, timeout: float | None = None) -> AsyncAcquire:
+        """The asyncio ``acquire``: ``lease = await pool.acquire_async(f)`` or
+        ``async with pool.acquire_async(f) as lease``. Waiting does not block
+        the event loop; cancelling the task withdraws the request."""
+        return AsyncAcquire(self, function, timeout)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        self._stop_reaper.set()
+        super().shutdown(timeout)
+
+
+def _event_forwarder(on_event: Callable[[PoolEvent], object]) -> Callable[[tuple[Any, ...]], None]:
+    def forward(raw: tuple[Any, ...]) -> None:
+        on_event(PoolEvent.of(raw))  # type: ignore[arg-type]
+
+    return forward
+
+
+def _reap(pool_ref: weakref.ref[PoolManager], interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        pool = pool_ref()
+        if pool is None or pool.closed:
+            return
+        pool.tick()
+        del pool
+
+
+class AsyncAcquire:
+    """Awaitable and async context manager returned by ``acquire_async``."""
+
+    def __init__(self, pool: PoolManager, function: str, timeout: float | None) -> None:
+        self._pool = pool
+        self._function = function
+        self._timeout = timeout
+        self._lease: Lease | None = None
+
+    def __await__(self) -> Generator[Any, None, Lease]:
+        return self._acquire().__await__()
+
+    async def __aenter__(self) -> Lease:
+        self._lease = await self._acquire()
+        return self._lease
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._lease is not None:
+            self._lease.__exit__(exc_type, exc, tb)
+
+    async def _acquire(self) -> Lease:
+        pool = self._pool
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        lease, ticket = pool._enqueue(self._function, self._timeout, wake)
+        try:
+            while lease is None:
+                assert ticket is not None
+                # On the wall clock nobody else may run the timers (a timeout,
+                # a cooldown ending), so wake for the next one.
+                delay = None if pool.is_virtual else pool._next_timer()
+                try:
+                    await asyncio.wait_for(woken.wait(), delay)
+                except TimeoutError:
+                    pool.tick()
+                woken.clear()
+                lease = pool._take(self._function, ticket)
+        except BaseException:
+            if ticket is not None and lease is None:
+                pool._cancel(ticket)
+            raise
+        if not pool.is_virtual:
+            try:
+                while (left := lease.ready_at - pool.now) > 0:
+                    await asyncio.sleep(left)
+                pool.tick()
+            except BaseException:
+                lease.release()
+                raise
+        return lease
+
+
+__all__ = [
+    "AsyncAcquire",
+    "Health",
+    "HealthCheck",
+    "InstanceState",
+    "Lease",
+    "PoolEvent",
+    "PoolManager",
+    "Reason",
+]
