@@ -111,7 +111,7 @@ def test_health_check_is_pluggable() -> None:
     assert sorted(seen) == [("a", 0), ("a", 1)]
     assert pool.instances("a") == [(0, "busy", "degraded"), (1, "cold", "unknown")]
     a0.release()
-    with pytest.raises(ValueError, match='unknown health "sick"'):
+    with pytest.raises(ValueError, match="unknown health 'sick'"):
         pool.set_health(0, "sick")
     with pytest.raises(ValueError, match="no health_check"):
         virtual().check_health()
@@ -141,7 +141,7 @@ def test_queue_times_out_on_the_wall_clock() -> None:
     pool.register("gpu")
     held = pool.acquire("gpu")
     started = time.monotonic()
-    with pytest.raises(PoolTimeout, match=r"no instance of \"gpu\" became available within 0\.2"):
+    with pytest.raises(PoolTimeout, match=r"no instance of 'gpu' became available within 0\.2"):
         pool.acquire("gpu", timeout=0.2)
     assert 0.19 <= time.monotonic() - started < 2.0
     assert isinstance(PoolTimeout("x"), TimeoutError)
@@ -276,7 +276,9 @@ def test_shutdown_times_out_with_a_lease_out() -> None:
     pool = PoolManager(reaper_interval=None)
     pool.register("f")
     lease = pool.acquire("f")
-    with pytest.raises(PoolTimeout, match="1 leases still out"):
+    with pytest.raises(
+        PoolTimeout, match=r"shutdown waited 0\.100 s and 1 lease\(s\) are still out"
+    ):
         pool.shutdown(timeout=0.1)
     lease.release()
 
@@ -350,24 +352,24 @@ def test_async_acquire() -> None:
 
 def test_bad_input_is_named() -> None:
     pool = virtual(memory_budget=10)
-    with pytest.raises(UnknownFunctionError, match='unknown function "nope"'):
+    with pytest.raises(UnknownFunctionError, match="unknown function 'nope'"):
         pool.acquire("nope")
     with pytest.raises(KeyError):
         pool.prewarm("nope")
     with pytest.raises(ValueError, match="memory_budget must be >= 0, got -1"):
         PoolManager(memory_budget=-1)
-    with pytest.raises(ValueError, match='unknown eviction policy "mru"'):
+    with pytest.raises(ValueError, match="unknown eviction policy 'mru'"):
         PoolManager(eviction="mru")
     with pytest.raises(ValueError, match="clock must be 'wall' or 'virtual'"):
         PoolManager(clock="sundial")
-    with pytest.raises(ValueError, match='function "x": warmup must be finite and >= 0, got -1'):
+    with pytest.raises(ValueError, match="function 'x': warmup must be finite and >= 0, got -1"):
         pool.register("x", warmup=-1.0)
     with pytest.raises(ValueError, match="max_instances must be >= 1, got 0"):
         pool.register("x", max_instances=0)
     with pytest.raises(ValueError, match="exceeds the pool's memory_budget 10"):
         pool.register("x", memory=11)
     pool.register("x")
-    with pytest.raises(ValueError, match='"x" is already registered'):
+    with pytest.raises(ValueError, match="'x' is already registered"):
         pool.register("x")
     with pytest.raises(ValueError, match="timeout must be >= 0"):
         pool.acquire("x", timeout=-1)
@@ -381,7 +383,7 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(LeaseError, match="handed out by another PoolManager"):
         pool.release(foreign)
     foreign.release()
-    with pytest.raises(LeaseError, match=r"lease #1 on \"x\" instance 0 was already released"):
+    with pytest.raises(LeaseError, match=r"lease #1 on 'x' instance 0 was already released"):
         other.release(foreign)
     with pytest.raises(ValueError, match="reaper_interval must be > 0"):
         PoolManager(reaper_interval=0)
@@ -396,3 +398,51 @@ def test_reaper_cools_idle_instances_on_the_wall_clock() -> None:
         time.sleep(0.01)
     assert pool.instances("f")[0][1] == "cold"
     pool.shutdown()
+
+
+def test_every_lifecycle_transition_is_reachable_and_counted() -> None:
+    pool = virtual()
+    pool.register("f", max_instances=4, warmup=1.0, cooldown=1.0, idle_timeout=5.0)
+    a = pool.acquire("f")  # cold -> warming -> busy
+    pool.prewarm("f")  # cold -> warming -> idle
+    pool.advance(1.0)
+    pool.acquire("f").release()  # the prewarmed one: idle -> busy -> idle
+    pool.cool(pool.instances("f")[1][0])  # idle -> cooling -> cold
+    pool.advance(1.0)
+    b = pool.acquire("f")
+    pool.advance(1.0)
+    pool.set_health(b.instance, "unhealthy")  # busy -> failed
+    b.release()  # failed -> cold
+    c = pool.acquire("f")
+    pool.set_health(c.instance, "unhealthy")  # warming -> failed
+    c.release()
+    d = pool.acquire("f")
+    pool.advance(1.0)
+    d.release()
+    pool.set_health(d.instance, "unhealthy")  # idle -> failed -> cold
+    e = pool.acquire("f")
+    pool.advance(1.0)
+    e.release()
+    pool.advance(5.0)  # idle -> cooling (timeout)
+    pool.set_health(e.instance, "unhealthy")  # cooling -> failed
+    pool.prewarm("f")
+    threading.Timer(0.05, a.release).start()  # busy -> cooling, once shut
+    pool.shutdown(timeout=10)  # warming -> cooling; waits for a
+    pool.advance(1.0)
+    expected = {
+        "cold->warming",
+        "warming->busy",
+        "warming->idle",
+        "idle->cooling",
+        "warming->cooling",
+        "busy->cooling",
+        "cooling->cold",
+        "busy->failed",
+        "idle->failed",
+        "warming->failed",
+        "cooling->failed",
+        "failed->cold",
+    }
+    assert set(pool.stats()["transitions"]) == expected
+    assert all(s == "cold" for _, s, _ in pool.instances("f"))
+    assert pool.stats()["memory_used"] == 0

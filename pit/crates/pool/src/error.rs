@@ -15,25 +15,32 @@ pub enum PoolError {
     Timeout { function: String, waited: f64 },
     /// The pool is shutting down or shut down.
     Closed,
+    /// `shutdown` gave up waiting for leases to come back.
+    ShutdownTimeout { leased: u32, waited: f64 },
     /// The instance id is not one of this pool's.
     UnknownInstance(u32),
     /// The operation needs a virtual clock (advancing time) or a wall one.
     Clock(String),
+    /// A leased instance failed before it could be used.
+    InstanceFailed(String),
 }
 
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PoolError::UnknownFunction(name) => write!(f, "unknown function {name:?}: register it first"),
-            PoolError::DuplicateFunction(name) => write!(f, "function {name:?} is already registered"),
+            PoolError::UnknownFunction(name) => write!(f, "unknown function '{name}': register it first"),
+            PoolError::DuplicateFunction(name) => write!(f, "function '{name}' is already registered"),
             PoolError::InvalidSpec(msg) => f.write_str(msg),
             PoolError::InvalidLease(msg) => f.write_str(msg),
             PoolError::Timeout { function, waited } => {
-                write!(f, "no instance of {function:?} became available within {waited:.3} s")
+                write!(f, "no instance of '{function}' became available within {waited:.3} s")
             }
             PoolError::Closed => f.write_str("the pool is shut down"),
+            PoolError::ShutdownTimeout { leased, waited } => {
+                write!(f, "shutdown waited {waited:.3} s and {leased} lease(s) are still out")
+            }
             PoolError::UnknownInstance(id) => write!(f, "no instance with id {id}"),
-            PoolError::Clock(msg) => f.write_str(msg),
+            PoolError::Clock(msg) | PoolError::InstanceFailed(msg) => f.write_str(msg),
         }
     }
 }

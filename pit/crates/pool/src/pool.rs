@@ -192,7 +192,7 @@ impl Pool {
         spec.check(name)?;
         if spec.memory > self.config.memory_budget {
             return Err(PoolError::InvalidSpec(format!(
-                "function {name:?}: memory {} exceeds the pool's memory_budget {}, so it could never warm",
+                "function '{name}': memory {} exceeds the pool's memory_budget {}, so it could never warm",
                 spec.memory, self.config.memory_budget
             )));
         }

@@ -34,12 +34,12 @@ impl FunctionSpec {
     pub(crate) fn check(&self, name: &str) -> Result<(), PoolError> {
         let bad = |field: &str, value: f64| {
             Err(PoolError::InvalidSpec(format!(
-                "function {name:?}: {field} must be finite and >= 0, got {value}"
+                "function '{name}': {field} must be finite and >= 0, got {value}"
             )))
         };
         if self.max_instances == 0 {
             return Err(PoolError::InvalidSpec(format!(
-                "function {name:?}: max_instances must be >= 1, got 0"
+                "function '{name}': max_instances must be >= 1, got 0"
             )));
         }
         for (field, value) in [
@@ -85,7 +85,7 @@ impl FromStr for Eviction {
     fn from_str(s: &str) -> Result<Self, PoolError> {
         Eviction::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| {
             PoolError::InvalidSpec(format!(
-                "unknown eviction policy {s:?}; expected one of: lru, lfu, largest"
+                "unknown eviction policy '{s}'; expected one of: lru, lfu, largest"
             ))
         })
     }

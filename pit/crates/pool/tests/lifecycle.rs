@@ -195,7 +195,7 @@ fn bad_specs_name_the_field() {
             },
         )
         .unwrap_err();
-    assert_eq!(e.to_string(), "function \"x\": warmup must be finite and >= 0, got -1");
+    assert_eq!(e.to_string(), "function 'x': warmup must be finite and >= 0, got -1");
     let e = p
         .register(
             "x",

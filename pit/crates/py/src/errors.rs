@@ -65,9 +65,9 @@ pub fn pool_to_py(py: Python<'_>, e: pit_pool::PoolError) -> PyErr {
         }
         E::DuplicateFunction(_) | E::InvalidSpec(_) => PyValueError::new_err(msg),
         E::InvalidLease(_) => lease_error(py, msg),
-        E::Timeout { .. } => raise(class(py, &POOL_TIMEOUT, "PoolTimeout"), msg),
+        E::Timeout { .. } | E::ShutdownTimeout { .. } => raise(class(py, &POOL_TIMEOUT, "PoolTimeout"), msg),
         E::Closed => raise(class(py, &POOL_CLOSED, "PoolClosed"), msg),
-        E::Clock(_) => raise(class(py, &POOL, "PoolError"), msg),
+        E::Clock(_) | E::InstanceFailed(_) => raise(class(py, &POOL, "PoolError"), msg),
     }
 }
 

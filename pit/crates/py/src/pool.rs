@@ -48,8 +48,8 @@ pub struct PyPool {
 pub struct PyLease {
     pool: Py<PyPool>,
     lease: Lease,
-    function: Py<PyString>,
     grant: Grant,
+    /// Written only under the pool's lock, so check-then-release is atomic.
     released: AtomicBool,
 }
 
@@ -139,11 +139,10 @@ impl PyPool {
         Ok(())
     }
 
-    fn make_lease(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>, grant: Grant) -> PyLease {
+    fn make_lease(slf: &Bound<'_, Self>, grant: Grant) -> PyLease {
         PyLease {
             pool: slf.clone().unbind(),
             lease: grant.lease,
-            function: function.clone().unbind(),
             grant,
             released: AtomicBool::new(false),
         }
@@ -175,9 +174,9 @@ impl PyPool {
             lease.release_inner(py)?;
             return Err(pool_to_py(
                 py,
-                PoolError::Clock(format!(
-                    "the instance of {:?} failed while it warmed up",
-                    lease.function.bind(py).to_string()
+                PoolError::InstanceFailed(format!(
+                    "the instance of '{}' failed while it warmed up",
+                    lease.function(py)
                 )),
             ));
         }
@@ -240,7 +239,7 @@ impl PyPool {
     ) -> PyResult<Option<PyLease>> {
         let py = slf.py();
         match ticket {
-            Ticket::Granted(grant) => Ok(Some(Self::make_lease(slf, function, grant))),
+            Ticket::Granted(grant) => Ok(Some(Self::make_lease(slf, grant))),
             Ticket::TimedOut { waited } => Err(pool_to_py(
                 py,
                 PoolError::Timeout {
@@ -288,7 +287,7 @@ fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
 fn health_of(name: &str) -> PyResult<Health> {
     Health::ALL.into_iter().find(|h| h.name() == name).ok_or_else(|| {
         bad(format!(
-            "unknown health {name:?}; expected one of: healthy, degraded, unhealthy, unknown"
+            "unknown health '{name}'; expected one of: healthy, degraded, unhealthy, unknown"
         ))
     })
 }
@@ -318,7 +317,7 @@ impl PyPool {
             "wall" => Clock::wall(),
             "virtual" if start.is_finite() => Clock::virtual_at(start),
             "virtual" => return Err(bad(format!("start must be finite, got {start}"))),
-            other => return Err(bad(format!("clock must be 'wall' or 'virtual', not {other:?}"))),
+            other => return Err(bad(format!("clock must be 'wall' or 'virtual', not '{other}'"))),
         };
         let config = PoolConfig {
             memory_budget,
@@ -363,7 +362,7 @@ impl PyPool {
         let memory = non_negative_int("memory", memory, 0)?;
         let max_instances = u32::try_from(max_instances).map_err(|_| {
             bad(format!(
-                "function {name:?}: max_instances must be >= 1, got {max_instances}"
+                "function '{name}': max_instances must be >= 1, got {max_instances}"
             ))
         })?;
         let spec = FunctionSpec {
@@ -397,10 +396,10 @@ impl PyPool {
                 let hit = !grant.cold_start && grant.ready_at <= now;
                 if hit && g.wakers.is_empty() && !g.pool.has_pending() {
                     drop(g);
-                    return Ok(Self::make_lease(slf, function, grant));
+                    return Ok(Self::make_lease(slf, grant));
                 }
                 this.finish(py, g)?;
-                Self::make_lease(slf, function, grant)
+                Self::make_lease(slf, grant)
             }
             None => {
                 let deadline = now + timeout.unwrap_or(f64::INFINITY);
@@ -428,7 +427,7 @@ impl PyPool {
         let now = g.clock.now();
         let grant = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))?;
         this.finish(py, g)?;
-        Ok(grant.map(|grant| Self::make_lease(slf, function, grant)))
+        Ok(grant.map(|grant| Self::make_lease(slf, grant)))
     }
 
     /// Queues an acquire for the asyncio variant: returns ``(lease, None)``
@@ -448,7 +447,7 @@ impl PyPool {
         let now = g.clock.now();
         if let Some(grant) = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))? {
             this.finish(py, g)?;
-            return Ok((Some(Self::make_lease(slf, function, grant)), None));
+            return Ok((Some(Self::make_lease(slf, grant)), None));
         }
         let deadline = now + timeout.unwrap_or(f64::INFINITY);
         let t = g.pool.enqueue(f, now, deadline).map_err(|e| pool_to_py(py, e))?;
@@ -504,10 +503,11 @@ impl PyPool {
     fn release(slf: &Bound<'_, Self>, lease: &Bound<'_, PyLease>) -> PyResult<()> {
         let l = lease.get();
         if !l.pool.bind(slf.py()).is(slf) {
-            return Err(lease_error(
-                slf.py(),
-                format!("{} was handed out by another PoolManager", l.describe(slf.py())),
-            ));
+            let msg = format!(
+                "{} was handed out by another PoolManager",
+                l.describe(&l.pool.get().lock(slf.py()).pool)
+            );
+            return Err(lease_error(slf.py(), msg));
         }
         l.release_inner(slf.py())
     }
@@ -756,8 +756,8 @@ impl PyPool {
                 Some(n) => {
                     return Err(pool_to_py(
                         py,
-                        PoolError::Timeout {
-                            function: format!("shutdown ({n} leases still out)"),
+                        PoolError::ShutdownTimeout {
+                            leased: n,
                             waited: timeout.unwrap_or(0.0),
                         },
                     ));
@@ -787,27 +787,45 @@ impl PyPool {
 }
 
 impl PyLease {
-    fn describe(&self, py: Python<'_>) -> String {
+    fn describe(&self, pool: &Pool) -> String {
         format!(
-            "lease #{} on {:?} instance {}",
+            "lease #{} on '{}' instance {}",
             self.lease.serial,
-            self.function.bind(py).to_string(),
+            pool.function_name(self.grant.function),
             self.lease.instance
         )
     }
 
-    fn release_inner(&self, py: Python<'_>) -> PyResult<()> {
-        if self.released.swap(true, Ordering::AcqRel) {
-            return Err(lease_error(py, format!("{} was already released", self.describe(py))));
-        }
+    /// Ends the lease by `release` or `fail`; `released` is checked and set
+    /// under the pool's lock, so two threads cannot both end it.
+    fn end(&self, py: Python<'_>, fail: bool) -> PyResult<()> {
         let pool = self.pool.get();
         let mut g = pool.lock(py);
-        let now = g.clock.now_fast();
-        g.pool.release(self.lease, now).map_err(|e| pool_to_py(py, e))?;
+        if self.released.load(Ordering::Relaxed) {
+            let msg = format!("{} was already released", self.describe(&g.pool));
+            drop(g);
+            return Err(lease_error(py, msg));
+        }
+        let r = if fail {
+            let now = g.clock.now();
+            g.pool.fail(self.lease, now)
+        } else {
+            let now = g.clock.now_fast();
+            g.pool.release(self.lease, now)
+        };
+        self.released.store(true, Ordering::Relaxed);
+        if let Err(e) = r {
+            drop(g);
+            return Err(pool_to_py(py, e));
+        }
         if g.pool.waiting() == 0 && g.wakers.is_empty() && !g.pool.has_pending() {
             return Ok(());
         }
         pool.finish(py, g)
+    }
+
+    fn release_inner(&self, py: Python<'_>) -> PyResult<()> {
+        self.end(py, false)
     }
 }
 
@@ -821,14 +839,7 @@ impl PyLease {
     /// Reports that the instance broke while held: it fails, goes cold, and
     /// the lease ends.
     fn fail(&self, py: Python<'_>) -> PyResult<()> {
-        if self.released.swap(true, Ordering::AcqRel) {
-            return Err(lease_error(py, format!("{} was already released", self.describe(py))));
-        }
-        let pool = self.pool.get();
-        let mut g = pool.lock(py);
-        let now = g.clock.now();
-        g.pool.fail(self.lease, now).map_err(|e| pool_to_py(py, e))?;
-        pool.finish(py, g)
+        self.end(py, true)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -850,8 +861,13 @@ impl PyLease {
     }
 
     #[getter]
-    fn function(&self, py: Python<'_>) -> Py<PyString> {
-        self.function.clone_ref(py)
+    fn function(&self, py: Python<'_>) -> String {
+        self.pool
+            .get()
+            .lock(py)
+            .pool
+            .function_name(self.grant.function)
+            .to_owned()
     }
 
     #[getter]
@@ -907,6 +923,10 @@ impl PyLease {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        format!("Lease({}, state={})", self.describe(py), self.state(py))
+        let state = self.state(py);
+        format!(
+            "Lease({}, state={state})",
+            self.describe(&self.pool.get().lock(py).pool)
+        )
     }
 }
