@@ -171,7 +171,7 @@ class Lease:
     @property
     def state(self) -> Literal["warming", "busy", "failed", "released"]: ...
 
-RawDecision: TypeAlias = tuple[int, str, str, str, str, float, str, float]
+RawDecision: TypeAlias = tuple[int, str, str, str, str, str, float, str, float]
 
 class Arbiter:
     """Chooses among alternatives, admits requests, locks named resources."""

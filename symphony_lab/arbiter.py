@@ -57,20 +57,22 @@ class Decision(NamedTuple):
     rationale: str
     requester: str
     resource: str
+    conflict: Conflict
     amount: float
     #: The effective priority when decided: the base raised by waiting.
     priority: Priority
     waited: float
 
     @classmethod
-    def of(cls, raw: tuple[int, str, str, str, str, float, str, float]) -> Decision:
-        request, verdict, rationale, requester, resource, amount, priority, waited = raw
+    def of(cls, raw: tuple[int, str, str, str, str, str, float, str, float]) -> Decision:
+        request, verdict, rationale, requester, resource, conflict, amount, priority, waited = raw
         return cls(
             request,
             Verdict(verdict),
             rationale,
             requester,
             resource,
+            Conflict(conflict),
             amount,
             Priority(priority),
             waited,

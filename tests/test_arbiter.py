@@ -119,6 +119,7 @@ def test_admission_grants_defers_and_denies_with_reasons() -> None:
     second = a.submit("bob", "gpu", 2)
     assert second.verdict is Verdict.DEFERRED
     assert "1 of 4 free, 2 needed" in second.rationale
+    assert second.conflict == "model_contention"
     assert a.submit("carol", "gpu", 5).verdict is Verdict.DENIED
     granted = a.release(first.request)
     assert [d.request for d in granted] == [second.request]
@@ -126,6 +127,7 @@ def test_admission_grants_defers_and_denies_with_reasons() -> None:
     assert a.submit("alice", "budget", 7).verdict is Verdict.GRANTED
     spent = a.submit("alice", "budget", 7)
     assert spent.verdict is Verdict.DENIED
+    assert spent.conflict == "cost_limit"
     assert "budget" in spent.rationale
     with pytest.raises(UnknownNameError):
         a.release(first.request)

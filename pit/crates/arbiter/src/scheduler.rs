@@ -67,6 +67,8 @@ pub struct Decision {
     pub rationale: String,
     pub requester: String,
     pub resource: String,
+    /// The kind of conflict the resource stands for.
+    pub conflict: Conflict,
     pub amount: f64,
     /// The effective priority at decision time (base raised by aging).
     pub priority: Priority,
@@ -336,6 +338,7 @@ impl Scheduler {
             rationale,
             requester: req.requester,
             resource: req.resource,
+            conflict: self.resources[r].conflict,
             amount: req.amount,
             priority: req.priority,
             waited: 0.0,
@@ -505,6 +508,7 @@ impl Scheduler {
                 rationale: why,
                 requester: st.name.clone(),
                 resource: res.name.clone(),
+                conflict: res.conflict,
                 amount,
                 priority: top,
                 waited,

@@ -79,6 +79,7 @@ fn decision_tuple<'py>(py: Python<'py>, d: &Decision) -> PyResult<Bound<'py, PyT
         d.rationale.as_str(),
         d.requester.as_str(),
         d.resource.as_str(),
+        d.conflict.name(),
         d.amount,
         d.priority.name(),
         d.waited,
