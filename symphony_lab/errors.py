@@ -77,6 +77,10 @@ class UnknownNameError(ArbiterError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class LockError(ArbiterError, ValueError):
+    """A lock on named resources was released twice."""
+
+
 class LockTimeout(ArbiterError, TimeoutError):
     """Locks on named resources could not be had before the timeout."""
 
@@ -87,6 +91,7 @@ __all__ = [
     "CycleError",
     "DuplicateTaskError",
     "LeaseError",
+    "LockError",
     "LockTimeout",
     "PitError",
     "PoolClosed",

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, NamedTuple
 
 from symphony_lab import _pit
 from symphony_lab._pit import Lease
+from symphony_lab.errors import PoolError
 
 
 class InstanceState(StrEnum):
@@ -130,9 +131,9 @@ class PoolManager(_pit.PoolManager):
     ) -> None:
         self.health_check = health_check
         self._stop_reaper = threading.Event()
+        if reaper_interval is not None and not reaper_interval > 0:
+            raise ValueError(f"reaper_interval must be > 0 or None, got {reaper_interval}")
         if reaper_interval is not None and not self.is_virtual:
-            if not reaper_interval > 0:
-                raise ValueError(f"reaper_interval must be > 0 or None, got {reaper_interval}")
             threading.Thread(
                 target=_reap,
                 args=(weakref.ref(self), reaper_interval, self._stop_reaper),
@@ -183,20 +184,38 @@ def _reap(pool_ref: weakref.ref[PoolManager], interval: float, stop: threading.E
         del pool
 
 
-class AsyncAcquire:
-    """Awaitable and async context manager returned by ``acquire_async``."""
+class AsyncAcquire(Coroutine[Any, Any, Lease]):
+    """What ``acquire_async`` returns: a coroutine (``await`` it, or hand it to
+    ``asyncio.create_task``) and an async context manager that releases the
+    lease on exit."""
 
     def __init__(self, pool: PoolManager, function: str, timeout: float | None) -> None:
         self._pool = pool
         self._function = function
         self._timeout = timeout
+        self._coro: Coroutine[Any, Any, Lease] | None = None
         self._lease: Lease | None = None
 
+    def _inner(self) -> Coroutine[Any, Any, Lease]:
+        if self._coro is None:
+            self._coro = self._acquire()
+        return self._coro
+
     def __await__(self) -> Generator[Any, None, Lease]:
-        return self._acquire().__await__()
+        return self._inner().__await__()
+
+    def send(self, value: Any) -> Any:
+        return self._inner().send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._inner().throw(*args)
+
+    def close(self) -> None:
+        if self._coro is not None:
+            self._coro.close()
 
     async def __aenter__(self) -> Lease:
-        self._lease = await self._acquire()
+        self._lease = await self._inner()
         return self._lease
 
     async def __aexit__(
@@ -221,8 +240,9 @@ class AsyncAcquire:
             while lease is None:
                 assert ticket is not None
                 # On the wall clock nobody else may run the timers (a timeout,
-                # a cooldown ending), so wake for the next one.
-                delay = None if pool.is_virtual else pool._next_timer()
+                # a cooldown ending), so wake for the next one, and at least
+                # once a second for leases handed back by the garbage collector.
+                delay = None if pool.is_virtual else min(pool._next_timer() or 1.0, 1.0)
                 try:
                     await asyncio.wait_for(woken.wait(), delay)
                 except TimeoutError:
@@ -233,14 +253,16 @@ class AsyncAcquire:
             if ticket is not None and lease is None:
                 pool._cancel(ticket)
             raise
-        if not pool.is_virtual:
-            try:
+        try:
+            if not pool.is_virtual:
                 while (left := lease.ready_at - pool.now) > 0:
                     await asyncio.sleep(left)
                 pool.tick()
-            except BaseException:
-                lease.release()
-                raise
+            if lease.state == "failed":
+                raise PoolError(f"the instance of '{self._function}' failed while it warmed up")
+        except BaseException:
+            lease.release()
+            raise
         return lease
 
 

@@ -12,7 +12,7 @@ from symphony_lab.arbiter import POLICIES
 from symphony_lab.pit import (
     Arbiter,
     ArbiterError,
-    LeaseError,
+    LockError,
     LockTimeout,
     Priority,
     UnknownNameError,
@@ -224,7 +224,7 @@ def test_lock_timeout_and_misuse() -> None:
     assert a.holders("artifact") == ([], "writer")
     # Opposite orders, all-or-nothing: no deadlock.
     held.release()
-    with pytest.raises(LeaseError, match="already released"):
+    with pytest.raises(LockError, match="already released"):
         held.release()
     one = a.lock(["p", "q"], owner="one")
     got: list[str] = []

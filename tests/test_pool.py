@@ -1,14 +1,19 @@
 """PoolManager: lifecycle, waiting, eviction, health, shutdown, threads, asyncio."""
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from symphony_lab.pit import (
     Health,
     InstanceState,
+    Lease,
     LeaseError,
     PoolClosed,
     PoolError,
@@ -356,7 +361,7 @@ def test_bad_input_is_named() -> None:
         pool.acquire("nope")
     with pytest.raises(KeyError):
         pool.prewarm("nope")
-    with pytest.raises(ValueError, match="memory_budget must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"memory_budget must be between 0 and \d+, got -1"):
         PoolManager(memory_budget=-1)
     with pytest.raises(ValueError, match="unknown eviction policy 'mru'"):
         PoolManager(eviction="mru")
@@ -364,8 +369,12 @@ def test_bad_input_is_named() -> None:
         PoolManager(clock="sundial")
     with pytest.raises(ValueError, match="function 'x': warmup must be finite and >= 0, got -1"):
         pool.register("x", warmup=-1.0)
-    with pytest.raises(ValueError, match="max_instances must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_instances must be between 1 and 1000000, got 0"):
         pool.register("x", max_instances=0)
+    with pytest.raises(ValueError, match="max_instances must be between 1 and 1000000, got 1099"):
+        pool.register("x", max_instances=2**40)
+    with pytest.raises(ValueError, match="a function name must not be empty"):
+        pool.register("")
     with pytest.raises(ValueError, match="exceeds the pool's memory_budget 10"):
         pool.register("x", memory=11)
     pool.register("x")
@@ -446,3 +455,130 @@ def test_every_lifecycle_transition_is_reachable_and_counted() -> None:
     assert set(pool.stats()["transitions"]) == expected
     assert all(s == "cold" for _, s, _ in pool.instances("f"))
     assert pool.stats()["memory_used"] == 0
+
+
+def test_finalizers_that_release_during_a_call_do_not_deadlock(tmp_path: Path) -> None:
+    # Allocating Python objects can run the cyclic collector, whose finalizers
+    # may release leases on this very thread. Run it where a hang can be seen.
+    script = tmp_path / "gc_release.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import gc
+            from symphony_lab.pit import PoolManager
+
+            class Job:
+                def __init__(self, lease):
+                    self.lease = lease
+                    self.me = self  # a cycle: only the collector frees it
+                def __del__(self):
+                    self.lease.release()
+
+            gc.set_threshold(5, 1, 1)
+            got = []
+            pool = PoolManager(clock="virtual", on_event=got.append)
+            pool.register("f", max_instances=50, warmup=1.0)
+            for _ in range(200):
+                leases = [pool.acquire("f") for _ in range(50)]
+                for lease in leases:
+                    Job(lease)
+                del leases
+                pool.advance(1.0)
+                pool.events()
+                try:
+                    pool.acquire("nope")
+                except KeyError:
+                    pass
+            gc.collect()
+            print(pool.stats()["leased"], len(got) > 0)
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split() == ["0", "True"]
+
+
+def test_dropped_leases_go_back_to_the_pool() -> None:
+    pool = virtual()
+    pool.register("f")
+    lease = pool.acquire("f")
+    assert pool.stats()["leased"] == 1
+    del lease
+    assert pool.stats()["leased"] == 0
+    assert pool.acquire("f", timeout=0).instance == 0
+
+
+def test_huge_and_infinite_timeouts_wait_without_a_deadline() -> None:
+    pool = PoolManager(reaper_interval=None)
+    pool.register("f", idle_timeout=1e300)
+    held = pool.acquire("f")
+    got: list[Lease] = []
+    refused: list[PoolClosed] = []
+
+    def wait(timeout: float) -> None:
+        try:
+            got.append(pool.acquire("f", timeout=timeout))
+        except PoolClosed as e:
+            refused.append(e)
+
+    waiters = [threading.Thread(target=wait, args=(t,)) for t in (float("inf"), 1e20)]
+    for w in waiters:
+        w.start()
+        while pool.stats()["waiting"] < len(got) + waiters.index(w) + 1:
+            time.sleep(0.001)
+    held.release()
+    waiters[0].join(10)
+    assert len(got) == 1
+    stats = pool.stats()
+    assert (stats["leased"], stats["waiting"]) == (1, 1)
+    with pytest.raises(PoolTimeout):
+        pool.shutdown(timeout=0.05)  # one lease is out, the waiter is refused
+    waiters[1].join(10)
+    assert (len(got), len(refused)) == (1, 1)
+    got[0].release()
+    pool.shutdown(timeout=float("inf"))
+
+
+def test_a_raising_event_callback_does_not_lose_the_lease() -> None:
+    seen: list[object] = []
+
+    def boom(event: PoolEvent) -> None:
+        raise RuntimeError("callback failed")
+
+    old = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        pool = virtual(on_event=boom)
+        pool.register("f")
+        lease = pool.acquire("f")
+        assert lease.state == "busy"
+        lease.release()
+    finally:
+        sys.unraisablehook = old
+    assert seen
+    assert pool.stats()["leased"] == 0
+
+
+def test_shutdown_cools_an_instance_released_while_warming() -> None:
+    pool = virtual()
+    pool.register("f", warmup=5.0, memory=10)
+    lease = pool.acquire("f")
+    threading.Timer(0.05, lease.release).start()
+    pool.shutdown(timeout=10)
+    assert pool.instances("f") == [(0, "cold", "unknown")]
+    assert pool.stats()["memory_used"] == 0
+
+
+def test_acquire_async_is_a_coroutine_for_create_task() -> None:
+    pool = virtual()
+    pool.register("f")
+
+    async def main() -> str:
+        task = asyncio.create_task(pool.acquire_async("f"))
+        lease = await task
+        lease.release()
+        return lease.state
+
+    assert asyncio.run(main()) == "released"

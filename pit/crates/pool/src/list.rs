@@ -48,6 +48,27 @@ impl List {
         self.len += 1;
     }
 
+    /// Inserts `id` after `after` (`NIL`: at the head).
+    pub fn insert_after(&mut self, links: &mut [Link], after: u32, id: u32) {
+        if after == self.tail {
+            self.push_back(links, id);
+            return;
+        }
+        let next = if after == NIL {
+            self.head
+        } else {
+            links[after as usize].next
+        };
+        links[id as usize] = Link { prev: after, next };
+        links[next as usize].prev = id;
+        if after == NIL {
+            self.head = id;
+        } else {
+            links[after as usize].next = id;
+        }
+        self.len += 1;
+    }
+
     #[inline]
     pub fn remove(&mut self, links: &mut [Link], id: u32) {
         let Link { prev, next } = links[id as usize];

@@ -57,6 +57,7 @@ struct Instance {
     idle_since: f64,
     cool_until: f64,
     warm_reason: Reason,
+    cool_reason: Reason,
     uses: u64,
 }
 
@@ -144,6 +145,8 @@ pub struct Pool {
     warming: Vec<u32>,
     cooling: Vec<u32>,
     waiters: BTreeMap<u64, Waiter>,
+    /// Tickets still waiting (the map also holds finished ones not yet taken).
+    waiting: usize,
     next_ticket: u64,
     serial: u64,
     events: VecDeque<Event>,
@@ -171,6 +174,7 @@ impl Pool {
             warming: Vec::new(),
             cooling: Vec::new(),
             waiters: BTreeMap::new(),
+            waiting: 0,
             next_ticket: 1,
             serial: 0,
             events: VecDeque::new(),
@@ -188,6 +192,9 @@ impl Pool {
     pub fn register(&mut self, name: &str, spec: FunctionSpec) -> Result<u32, PoolError> {
         if self.closed {
             return Err(PoolError::Closed);
+        }
+        if name.is_empty() {
+            return Err(PoolError::InvalidSpec("a function name must not be empty".into()));
         }
         spec.check(name)?;
         if spec.memory > self.config.memory_budget {
@@ -213,6 +220,7 @@ impl Pool {
                 idle_since: 0.0,
                 cool_until: 0.0,
                 warm_reason: Reason::UserRequest,
+                cool_reason: Reason::UserRequest,
                 uses: 0,
             });
             self.lru_links.push(Link::default());
@@ -316,7 +324,13 @@ impl Pool {
         self.inst.iter().filter(|i| i.lease != 0).count() as u32
     }
 
+    /// Acquires waiting in line.
     pub fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    /// Tickets not yet taken, waiting or finished: someone may need waking.
+    pub fn tickets(&self) -> usize {
         self.waiters.len()
     }
 
@@ -362,9 +376,10 @@ impl Pool {
             return Ok(None);
         }
         // Cold starts are granted in queue order, so a newcomer does not take
-        // memory that an earlier waiter is waiting for.
-        let may_warm = self.waiters.is_empty();
-        let grant = self.grant(f, now, now, may_warm);
+        // memory that an earlier waiter is waiting for; and it evicts only
+        // what frees memory at once, since it will not wait for a cooldown.
+        let may_warm = self.waiting == 0;
+        let grant = self.grant(f, now, now, may_warm, false);
         Ok(grant.ok())
     }
 
@@ -377,6 +392,7 @@ impl Pool {
         let func = self.funcs.get_mut(f as usize).ok_or(PoolError::UnknownInstance(f))?;
         let t = self.next_ticket;
         self.next_ticket += 1;
+        self.waiting += 1;
         func.waiters.push_back(t);
         self.waiters.insert(
             t,
@@ -411,6 +427,7 @@ impl Pool {
         let w = self.waiters.remove(&t)?;
         match w.state {
             Ticket::Waiting => {
+                self.waiting -= 1;
                 self.funcs[w.func as usize].waiters.retain(|&x| x != t);
                 // It may have been holding back later cold starts.
                 self.serve(now);
@@ -444,8 +461,11 @@ impl Pool {
                 continue;
             }
             let since = w.since;
-            match self.grant(f, now, since, may_warm) {
+            // A waiter that will still be waiting after a cooldown may evict for it.
+            let patient = w.deadline > now;
+            match self.grant(f, now, since, may_warm, patient) {
                 Ok(g) => {
+                    self.waiting -= 1;
                     self.funcs[f as usize].waiters.pop_front();
                     self.waiters.get_mut(&t).expect("ticket").state = Ticket::Granted(g);
                     served += 1;
@@ -462,17 +482,12 @@ impl Pool {
 
     /// Hit, join a warming instance, or warm a cold one. `Err(true)` when only
     /// memory stood in the way, `Err(false)` when every instance is taken.
-    fn grant(&mut self, f: u32, now: f64, since: f64, may_warm: bool) -> Result<Grant, bool> {
-        let func = &self.funcs[f as usize];
-        let tail = func.idle.tail;
+    fn grant(&mut self, f: u32, now: f64, since: f64, may_warm: bool, patient: bool) -> Result<Grant, bool> {
+        // Instances past their idle timeout with no tick yet to cool them go first.
+        self.expire_idle(f, now);
+        let tail = self.funcs[f as usize].idle.tail;
         if tail != NIL {
-            let i = &self.inst[tail as usize];
-            if i.idle_since + func.spec.idle_timeout > now || self.keep_warm(f, now) {
-                return Ok(self.lease_idle(f, tail, now, since));
-            }
-            // It should have cooled already; let its timers catch up first.
-            self.expire_idle(f, now);
-            return self.grant(f, now, since, may_warm);
+            return Ok(self.lease_idle(f, tail, now, since));
         }
         let joinable = self
             .warming
@@ -497,7 +512,7 @@ impl Pool {
         if self.funcs[f as usize].cold.is_empty() {
             return Err(false);
         }
-        if !may_warm || !self.make_room(f, now) {
+        if !may_warm || !self.make_room(f, now, patient) {
             return Err(true);
         }
         let id = self.warm(f, now, Reason::UserRequest);
@@ -586,16 +601,25 @@ impl Pool {
 
     /// Frees memory for one instance of `f` by cooling idle instances in the
     /// eviction policy's order. Evicts nothing unless that suffices; true when
-    /// the memory is free now.
-    fn make_room(&mut self, f: u32, now: f64) -> bool {
+    /// the memory is free now. Unless `patient`, counts only memory freed at
+    /// once (instances with no cooldown), so nothing is evicted for nothing.
+    fn make_room(&mut self, f: u32, now: f64, patient: bool) -> bool {
         let need = self.funcs[f as usize].spec.memory;
         let free = self.free_memory();
         if free >= need {
             return true;
         }
-        let idle: Vec<u32> = self.lru.iter(&self.lru_links).collect();
+        let idle: Vec<u32> = self
+            .lru
+            .iter(&self.lru_links)
+            .filter(|&i| patient || self.funcs[self.inst[i as usize].func as usize].spec.cooldown <= 0.0)
+            .collect();
         let evictable: u64 = idle.iter().map(|&i| self.memory_of(i)).sum();
-        let cooling: u64 = self.cooling.iter().map(|&i| self.memory_of(i)).sum();
+        let cooling: u64 = if patient {
+            self.cooling.iter().map(|&i| self.memory_of(i)).sum()
+        } else {
+            0
+        };
         if free + evictable + cooling < need {
             return false;
         }
@@ -655,15 +679,14 @@ impl Pool {
                 let func = &mut self.funcs[f as usize];
                 func.counts[Busy as usize] -= 1;
                 func.counts[Idle as usize] += 1;
-                func.idle.push_back(&mut self.fn_links, id);
-                self.lru.push_back(&mut self.lru_links, id);
+                self.push_idle(id);
             }
-            Busy => self.cool(id, now, Reason::ScheduledCooldown),
+            Busy | Warming if self.closed => self.cool(id, now, Reason::ScheduledCooldown),
             Failed => self.make_cold(id, now, Reason::ErrorRecovery),
             // Released before its warm-up ended: it turns idle when ready.
             _ => {}
         }
-        if !self.waiters.is_empty() {
+        if self.waiting > 0 {
             self.serve(now);
         }
         Ok(())
@@ -764,6 +787,7 @@ impl Pool {
         }
         let cooldown = self.funcs[f as usize].spec.cooldown;
         self.inst[id as usize].cool_until = now + cooldown;
+        self.inst[id as usize].cool_reason = reason;
         self.set_state(id, Cooling, reason, now);
         if cooldown <= 0.0 {
             self.make_cold(id, now, reason);
@@ -823,16 +847,30 @@ impl Pool {
 
     // ---- time ----
 
-    /// Runs every timer due by `now`: warm-ups finish, idle instances time
-    /// out, cooldowns end, queued acquires expire; then serves the queue.
-    /// Returns how many tickets changed state.
+    /// Runs every timer due by `now` in the order of its time, as if the
+    /// pool had been ticked at each: warm-ups finish, idle instances time out,
+    /// cooldowns end, the queue is served, and waits past their deadline
+    /// expire. Returns how many tickets changed state.
     pub fn tick(&mut self, now: f64) -> usize {
         let mut changed = 0;
+        while let Some(t) = self.next_deadline().filter(|&t| t <= now) {
+            let (timers, tickets) = self.run_timers(t);
+            changed += tickets;
+            if timers == 0 {
+                break;
+            }
+        }
+        changed + self.serve(now)
+    }
+
+    /// Everything due at or before `t`; returns (timers run, tickets changed).
+    fn run_timers(&mut self, t: f64) -> (usize, usize) {
+        let mut timers = 0;
         let mut ready: Vec<u32> = self
             .warming
             .iter()
             .copied()
-            .filter(|&i| self.inst[i as usize].ready_at <= now)
+            .filter(|&i| self.inst[i as usize].ready_at <= t)
             .collect();
         ready.sort_by(|&a, &b| {
             self.inst[a as usize]
@@ -841,93 +879,120 @@ impl Pool {
         });
         for id in ready {
             self.finish_warmup(id);
+            timers += 1;
         }
         for f in 0..self.funcs.len() as u32 {
-            self.expire_idle(f, now);
+            timers += self.expire_idle(f, t);
         }
         let done: Vec<u32> = self
             .cooling
             .iter()
             .copied()
-            .filter(|&i| self.inst[i as usize].cool_until <= now)
+            .filter(|&i| self.inst[i as usize].cool_until <= t)
             .collect();
         for id in done {
-            let at = self.inst[id as usize].cool_until;
-            let reason = if self.closed {
-                Reason::ScheduledCooldown
-            } else {
-                Reason::IdleTimeout
-            };
+            let (at, reason) = (self.inst[id as usize].cool_until, self.inst[id as usize].cool_reason);
             self.make_cold(id, at, reason);
+            timers += 1;
         }
+        // Served before deadlines are applied: memory freed at the very
+        // moment a wait runs out still reaches it.
+        let mut tickets = self.serve(t);
         let expired: Vec<u64> = self
             .waiters
             .iter()
-            .filter(|(_, w)| matches!(w.state, Ticket::Waiting) && w.deadline <= now)
-            .map(|(&t, _)| t)
+            .filter(|(_, w)| matches!(w.state, Ticket::Waiting) && w.deadline <= t)
+            .map(|(&k, _)| k)
             .collect();
-        for t in expired {
-            let w = self.waiters.get_mut(&t).expect("ticket");
-            w.state = Ticket::TimedOut { waited: now - w.since };
+        for k in expired {
+            let w = self.waiters.get_mut(&k).expect("ticket");
+            w.state = Ticket::TimedOut {
+                waited: w.deadline - w.since,
+            };
             let f = w.func;
-            self.funcs[f as usize].waiters.retain(|&x| x != t);
+            self.funcs[f as usize].waiters.retain(|&x| x != k);
+            self.waiting -= 1;
             self.stats.timeouts += 1;
-            changed += 1;
+            tickets += 1;
+            timers += 1;
         }
-        changed + self.serve(now)
+        (timers, tickets)
+    }
+
+    /// Puts an instance that just turned idle into the idle lists, keeping
+    /// them ordered by `idle_since` (a late tick may finish a warm-up dated
+    /// before releases already listed).
+    fn push_idle(&mut self, id: u32) {
+        let since = self.inst[id as usize].idle_since;
+        let f = self.inst[id as usize].func as usize;
+        let mut after = self.funcs[f].idle.tail;
+        while after != NIL && self.inst[after as usize].idle_since > since {
+            after = self.fn_links[after as usize].prev;
+        }
+        self.funcs[f].idle.insert_after(&mut self.fn_links, after, id);
+        let mut after = self.lru.tail;
+        while after != NIL && self.inst[after as usize].idle_since > since {
+            after = self.lru_links[after as usize].prev;
+        }
+        self.lru.insert_after(&mut self.lru_links, after, id);
     }
 
     /// Warming → busy when leased, else idle (and on to cooling if shutting down).
     fn finish_warmup(&mut self, id: u32) {
         self.warming.retain(|&x| x != id);
         let i = &self.inst[id as usize];
-        let (at, reason, leased, f) = (i.ready_at, i.warm_reason, i.lease != 0, i.func);
+        let (at, reason, leased) = (i.ready_at, i.warm_reason, i.lease != 0);
         if leased {
             self.set_state(id, Busy, reason, at);
             return;
         }
         self.set_state(id, Idle, reason, at);
         self.inst[id as usize].idle_since = at;
-        self.funcs[f as usize].idle.push_back(&mut self.fn_links, id);
-        self.lru.push_back(&mut self.lru_links, id);
+        self.push_idle(id);
         if self.closed {
             self.cool(id, at, Reason::ScheduledCooldown);
         }
     }
 
-    /// Cools `f`'s instances idle past their timeout, unless prediction keeps them.
-    fn expire_idle(&mut self, f: u32, now: f64) {
-        let timeout = self.funcs[f as usize].spec.idle_timeout;
-        loop {
-            let head = self.funcs[f as usize].idle.head;
-            if head == NIL {
-                return;
-            }
-            let due = self.inst[head as usize].idle_since + timeout;
-            if due > now || self.keep_warm(f, now) {
-                return;
-            }
-            self.cool(head, due, Reason::IdleTimeout);
+    /// When `f`'s longest-idle instance is to cool: at its idle timeout, or,
+    /// while prediction keeps it, when a use stops being expected. Expiry and
+    /// `next_deadline` both ask this, so they can never disagree.
+    #[inline]
+    fn idle_due(&self, f: u32, before: f64) -> Option<f64> {
+        let func = &self.funcs[f as usize];
+        if func.idle.head == NIL {
+            return None;
         }
+        let due = self.inst[func.idle.head as usize].idle_since + func.spec.idle_timeout;
+        if due > before || !self.config.predictive || self.closed {
+            return Some(due);
+        }
+        let until = self.active_until(f);
+        let counts = &func.counts;
+        let ready = counts[Idle as usize] + counts[Busy as usize] + counts[Warming as usize];
+        Some(if due < until && ready <= self.peak_want(f) {
+            until
+        } else {
+            due
+        })
+    }
+
+    /// Cools `f`'s instances idle past their time by `t`; returns how many.
+    fn expire_idle(&mut self, f: u32, t: f64) -> usize {
+        let mut n = 0;
+        while let Some(due) = self.idle_due(f, t).filter(|&d| d <= t) {
+            let head = self.funcs[f as usize].idle.head;
+            self.cool(head, due, Reason::IdleTimeout);
+            n += 1;
+        }
+        n
     }
 
     /// Earliest time a timer is due, if any: the next moment `tick` has work.
     pub fn next_deadline(&self) -> Option<f64> {
         let warm = self.warming.iter().map(|&i| self.inst[i as usize].ready_at);
         let cool = self.cooling.iter().map(|&i| self.inst[i as usize].cool_until);
-        let c = &self.config;
-        let idle = self.funcs.iter().filter(|f| f.idle.head != NIL).map(|f| {
-            let due = self.inst[f.idle.head as usize].idle_since + f.spec.idle_timeout;
-            if c.predictive {
-                // Kept warm by prediction until a use stops being expected.
-                due.max(
-                    f.usage
-                        .active_until(c.rate_tau, c.prewarm_threshold / c.prewarm_horizon),
-                )
-            } else {
-                due
-            }
-        });
+        let idle = (0..self.funcs.len() as u32).filter_map(|f| self.idle_due(f, f64::INFINITY));
         let wait = self
             .waiters
             .values()
@@ -945,22 +1010,26 @@ impl Pool {
     /// Instances of `f` that recent demand says should be hot, or 0 when no
     /// use is expected within the horizon.
     pub fn desired(&self, f: u32, now: f64) -> u32 {
-        let c = &self.config;
-        let func = &self.funcs[f as usize];
-        if func.usage.rate(now, c.rate_tau) * c.prewarm_horizon < c.prewarm_threshold {
-            return 0;
+        if now >= self.active_until(f) {
+            0
+        } else {
+            self.peak_want(f)
         }
-        let peak = func.usage.peak().ceil().max(1.0) as u32;
-        peak.min(func.spec.max_instances)
     }
 
-    fn keep_warm(&self, f: u32, now: f64) -> bool {
-        if !self.config.predictive || self.closed {
-            return false;
-        }
-        let counts = &self.funcs[f as usize].counts;
-        let ready = counts[Idle as usize] + counts[Busy as usize] + counts[Warming as usize];
-        ready <= self.desired(f, now)
+    /// Instances recent peaks of concurrent use call for, whether or not a
+    /// use is expected soon.
+    fn peak_want(&self, f: u32) -> u32 {
+        let func = &self.funcs[f as usize];
+        (func.usage.peak().ceil().max(1.0) as u32).min(func.spec.max_instances)
+    }
+
+    /// When a use of `f` stops being expected within the horizon.
+    fn active_until(&self, f: u32) -> f64 {
+        let c = &self.config;
+        self.funcs[f as usize]
+            .usage
+            .active_until(c.rate_tau, c.prewarm_threshold / c.prewarm_horizon)
     }
 
     /// Functions that demand says should have more instances hot, with how many more.
@@ -970,7 +1039,7 @@ impl Pool {
                 let counts = &self.funcs[f as usize].counts;
                 let have = counts[Idle as usize] + counts[Busy as usize] + counts[Warming as usize];
                 let want = self.desired(f, now);
-                (want > have).then_some((f, want - have))
+                (want > have).then(|| (f, want - have))
             })
             .collect()
     }
@@ -1025,6 +1094,7 @@ impl Pool {
                 w.state = Ticket::Closed;
             }
         }
+        self.waiting = 0;
         for f in &mut self.funcs {
             f.waiters.clear();
         }
@@ -1046,7 +1116,7 @@ impl Pool {
 
     /// Shut down with nothing leased and nothing left to cool.
     pub fn is_drained(&self) -> bool {
-        self.closed && self.busy() == 0 && self.cooling.is_empty()
+        self.closed && self.busy() == 0 && self.cooling.is_empty() && self.warming.is_empty()
     }
 
     /// Checks the bookkeeping against the instances themselves; for tests.

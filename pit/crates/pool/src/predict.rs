@@ -51,14 +51,14 @@ impl Usage {
         self.rate * self.decay(now, tau)
     }
 
-    /// When the decayed rate falls below `rate`: the end of the time a use is expected.
+    /// When the decayed rate falls to `rate`: the end of the time a use is
+    /// expected. Callers compare against this instant rather than re-deriving
+    /// the rate, so the decision is the same wherever it is made.
     pub fn active_until(&self, tau: f64, rate: f64) -> f64 {
         if !self.seen || self.rate <= rate {
             return self.last;
         }
-        // A hair past the crossing, so that a simulator jumping to this time
-        // finds the rate below, not equal up to rounding, and moves on.
-        self.last + tau * (self.rate / rate).ln() * (1.0 + 1e-9) + 1e-9
+        self.last + tau * (self.rate / rate).ln()
     }
 
     /// Leases held at once at the peak of recent use (about the last 32 acquires).

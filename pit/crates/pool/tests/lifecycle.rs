@@ -89,10 +89,15 @@ fn cooldown_holds_memory_until_cold() {
     let b = p.register("b", spec(1, 0.0, 10, 1.0)).unwrap();
     let g = p.try_acquire(a, 0.0).unwrap().unwrap();
     p.release(g.lease, 0.0).unwrap();
-    // b needs a's memory: a is evicted but holds it while cooling.
+    // b needs a's memory. A try that will not wait evicts nothing, since a's
+    // memory would only come free after its cooldown.
     assert!(p.try_acquire(b, 0.5).unwrap().is_none());
-    assert_eq!(p.instance_state(g.lease.instance).unwrap().1, InstanceState::Cooling);
+    assert_eq!(p.instance_state(g.lease.instance).unwrap().1, InstanceState::Idle);
+    assert_eq!(p.stats().evictions, 0);
+    // A queued acquire does evict: a holds the memory while it cools.
     let t = p.enqueue(b, 0.5, 10.0).unwrap();
+    p.serve(0.5);
+    assert_eq!(p.instance_state(g.lease.instance).unwrap().1, InstanceState::Cooling);
     p.tick(3.4);
     assert_eq!(p.ticket(t), Some(Ticket::Waiting));
     p.tick(3.5);
@@ -333,4 +338,77 @@ fn virtual_clock_only_moves_forward() {
             .contains("only moves forward")
     );
     assert!(pit_pool::Clock::wall().advance_to(1.0).is_err());
+}
+
+#[test]
+fn a_late_tick_keeps_idle_order_and_acquire_terminates() {
+    // A warm-up finished by a late tick is dated before a release already listed.
+    let mut p = pool(100);
+    let f = p.register("f", spec(2, 0.3, 1, 1.0)).unwrap();
+    let a = p.try_acquire(f, 0.0).unwrap().unwrap();
+    p.tick(0.35);
+    p.prewarm(f, 1, 0.35).unwrap();
+    p.release(a.lease, 0.8).unwrap();
+    p.tick(0.8);
+    p.check_invariants().unwrap();
+    let g = p.try_acquire(f, 1.7).unwrap().unwrap();
+    assert!(!g.cold_start);
+    assert_eq!(g.lease.instance, a.lease.instance);
+    p.check_invariants().unwrap();
+}
+
+#[test]
+fn a_big_tick_runs_timers_in_time_order() {
+    // Memory frees at 3 (cooldown end); a wait with a 5 s deadline gets it.
+    let mut p = pool(10);
+    let a = p
+        .register(
+            "a",
+            FunctionSpec {
+                cooldown: 3.0,
+                ..spec(1, 0.0, 10, 99.0)
+            },
+        )
+        .unwrap();
+    let b = p.register("b", spec(1, 0.0, 10, 99.0)).unwrap();
+    let g = p.try_acquire(a, 0.0).unwrap().unwrap();
+    p.release(g.lease, 0.0).unwrap();
+    let t = p.enqueue(b, 0.0, 5.0).unwrap();
+    p.serve(0.0);
+    p.tick(10.0);
+    let Some(Ticket::Granted(grant)) = p.ticket(t) else {
+        panic!("{:?}", p.ticket(t))
+    };
+    assert_eq!(grant.waited, 3.0);
+    let reasons: Vec<_> = p
+        .events_since(0)
+        .filter(|e| e.to == InstanceState::Cold)
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(reasons, vec![Reason::ResourcePressure]);
+}
+
+#[test]
+fn the_simulator_loop_ends_at_large_times() {
+    for start in [0.0, 1.7e9, 1e12] {
+        let mut p = Pool::new(PoolConfig {
+            predictive: true,
+            rate_tau: 10.0,
+            ..PoolConfig::default()
+        })
+        .unwrap();
+        let f = p.register("f", spec(2, 0.0, 1, 1.0)).unwrap();
+        let g = p.try_acquire(f, start).unwrap().unwrap();
+        p.release(g.lease, start).unwrap();
+        let mut now = start + 0.1;
+        p.tick(now);
+        let mut steps = 0;
+        while let Some(t) = p.next_deadline() {
+            now = now.max(t);
+            p.tick(now);
+            steps += 1;
+            assert!(steps < 10, "no progress at start {start}: t = {t}");
+        }
+        assert_eq!(p.instances(f)[0].1, InstanceState::Cold, "start {start}");
+    }
 }

@@ -13,6 +13,8 @@ enum Op {
     Release(usize),
     Fail(usize),
     Advance(f64),
+    /// Time passes with no tick: later calls must catch up on their own.
+    Drift(f64),
     Unhealthy(u32),
     Prewarm(u32),
     Cancel(usize),
@@ -25,6 +27,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..16usize).prop_map(Op::Release),
         1 => (0..16usize).prop_map(Op::Fail),
         3 => (0.0..4.0f64).prop_map(Op::Advance),
+        2 => (0.0..2.0f64).prop_map(Op::Drift),
         1 => (0..12u32).prop_map(Op::Unhealthy),
         1 => (0..4u32).prop_map(Op::Prewarm),
         1 => (0..16usize).prop_map(Op::Cancel),
@@ -32,7 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(500))]
     #[test]
     fn bookkeeping_holds(ops in prop::collection::vec(op(), 1..120), eviction in 0..3usize, cooldown in 0.0..2.0f64) {
         let mut p = Pool::new(PoolConfig {
@@ -76,6 +79,7 @@ proptest! {
                     now += d;
                     p.tick(now);
                 }
+                Op::Drift(d) => now += d,
                 Op::Unhealthy(id) => p.set_health(id, Health::Unhealthy, now).unwrap(),
                 Op::Prewarm(f) => {
                     p.prewarm(f, 1, now).unwrap();

@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// The most choices one `choose_many` call returns (a 400 MB answer).
+const MAX_BATCH: usize = 100_000_000;
+
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use pit_arbiter::{
     ArbiterError, CandidateSpec, Conflict, Decision, LockId, LockTable, Mode, Outcome, Policy, Priority, Request,
@@ -15,7 +18,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use rustc_hash::FxHashMap;
 
-use crate::errors::{arbiter_to_py, lock_timeout};
+use crate::errors::{arbiter_error, arbiter_to_py, lock_error, lock_timeout};
+use crate::pool::deadline_in;
 
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
@@ -56,6 +60,8 @@ pub struct PyArbiter {
     inner: Mutex<Inner>,
     cond: Condvar,
     is_virtual: bool,
+    /// Locks dropped unreleased while the lock was busy, released later.
+    orphans: Mutex<Vec<LockId>>,
 }
 
 /// Locks on named resources, held until released; a context manager.
@@ -92,6 +98,24 @@ fn decisions<'py>(py: Python<'py>, ds: &[Decision]) -> PyResult<Vec<Bound<'py, P
 }
 
 impl PyArbiter {
+    /// Runs `f` under the lock and maps its error once the lock is dropped:
+    /// no Python object is made while it is held (see pool.rs for why).
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut Inner) -> Result<R, ArbiterError>) -> PyResult<R> {
+        let r = f(&mut self.lock(py));
+        map(py, r)
+    }
+
+    /// Releases locks whose objects were dropped while the lock was busy.
+    fn drain(&self, g: &mut Inner) {
+        let orphans = std::mem::take(&mut *self.orphans.lock());
+        if orphans
+            .iter()
+            .any(|&id| g.locks.release(id).is_ok_and(|granted| !granted.is_empty()))
+        {
+            self.cond.notify_all();
+        }
+    }
+
     fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner> {
         match self.inner.try_lock() {
             Some(g) => g,
@@ -129,6 +153,7 @@ impl PyArbiter {
                 scratch: Vec::new(),
             }),
             cond: Condvar::new(),
+            orphans: Mutex::new(Vec::new()),
         })
     }
 
@@ -163,8 +188,10 @@ impl PyArbiter {
             priority,
             prior_quality,
         };
-        let mut g = self.lock(py);
-        map(py, g.selector.add(name, spec))
+        if name.is_empty() {
+            return Err(bad("a candidate name must not be empty".into()));
+        }
+        self.with(py, |g| g.selector.add(name, spec))
     }
 
     /// Candidate names, by index.
@@ -179,21 +206,26 @@ impl PyArbiter {
     /// Chooses one candidate by the policy, among all or among ``among``.
     #[pyo3(signature = (among = None))]
     fn choose(&self, py: Python<'_>, among: Option<Vec<String>>) -> PyResult<String> {
-        let mut g = self.lock(py);
-        let idx = match among {
-            None => map(py, g.selector.choose())?,
-            Some(names) => {
-                let ids = names.iter().map(|n| g.candidate(n)).collect::<Result<Vec<_>, _>>();
-                let ids = map(py, ids)?;
-                map(py, g.selector.choose_among(&ids))?
-            }
-        };
-        Ok(g.selector.name(idx).unwrap_or_default().to_owned())
+        self.with(py, |g| {
+            let idx = match among {
+                None => g.selector.choose()?,
+                Some(names) => {
+                    let ids = names.iter().map(|n| g.candidate(n)).collect::<Result<Vec<_>, _>>()?;
+                    g.selector.choose_among(&ids)?
+                }
+            };
+            Ok(g.selector.name(idx).unwrap_or_default().to_owned())
+        })
     }
 
     /// ``n`` choices with no outcomes recorded in between, as little-endian
     /// u32 candidate indices.
     fn _choose_many<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if n > MAX_BATCH {
+            return Err(bad(format!(
+                "n must be at most {MAX_BATCH} per call, got {n}; ask in batches"
+            )));
+        }
         let bytes = py.detach(|| {
             let mut g = self.inner.lock();
             let mut out = std::mem::take(&mut g.scratch);
@@ -217,15 +249,16 @@ impl PyArbiter {
         cost: f64,
         quality: f64,
     ) -> PyResult<()> {
-        let mut g = self.lock(py);
-        let idx = map(py, g.candidate(candidate))?;
         let outcome = Outcome {
             success,
             latency,
             cost,
             quality,
         };
-        map(py, g.selector.record(idx, outcome))
+        self.with(py, |g| {
+            let idx = g.candidate(candidate)?;
+            g.selector.record(idx, outcome)
+        })
     }
 
     /// Records many outcomes by candidate index, all or none.
@@ -264,17 +297,15 @@ impl PyArbiter {
                 )
             })
             .collect();
-        let mut g = self.lock(py);
-        map(py, g.selector.record_many(&outcomes))
+        self.with(py, |g| g.selector.record_many(&outcomes))
     }
 
     /// Running statistics of one candidate.
     fn candidate_stats<'py>(&self, py: Python<'py>, candidate: &str) -> PyResult<Bound<'py, PyDict>> {
-        let g = self.lock(py);
-        let idx = map(py, g.candidate(candidate))?;
-        let s = *g.selector.stats(idx);
-        let spec = *g.selector.spec(idx);
-        drop(g);
+        let (s, spec) = self.with(py, |g| {
+            let idx = g.candidate(candidate)?;
+            Ok((*g.selector.stats(idx), *g.selector.spec(idx)))
+        })?;
         let d = PyDict::new(py);
         d.set_item("successes", s.successes)?;
         d.set_item("failures", s.failures)?;
@@ -297,21 +328,17 @@ impl PyArbiter {
     #[pyo3(signature = (name, capacity, *, conflict = "model_contention"))]
     fn add_resource(&self, py: Python<'_>, name: &str, capacity: f64, conflict: &str) -> PyResult<()> {
         let c: Conflict = map(py, conflict.parse())?;
-        let mut g = self.lock(py);
-        map(py, g.scheduler.add_resource(name, capacity, c))?;
-        Ok(())
+        self.with(py, |g| g.scheduler.add_resource(name, capacity, c).map(|_| ()))
     }
 
     /// A requester's share weight (default 1).
     fn set_weight(&self, py: Python<'_>, requester: &str, weight: f64) -> PyResult<()> {
-        let mut g = self.lock(py);
-        map(py, g.scheduler.set_weight(requester, weight))
+        self.with(py, |g| g.scheduler.set_weight(requester, weight))
     }
 
     /// Capacity of ``resource`` not granted now.
     fn free(&self, py: Python<'_>, resource: &str) -> PyResult<f64> {
-        let g = self.lock(py);
-        map(py, g.scheduler.free(resource))
+        self.with(py, |g| g.scheduler.free(resource))
     }
 
     fn _submit<'py>(
@@ -329,28 +356,28 @@ impl PyArbiter {
             amount,
             priority,
         };
-        let mut g = self.lock(py);
-        let now = g.clock.now();
-        let d = map(py, g.scheduler.submit(req, now))?;
-        drop(g);
+        let d = self.with(py, |g| {
+            let now = g.clock.now();
+            g.scheduler.submit(req, now)
+        })?;
         decision_tuple(py, &d)
     }
 
     fn _release<'py>(&self, py: Python<'py>, request: u64) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        let mut g = self.lock(py);
-        let now = g.clock.now();
-        let ds = map(py, g.scheduler.release(request, now))?;
-        drop(g);
+        let ds = self.with(py, |g| {
+            let now = g.clock.now();
+            g.scheduler.release(request, now)
+        })?;
         decisions(py, &ds)
     }
 
     fn _cancel<'py>(&self, py: Python<'py>, request: u64) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        let mut g = self.lock(py);
-        let now = g.clock.now();
-        map(py, g.scheduler.cancel(request, now))?;
-        // The cancelled request may have held back the ones behind it.
-        let ds = g.scheduler.tick(now);
-        drop(g);
+        let ds = self.with(py, |g| {
+            let now = g.clock.now();
+            g.scheduler.cancel(request, now)?;
+            // The cancelled request may have held back the ones behind it.
+            Ok(g.scheduler.tick(now))
+        })?;
         decisions(py, &ds)
     }
 
@@ -402,10 +429,11 @@ impl PyArbiter {
 
     /// Moves a virtual clock to ``t``; waiting requests age accordingly.
     fn _advance_to<'py>(&self, py: Python<'py>, t: f64) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        let mut g = self.lock(py);
-        let now = g.clock.advance_to(t).map_err(|e| crate::errors::pool_to_py(py, e))?;
-        let ds = g.scheduler.tick(now);
-        drop(g);
+        let ds = {
+            let mut g = self.lock(py);
+            g.clock.advance_to(t).map(|now| g.scheduler.tick(now))
+        };
+        let ds = ds.map_err(|e| arbiter_error(py, e.to_string()))?;
         decisions(py, &ds)
     }
 
@@ -429,10 +457,11 @@ impl PyArbiter {
         }
         let items = parse_items(py, items)?;
         let refs: Vec<(&str, Mode)> = items.iter().map(|(r, m)| (r.as_str(), *m)).collect();
-        let mut g = this.lock(py);
-        let owner_id = g.owner(owner);
-        let (id, granted) = map(py, g.locks.request(owner_id, &refs))?;
-        drop(g);
+        let (id, granted) = this.with(py, |g| {
+            this.drain(g);
+            let owner_id = g.owner(owner);
+            g.locks.request(owner_id, &refs)
+        })?;
         let lock = PyResourceLock {
             arbiter: slf.clone().unbind(),
             id,
@@ -443,7 +472,7 @@ impl PyArbiter {
         if granted {
             return Ok(lock);
         }
-        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+        let deadline = timeout.and_then(deadline_in);
         loop {
             let done = py.detach(|| {
                 let mut g = this.inner.lock();
@@ -463,12 +492,17 @@ impl PyArbiter {
             });
             let interrupted = if done.is_none() { py.check_signals().err() } else { None };
             if done == Some(false) || interrupted.is_some() {
-                let mut g = this.lock(py);
-                if g.locks.is_granted(id) && interrupted.is_none() {
+                let granted = {
+                    let mut g = this.lock(py);
+                    let granted = g.locks.is_granted(id) && interrupted.is_none();
+                    if !granted {
+                        let _ = g.locks.cancel(id).or_else(|_| g.locks.release(id));
+                    }
+                    granted
+                };
+                if granted {
                     return Ok(lock);
                 }
-                let _ = g.locks.cancel(id).or_else(|_| g.locks.release(id));
-                drop(g);
                 this.cond.notify_all();
                 lock.released.store(true, Ordering::Release);
                 return Err(interrupted.unwrap_or_else(|| {
@@ -495,11 +529,16 @@ impl PyArbiter {
         let this = slf.get();
         let items = parse_items(py, items)?;
         let refs: Vec<(&str, Mode)> = items.iter().map(|(r, m)| (r.as_str(), *m)).collect();
-        let mut g = this.lock(py);
-        let owner_id = g.owner(owner);
-        let (id, granted) = map(py, g.locks.request(owner_id, &refs))?;
+        let (id, granted) = this.with(py, |g| {
+            this.drain(g);
+            let owner_id = g.owner(owner);
+            let (id, granted) = g.locks.request(owner_id, &refs)?;
+            if !granted {
+                let _ = g.locks.cancel(id);
+            }
+            Ok((id, granted))
+        })?;
         if !granted {
-            let _ = g.locks.cancel(id);
             return Ok(None);
         }
         Ok(Some(PyResourceLock {
@@ -513,7 +552,8 @@ impl PyArbiter {
 
     /// Owners holding ``resource``: ``(shared owners, exclusive owner)``.
     fn holders(&self, py: Python<'_>, resource: &str) -> (Vec<String>, Option<String>) {
-        let g = self.lock(py);
+        let mut g = self.lock(py);
+        self.drain(&mut g);
         let (shared, exclusive) = g.locks.holders(resource);
         let name = |id: u64| g.owner_names[id as usize].clone();
         (shared.into_iter().map(name).collect(), exclusive.map(name))
@@ -556,23 +596,38 @@ fn describe_items(items: &[(String, Mode)]) -> String {
 impl PyResourceLock {
     fn release_inner(&self, py: Python<'_>) -> PyResult<()> {
         if self.released.swap(true, Ordering::AcqRel) {
-            return Err(crate::errors::lease_error(
-                py,
-                format!(
-                    "lock #{} on {} was already released",
-                    self.id.0,
-                    describe_items(&self.items)
-                ),
-            ));
+            let msg = format!(
+                "lock #{} on {} was already released",
+                self.id.0,
+                describe_items(&self.items)
+            );
+            return Err(lock_error(py, msg));
         }
         let arbiter = self.arbiter.get();
-        let mut g = arbiter.lock(py);
-        let granted = map(py, g.locks.release(self.id))?;
-        drop(g);
+        let granted = arbiter.with(py, |g| g.locks.release(self.id))?;
         if !granted.is_empty() {
             arbiter.cond.notify_all();
         }
         Ok(())
+    }
+}
+
+/// A lock dropped while held is released: at once if the arbiter's lock is
+/// free, else by the next lock call (never waiting here, since the drop may
+/// run under that lock on this thread).
+impl Drop for PyResourceLock {
+    fn drop(&mut self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let arbiter = self.arbiter.get();
+        if let Some(mut g) = arbiter.inner.try_lock() {
+            if g.locks.release(self.id).is_ok_and(|granted| !granted.is_empty()) {
+                arbiter.cond.notify_all();
+            }
+            return;
+        }
+        arbiter.orphans.lock().push(self.id);
     }
 }
 

@@ -93,6 +93,16 @@ pub fn arbiter_to_py(py: Python<'_>, e: pit_arbiter::ArbiterError) -> PyErr {
     }
 }
 
+static LOCK_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+pub fn lock_error(py: Python<'_>, msg: String) -> PyErr {
+    raise(class(py, &LOCK_ERROR, "LockError"), msg)
+}
+
+pub fn arbiter_error(py: Python<'_>, msg: String) -> PyErr {
+    raise(class(py, &ARBITER, "ArbiterError"), msg)
+}
+
 pub fn lock_timeout(py: Python<'_>, msg: String) -> PyErr {
     raise(class(py, &LOCK_TIMEOUT, "LockTimeout"), msg)
 }

@@ -1,12 +1,18 @@
 //! `PoolManager` and `Lease` for Python. The core pool never blocks; waiting
 //! happens here, detached from the interpreter, on one condition variable.
+//!
+//! Rule: nothing Python is created, called or released while the pool's
+//! lock is held. Allocating a Python object can run the cyclic collector,
+//! whose finalizers may call back into the pool (release a lease) on this
+//! very thread; so the lock guards plain Rust data only, and every result,
+//! exception, event and callback is made after it is dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use pit_pool::{
-    Clock, Eviction, FunctionSpec, Grant, Health, InstanceState, Lease, Pool, PoolConfig, PoolError, Ticket,
+    Clock, Event, Eviction, FunctionSpec, Grant, Health, InstanceState, Lease, Pool, PoolConfig, PoolError, Ticket,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -19,6 +25,13 @@ use crate::errors::{lease_error, pool_to_py};
 /// Ctrl-C; a release or tick wakes it sooner.
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
+/// Enough for every name a program spells out; dynamically built names past
+/// this are looked up by content each time.
+const ADDRESS_CACHE: usize = 1024;
+
+/// Instance slots are allocated at registration; past this a typo, not a plan.
+const MAX_INSTANCES: i64 = 1_000_000;
+
 struct Shared {
     pool: Pool,
     clock: Clock,
@@ -29,10 +42,6 @@ struct Shared {
     by_address: FxHashMap<usize, (Py<PyString>, u32)>,
 }
 
-/// Enough for every name a program spells out; dynamically built names past
-/// this are looked up by content each time.
-const ADDRESS_CACHE: usize = 1024;
-
 /// Keeps instances of functions (models, tools, extension processes) warm or
 /// cold within a memory budget, on the wall clock or on a virtual one.
 #[pyclass(module = "symphony_lab._pit", name = "PoolManager", subclass, frozen)]
@@ -41,6 +50,9 @@ pub struct PyPool {
     cond: Condvar,
     on_event: Option<Py<PyAny>>,
     is_virtual: bool,
+    /// Leases dropped unreleased while the lock was busy, released later.
+    orphans: Mutex<Vec<Lease>>,
+    has_orphans: AtomicBool,
 }
 
 /// A held instance. Use it as a context manager, or call `release()`.
@@ -59,222 +71,28 @@ fn bad(msg: String) -> PyErr {
     PyValueError::new_err(msg)
 }
 
-fn non_negative_int(name: &str, v: Option<&Bound<'_, PyAny>>, default: u64) -> PyResult<u64> {
+fn int_in(name: &str, v: Option<&Bound<'_, PyAny>>, default: u64, max: u64) -> PyResult<u64> {
     let Some(v) = v else { return Ok(default) };
     let n: i128 = v.extract().map_err(|_| {
-        bad(format!(
-            "{name} must be an int, not {}",
-            v.get_type().name().map(|s| s.to_string()).unwrap_or_default()
-        ))
+        let ty = v.get_type().name().map(|s| s.to_string()).unwrap_or_default();
+        bad(format!("{name} must be an int, not {ty}"))
     })?;
-    u64::try_from(n).map_err(|_| bad(format!("{name} must be >= 0, got {n}")))
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n <= max)
+        .ok_or_else(|| bad(format!("{name} must be between 0 and {max}, got {n}")))
 }
 
-impl PyPool {
-    /// The lock, never waited for while attached: a holder may be detached
-    /// and need the interpreter to finish. No code path calls Python while
-    /// holding it.
-    #[inline]
-    fn lock<'a>(&'a self, py: Python<'_>) -> Guard<'a> {
-        match self.inner.try_lock() {
-            Some(g) => g,
-            None => py.detach(|| self.inner.lock()),
-        }
-    }
-
-    fn function_id(g: &Guard<'_>, py: Python<'_>, name: &str) -> PyResult<u32> {
-        g.pool.function(name).map_err(|e| pool_to_py(py, e))
-    }
-
-    /// `function_id` for the hot path: a name string seen before costs one
-    /// pointer-keyed lookup instead of hashing its text.
-    #[inline]
-    fn resolve(g: &mut Guard<'_>, function: &Bound<'_, PyString>) -> PyResult<u32> {
-        let address = function.as_ptr() as usize;
-        if let Some((_, id)) = g.by_address.get(&address) {
-            return Ok(*id);
-        }
-        let id = Self::function_id(g, function.py(), function.to_str()?)?;
-        if g.by_address.len() < ADDRESS_CACHE {
-            g.by_address.insert(address, (function.clone().unbind(), id));
-        }
-        Ok(id)
-    }
-
-    /// After a call that may have moved tickets or made events: wake waiting
-    /// threads, then (unlocked) call async wakers and the event callback.
-    fn finish(&self, py: Python<'_>, mut g: Guard<'_>) -> PyResult<()> {
-        if g.pool.waiting() > 0 || !g.wakers.is_empty() {
-            self.cond.notify_all();
-        }
-        let mut wake = Vec::new();
-        if !g.wakers.is_empty() {
-            let done: Vec<u64> = g
-                .wakers
-                .keys()
-                .copied()
-                .filter(|t| !matches!(g.pool.ticket(*t), Some(Ticket::Waiting)))
-                .collect();
-            for t in done {
-                if let Some(w) = g.wakers.remove(&t) {
-                    wake.push(w);
-                }
-            }
-        }
-        let events = if g.pool.has_pending() {
-            let pending = g.pool.take_pending();
-            event_tuples(py, &g.pool, pending.iter())
-        } else {
-            Vec::new()
-        };
-        drop(g);
-        for w in wake {
-            w.call0(py)?;
-        }
-        if let Some(cb) = &self.on_event {
-            for e in events {
-                cb.call1(py, (e,))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn make_lease(slf: &Bound<'_, Self>, grant: Grant) -> PyLease {
-        PyLease {
-            pool: slf.clone().unbind(),
-            lease: grant.lease,
-            grant,
-            released: AtomicBool::new(false),
-        }
-    }
-
-    /// On the wall clock, waits out a warm-up the lease must sit through.
-    fn wait_ready(&self, py: Python<'_>, lease: &PyLease) -> PyResult<()> {
-        if self.is_virtual {
-            return Ok(());
-        }
-        loop {
-            let now = self.lock(py).clock.now();
-            let left = lease.grant.ready_at - now;
-            if left <= 0.0 {
-                break;
-            }
-            py.detach(|| std::thread::sleep(Duration::from_secs_f64(left).min(SIGNAL_POLL)));
-            if let Err(e) = py.check_signals() {
-                lease.release_inner(py)?;
-                return Err(e);
-            }
-        }
-        let mut g = self.lock(py);
-        let now = g.clock.now();
-        g.pool.tick(now);
-        let state = g.pool.lease_state(lease.lease);
-        self.finish(py, g)?;
-        if state.map_err(|e| pool_to_py(py, e))? == InstanceState::Failed {
-            lease.release_inner(py)?;
-            return Err(pool_to_py(
-                py,
-                PoolError::InstanceFailed(format!(
-                    "the instance of '{}' failed while it warmed up",
-                    lease.function(py)
-                )),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Waits for a queued ticket; on the wall clock also runs the timers that
-    /// fall due meanwhile (timeouts, cooldowns), since nobody else may.
-    fn wait_ticket(&self, py: Python<'_>, t: u64) -> PyResult<Ticket> {
-        loop {
-            let outcome = py.detach(|| {
-                let mut g = self.inner.lock();
-                let started = Instant::now();
-                loop {
-                    if !matches!(g.pool.ticket(t), Some(Ticket::Waiting)) {
-                        return g.pool.take_ticket(t);
-                    }
-                    if started.elapsed() >= SIGNAL_POLL {
-                        return None;
-                    }
-                    let wake = started + SIGNAL_POLL;
-                    match g.pool.next_deadline() {
-                        Some(due) if !self.is_virtual => {
-                            let now = g.clock.now();
-                            if due <= now {
-                                g.pool.tick(now);
-                                self.cond.notify_all();
-                                continue;
-                            }
-                            let at = Instant::now() + Duration::from_secs_f64(due - now);
-                            self.cond.wait_until(&mut g, at.min(wake));
-                        }
-                        _ => {
-                            self.cond.wait_until(&mut g, wake);
-                        }
-                    }
-                }
-            });
-            if let Some(ticket) = outcome {
-                return Ok(ticket);
-            }
-            if let Err(e) = py.check_signals() {
-                let mut g = self.lock(py);
-                let now = g.clock.now();
-                let raced = g.pool.cancel_ticket(t, now);
-                if let Some(grant) = raced {
-                    let _ = g.pool.release(grant.lease, now);
-                }
-                self.finish(py, g)?;
-                return Err(e);
-            }
-        }
-    }
-
-    fn ticket_result(
-        &self,
-        slf: &Bound<'_, Self>,
-        function: &Bound<'_, PyString>,
-        ticket: Ticket,
-    ) -> PyResult<Option<PyLease>> {
-        let py = slf.py();
-        match ticket {
-            Ticket::Granted(grant) => Ok(Some(Self::make_lease(slf, grant))),
-            Ticket::TimedOut { waited } => Err(pool_to_py(
-                py,
-                PoolError::Timeout {
-                    function: function.to_str()?.to_owned(),
-                    waited,
-                },
-            )),
-            Ticket::Closed => Err(pool_to_py(py, PoolError::Closed)),
-            Ticket::Waiting => Ok(None),
-        }
-    }
+/// `now + secs` as an instant, or `None` (no deadline) when it does not fit.
+pub(crate) fn deadline_in(secs: f64) -> Option<Instant> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .and_then(|d| Instant::now().checked_add(d))
 }
 
-fn event_tuples<'a, 'py>(
-    py: Python<'py>,
-    pool: &Pool,
-    events: impl Iterator<Item = &'a pit_pool::Event>,
-) -> Vec<Bound<'py, PyTuple>> {
-    events
-        .map(|e| {
-            PyTuple::new(
-                py,
-                [
-                    e.seq.into_pyobject(py).expect("int").into_any(),
-                    e.time.into_pyobject(py).expect("float").into_any(),
-                    PyString::new(py, pool.function_name(e.function)).into_any(),
-                    e.instance.into_pyobject(py).expect("int").into_any(),
-                    PyString::new(py, e.from.name()).into_any(),
-                    PyString::new(py, e.to.name()).into_any(),
-                    PyString::new(py, e.reason.name()).into_any(),
-                ],
-            )
-            .expect("tuple")
-        })
-        .collect()
+/// A wait of `secs`, cut to one signal poll.
+fn poll_wait(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).map_or(SIGNAL_POLL, |d| d.min(SIGNAL_POLL))
 }
 
 fn check_timeout(timeout: Option<f64>) -> PyResult<()> {
@@ -290,6 +108,277 @@ fn health_of(name: &str) -> PyResult<Health> {
             "unknown health '{name}'; expected one of: healthy, degraded, unhealthy, unknown"
         ))
     })
+}
+
+/// An event with its function's name, taken out from under the lock.
+type RawEvent = (Event, String);
+
+fn raw_events<'a>(pool: &Pool, events: impl Iterator<Item = &'a Event>) -> Vec<RawEvent> {
+    events
+        .map(|e| (*e, pool.function_name(e.function).to_owned()))
+        .collect()
+}
+
+fn event_tuple<'py>(py: Python<'py>, (e, function): &RawEvent) -> PyResult<Bound<'py, PyTuple>> {
+    (
+        e.seq,
+        e.time,
+        function.as_str(),
+        e.instance,
+        e.from.name(),
+        e.to.name(),
+        e.reason.name(),
+    )
+        .into_pyobject(py)
+}
+
+/// What a call leaves to do once the lock is dropped.
+#[derive(Default)]
+struct After {
+    wake: Vec<Py<PyAny>>,
+    events: Vec<RawEvent>,
+}
+
+impl PyPool {
+    /// The lock, never waited for while attached: a holder may be detached
+    /// and need the interpreter to finish.
+    #[inline]
+    fn lock<'a>(&'a self, py: Python<'_>) -> Guard<'a> {
+        match self.inner.try_lock() {
+            Some(g) => g,
+            None => py.detach(|| self.inner.lock()),
+        }
+    }
+
+    /// The lock and `function`'s id. A name string seen before costs one
+    /// pointer-keyed lookup; a new one is read outside the lock.
+    #[inline]
+    fn lookup<'a>(&'a self, py: Python<'_>, function: &Bound<'_, PyString>) -> PyResult<(Guard<'a>, u32)> {
+        let address = function.as_ptr() as usize;
+        let g = self.lock(py);
+        if let Some((_, id)) = g.by_address.get(&address) {
+            let id = *id;
+            return Ok((g, id));
+        }
+        drop(g);
+        let name = function.to_str()?;
+        let mut g = self.lock(py);
+        match g.pool.function(name) {
+            Ok(id) => {
+                if g.by_address.len() < ADDRESS_CACHE {
+                    g.by_address.insert(address, (function.clone().unbind(), id));
+                }
+                Ok((g, id))
+            }
+            Err(e) => {
+                drop(g);
+                Err(pool_to_py(py, e))
+            }
+        }
+    }
+
+    /// `lookup` by a plain name, for the calls off the hot path.
+    fn lookup_name<'a>(&'a self, py: Python<'_>, function: &str) -> PyResult<(Guard<'a>, u32)> {
+        let g = self.lock(py);
+        match g.pool.function(function) {
+            Ok(id) => Ok((g, id)),
+            Err(e) => {
+                drop(g);
+                Err(pool_to_py(py, e))
+            }
+        }
+    }
+
+    /// Under the lock, after a call that may have moved tickets or made
+    /// events: releases orphaned leases, wakes waiting threads, and collects
+    /// the async wakers and events to hand out once the lock is dropped.
+    fn settle(&self, g: &mut Guard<'_>) -> After {
+        if self.has_orphans.load(Ordering::Acquire) {
+            self.has_orphans.store(false, Ordering::Release);
+            let orphans = std::mem::take(&mut *self.orphans.lock());
+            let now = g.clock.now();
+            for lease in orphans {
+                let _ = g.pool.release(lease, now);
+            }
+        }
+        if g.pool.tickets() > 0 {
+            self.cond.notify_all();
+        }
+        let mut after = After::default();
+        if !g.wakers.is_empty() {
+            let done: Vec<u64> = g
+                .wakers
+                .keys()
+                .copied()
+                .filter(|t| !matches!(g.pool.ticket(*t), Some(Ticket::Waiting)))
+                .collect();
+            after.wake = done.into_iter().filter_map(|t| g.wakers.remove(&t)).collect();
+        }
+        if g.pool.has_pending() {
+            let pending = g.pool.take_pending();
+            after.events = raw_events(&g.pool, pending.iter());
+        }
+        after
+    }
+
+    /// Calls wakers and the event callback. Their exceptions cannot undo
+    /// what the pool already did, so they go to `sys.unraisablehook`.
+    fn deliver(&self, py: Python<'_>, after: After) {
+        for w in after.wake {
+            if let Err(e) = w.call0(py) {
+                e.write_unraisable(py, Some(w.bind(py)));
+            }
+        }
+        if let Some(cb) = &self.on_event {
+            for raw in &after.events {
+                let r = event_tuple(py, raw).and_then(|t| cb.call1(py, (t,)));
+                if let Err(e) = r {
+                    e.write_unraisable(py, Some(cb.bind(py)));
+                }
+            }
+        }
+    }
+
+    /// `settle`, drop the lock, `deliver`.
+    fn finish(&self, py: Python<'_>, mut g: Guard<'_>) {
+        let after = self.settle(&mut g);
+        drop(g);
+        self.deliver(py, after);
+    }
+
+    /// Whether a call must go through `finish` rather than just unlock.
+    #[inline]
+    fn quiet(&self, g: &Guard<'_>) -> bool {
+        g.pool.tickets() == 0
+            && g.wakers.is_empty()
+            && !g.pool.has_pending()
+            && !self.has_orphans.load(Ordering::Relaxed)
+    }
+
+    fn make_lease(slf: &Bound<'_, Self>, grant: Grant) -> PyLease {
+        PyLease {
+            pool: slf.clone().unbind(),
+            lease: grant.lease,
+            grant,
+            released: AtomicBool::new(false),
+        }
+    }
+
+    /// On the wall clock, waits out a warm-up the lease must sit through;
+    /// a lease whose instance failed meanwhile is released and refused.
+    fn wait_ready(&self, py: Python<'_>, lease: &PyLease) -> PyResult<()> {
+        if !self.is_virtual {
+            loop {
+                let left = lease.grant.ready_at - self.lock(py).clock.now();
+                if left <= 0.0 {
+                    break;
+                }
+                py.detach(|| std::thread::sleep(poll_wait(left)));
+                if let Err(e) = py.check_signals() {
+                    let _ = lease.end(py, false);
+                    return Err(e);
+                }
+            }
+        }
+        let mut g = self.lock(py);
+        if !self.is_virtual {
+            let now = g.clock.now();
+            g.pool.tick(now);
+        }
+        let failed = g.pool.lease_state(lease.lease) == Ok(InstanceState::Failed);
+        let name = g.pool.function_name(lease.grant.function).to_owned();
+        self.finish(py, g);
+        if failed {
+            lease.end(py, false)?;
+            let msg = format!("the instance of '{name}' failed while it warmed up");
+            return Err(pool_to_py(py, PoolError::InstanceFailed(msg)));
+        }
+        Ok(())
+    }
+
+    /// Waits for a queued ticket; on the wall clock also runs the timers that
+    /// fall due meanwhile (timeouts, cooldowns), since nobody else may.
+    fn wait_ticket(&self, py: Python<'_>, t: u64) -> PyResult<Ticket> {
+        loop {
+            let outcome = py.detach(|| {
+                let mut g = self.inner.lock();
+                let wake = Instant::now() + SIGNAL_POLL;
+                loop {
+                    if !matches!(g.pool.ticket(t), Some(Ticket::Waiting)) {
+                        return g.pool.take_ticket(t);
+                    }
+                    if Instant::now() >= wake {
+                        return None;
+                    }
+                    match g.pool.next_deadline() {
+                        Some(due) if !self.is_virtual => {
+                            let now = g.clock.now();
+                            if due <= now {
+                                g.pool.tick(now);
+                                self.cond.notify_all();
+                                continue;
+                            }
+                            let at = Instant::now() + poll_wait(due - now);
+                            self.cond.wait_until(&mut g, at.min(wake));
+                        }
+                        _ => {
+                            self.cond.wait_until(&mut g, wake);
+                        }
+                    }
+                }
+            });
+            if let Some(ticket) = outcome {
+                // Events and wakers from the ticks run while detached.
+                self.finish(py, self.lock(py));
+                return Ok(ticket);
+            }
+            if let Err(e) = py.check_signals() {
+                self.withdraw(py, t);
+                return Err(e);
+            }
+        }
+    }
+
+    /// Withdraws a ticket; a grant that raced the withdrawal goes back.
+    fn withdraw(&self, py: Python<'_>, t: u64) {
+        let mut g = self.lock(py);
+        let waker = g.wakers.remove(&t);
+        let now = g.clock.now();
+        if let Some(grant) = g.pool.cancel_ticket(t, now) {
+            let _ = g.pool.release(grant.lease, now);
+        }
+        self.finish(py, g);
+        drop(waker);
+    }
+
+    /// The lease of a finished ticket, or the error it ended in.
+    fn ticket_result(slf: &Bound<'_, Self>, function: &str, ticket: Ticket) -> PyResult<Option<PyLease>> {
+        let py = slf.py();
+        match ticket {
+            Ticket::Granted(grant) => Ok(Some(Self::make_lease(slf, grant))),
+            Ticket::TimedOut { waited } => Err(pool_to_py(
+                py,
+                PoolError::Timeout {
+                    function: function.to_owned(),
+                    waited,
+                },
+            )),
+            Ticket::Closed => Err(pool_to_py(py, PoolError::Closed)),
+            Ticket::Waiting => Ok(None),
+        }
+    }
+
+    /// Queues `f` until `timeout` and serves the queue once; `Err` if the
+    /// pool refused (closed). The ticket may already be finished.
+    fn enqueue(g: &mut Guard<'_>, f: u32, now: f64, timeout: Option<f64>) -> Result<u64, PoolError> {
+        let deadline = now + timeout.unwrap_or(f64::INFINITY);
+        let t = g.pool.enqueue(f, now, deadline)?;
+        g.pool.serve(now);
+        if deadline <= now {
+            g.pool.tick(now);
+        }
+        Ok(t)
+    }
 }
 
 #[pymethods]
@@ -311,7 +400,7 @@ impl PyPool {
         event_capacity: usize,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let memory_budget = non_negative_int("memory_budget", memory_budget, u64::MAX)?;
+        let memory_budget = int_in("memory_budget", memory_budget, u64::MAX, u64::MAX)?;
         let eviction: Eviction = eviction.parse().map_err(|e: PoolError| bad(e.to_string()))?;
         let clock = match clock {
             "wall" => Clock::wall(),
@@ -342,6 +431,8 @@ impl PyPool {
             }),
             cond: Condvar::new(),
             on_event,
+            orphans: Mutex::new(Vec::new()),
+            has_orphans: AtomicBool::new(false),
         })
     }
 
@@ -359,58 +450,64 @@ impl PyPool {
         memory: Option<&Bound<'_, PyAny>>,
         idle_timeout: Option<f64>,
     ) -> PyResult<()> {
-        let memory = non_negative_int("memory", memory, 0)?;
-        let max_instances = u32::try_from(max_instances).map_err(|_| {
-            bad(format!(
-                "function '{name}': max_instances must be >= 1, got {max_instances}"
-            ))
-        })?;
+        let memory = int_in("memory", memory, 0, u64::MAX)?;
+        if !(1..=MAX_INSTANCES).contains(&max_instances) {
+            return Err(bad(format!(
+                "function '{name}': max_instances must be between 1 and {MAX_INSTANCES}, got {max_instances}"
+            )));
+        }
         let spec = FunctionSpec {
-            max_instances,
+            max_instances: max_instances as u32,
             warmup,
             cooldown,
             memory,
             idle_timeout: idle_timeout.unwrap_or(f64::INFINITY),
         };
-        let mut g = self.lock(py);
-        g.pool.register(name, spec).map_err(|e| pool_to_py(py, e))?;
-        Ok(())
+        let r = self.lock(py).pool.register(name, spec);
+        r.map(|_| ()).map_err(|e| pool_to_py(py, e))
     }
 
     /// Leases an instance of ``function``: a hot idle one at once, else one
     /// warmed within the budget (evicting idle ones), else waits in line up to
-    /// ``timeout`` seconds (``None``: no limit) and raises ``PoolTimeout``. On
-    /// the wall clock it returns once the instance is warm; on a virtual clock
-    /// at once, with ``lease.ready_at`` telling when it will be.
+    /// ``timeout`` seconds (``None``: no limit) and raises ``PoolTimeout``.
+    /// The timeout bounds the wait in line; a granted instance's warm-up is
+    /// then waited out on the wall clock (the instance is yours). On a virtual
+    /// clock it returns at once, with ``lease.ready_at`` telling when the
+    /// instance will be warm, and a wait in line lasts until another thread
+    /// advances the clock or releases: a single-threaded simulator uses
+    /// ``try_acquire`` or ``timeout=0``.
     #[pyo3(signature = (function, timeout = None))]
     fn acquire(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>, timeout: Option<f64>) -> PyResult<PyLease> {
         let py = slf.py();
         let this = slf.get();
         check_timeout(timeout)?;
-        let mut g = this.lock(py);
-        let f = Self::resolve(&mut g, function)?;
+        let (mut g, f) = this.lookup(py, function)?;
         let now = g.clock.now_fast();
-        let first = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))?;
+        let first = match g.pool.try_acquire(f, now) {
+            Ok(first) => first,
+            Err(e) => {
+                drop(g);
+                return Err(pool_to_py(py, e));
+            }
+        };
         let lease = match first {
             Some(grant) => {
                 let hit = !grant.cold_start && grant.ready_at <= now;
-                if hit && g.wakers.is_empty() && !g.pool.has_pending() {
+                if hit && this.quiet(&g) {
                     drop(g);
                     return Ok(Self::make_lease(slf, grant));
                 }
-                this.finish(py, g)?;
+                this.finish(py, g);
                 Self::make_lease(slf, grant)
             }
             None => {
-                let deadline = now + timeout.unwrap_or(f64::INFINITY);
-                let t = g.pool.enqueue(f, now, deadline).map_err(|e| pool_to_py(py, e))?;
-                g.pool.serve(now);
-                if deadline <= now {
-                    g.pool.tick(now);
-                }
-                this.finish(py, g)?;
+                let now = g.clock.now();
+                let t = Self::enqueue(&mut g, f, now, timeout);
+                this.finish(py, g);
+                let t = t.map_err(|e| pool_to_py(py, e))?;
                 let ticket = this.wait_ticket(py, t)?;
-                this.ticket_result(slf, function, ticket)?.expect("a finished ticket")
+                let name = function.to_str()?;
+                Self::ticket_result(slf, name, ticket)?.expect("a finished ticket")
             }
         };
         this.wait_ready(py, &lease)?;
@@ -422,11 +519,11 @@ impl PyPool {
     fn try_acquire(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>) -> PyResult<Option<PyLease>> {
         let py = slf.py();
         let this = slf.get();
-        let mut g = this.lock(py);
-        let f = Self::resolve(&mut g, function)?;
+        let (mut g, f) = this.lookup(py, function)?;
         let now = g.clock.now();
-        let grant = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))?;
-        this.finish(py, g)?;
+        let grant = g.pool.try_acquire(f, now);
+        this.finish(py, g);
+        let grant = grant.map_err(|e| pool_to_py(py, e))?;
         Ok(grant.map(|grant| Self::make_lease(slf, grant)))
     }
 
@@ -439,57 +536,54 @@ impl PyPool {
         timeout: Option<f64>,
         waker: Py<PyAny>,
     ) -> PyResult<(Option<PyLease>, Option<u64>)> {
+        enum Queued {
+            Now(Grant),
+            Finished(Ticket),
+            Waiting(u64),
+        }
         let py = slf.py();
         let this = slf.get();
         check_timeout(timeout)?;
-        let mut g = this.lock(py);
-        let f = Self::resolve(&mut g, function)?;
+        let (mut g, f) = this.lookup(py, function)?;
         let now = g.clock.now();
-        if let Some(grant) = g.pool.try_acquire(f, now).map_err(|e| pool_to_py(py, e))? {
-            this.finish(py, g)?;
-            return Ok((Some(Self::make_lease(slf, grant)), None));
+        let queued = match g.pool.try_acquire(f, now) {
+            Err(e) => Err(e),
+            Ok(Some(grant)) => Ok(Queued::Now(grant)),
+            Ok(None) => Self::enqueue(&mut g, f, now, timeout).map(|t| match g.pool.take_ticket(t) {
+                Some(ticket) => Queued::Finished(ticket),
+                None => {
+                    g.wakers.insert(t, waker);
+                    Queued::Waiting(t)
+                }
+            }),
+        };
+        this.finish(py, g);
+        match queued.map_err(|e| pool_to_py(py, e))? {
+            Queued::Now(grant) => Ok((Some(Self::make_lease(slf, grant)), None)),
+            Queued::Finished(ticket) => Ok((Self::ticket_result(slf, function.to_str()?, ticket)?, None)),
+            Queued::Waiting(t) => Ok((None, Some(t))),
         }
-        let deadline = now + timeout.unwrap_or(f64::INFINITY);
-        let t = g.pool.enqueue(f, now, deadline).map_err(|e| pool_to_py(py, e))?;
-        g.pool.serve(now);
-        if deadline <= now {
-            g.pool.tick(now);
-        }
-        if let Some(ticket) = g.pool.take_ticket(t) {
-            drop(g);
-            return Ok((this.ticket_result(slf, function, ticket)?, None));
-        }
-        g.wakers.insert(t, waker);
-        this.finish(py, g)?;
-        Ok((None, Some(t)))
     }
 
     /// The lease of a finished ticket, ``None`` while it waits; raises
     /// ``PoolTimeout`` or ``PoolClosed`` as the blocking ``acquire`` would.
-    fn _take(slf: &Bound<'_, Self>, function: &Bound<'_, PyString>, ticket: u64) -> PyResult<Option<PyLease>> {
+    fn _take(slf: &Bound<'_, Self>, function: &str, ticket: u64) -> PyResult<Option<PyLease>> {
         let py = slf.py();
         let this = slf.get();
         let mut g = this.lock(py);
         let t = g.pool.take_ticket(ticket);
-        if t.is_some() {
-            g.wakers.remove(&ticket);
-        }
+        let waker = if t.is_some() { g.wakers.remove(&ticket) } else { None };
         drop(g);
+        drop(waker);
         match t {
-            Some(t) => this.ticket_result(slf, function, t),
+            Some(t) => Self::ticket_result(slf, function, t),
             None => Ok(None),
         }
     }
 
     /// Withdraws a ticket; a grant that raced the cancel is released.
-    fn _cancel(&self, py: Python<'_>, ticket: u64) -> PyResult<()> {
-        let mut g = self.lock(py);
-        g.wakers.remove(&ticket);
-        let now = g.clock.now();
-        if let Some(grant) = g.pool.cancel_ticket(ticket, now) {
-            let _ = g.pool.release(grant.lease, now);
-        }
-        self.finish(py, g)
+    fn _cancel(&self, py: Python<'_>, ticket: u64) {
+        self.withdraw(py, ticket);
     }
 
     /// Seconds until the next timer falls due, ``None`` if none is set.
@@ -501,24 +595,25 @@ impl PyPool {
 
     /// Returns a lease (``lease.release()`` does the same).
     fn release(slf: &Bound<'_, Self>, lease: &Bound<'_, PyLease>) -> PyResult<()> {
+        let py = slf.py();
         let l = lease.get();
-        if !l.pool.bind(slf.py()).is(slf) {
-            let msg = format!(
-                "{} was handed out by another PoolManager",
-                l.describe(&l.pool.get().lock(slf.py()).pool)
-            );
-            return Err(lease_error(slf.py(), msg));
+        if !l.pool.bind(py).is(slf) {
+            let name = l.pool.get().lock(py).pool.function_name(l.grant.function).to_owned();
+            return Err(lease_error(
+                py,
+                format!("{} was handed out by another PoolManager", l.describe(&name)),
+            ));
         }
-        l.release_inner(slf.py())
+        l.end(py, false)
     }
 
     /// Runs the timers due now: finished warm-ups, idle timeouts, cooldowns
     /// and expired waits; then serves the queue.
-    fn tick(&self, py: Python<'_>) -> PyResult<()> {
+    fn tick(&self, py: Python<'_>) {
         let mut g = self.lock(py);
         let now = g.clock.now();
         g.pool.tick(now);
-        self.finish(py, g)
+        self.finish(py, g);
     }
 
     /// The clock's time in seconds.
@@ -534,20 +629,22 @@ impl PyPool {
 
     /// Moves a virtual clock on by ``dt`` seconds and runs what fell due.
     fn advance(&self, py: Python<'_>, dt: f64) -> PyResult<f64> {
-        let now = self.lock(py).clock.now();
-        if dt.is_nan() || dt < 0.0 {
-            return Err(bad(format!("dt must be >= 0, got {dt}")));
+        if !dt.is_finite() || dt < 0.0 {
+            return Err(bad(format!("dt must be finite and >= 0, got {dt}")));
         }
+        let now = self.lock(py).clock.now();
         self.advance_to(py, now + dt)
     }
 
-    /// Moves a virtual clock to ``t`` and runs what fell due.
+    /// Moves a virtual clock to ``t`` and runs what fell due, in time order.
     fn advance_to(&self, py: Python<'_>, t: f64) -> PyResult<f64> {
         let mut g = self.lock(py);
-        let now = g.clock.advance_to(t).map_err(|e| pool_to_py(py, e))?;
-        g.pool.tick(now);
-        self.finish(py, g)?;
-        Ok(now)
+        let moved = g.clock.advance_to(t);
+        if let Ok(now) = moved {
+            g.pool.tick(now);
+        }
+        self.finish(py, g);
+        moved.map_err(|e| pool_to_py(py, e))
     }
 
     /// Seconds from now until the next timer (warm-up end, idle timeout,
@@ -561,8 +658,12 @@ impl PyPool {
     /// ``(seq, time, function, instance, from, to, reason)``.
     #[pyo3(signature = (since = 0))]
     fn _events<'py>(&self, py: Python<'py>, since: u64) -> PyResult<Bound<'py, PyList>> {
-        let g = self.lock(py);
-        PyList::new(py, event_tuples(py, &g.pool, g.pool.events_since(since)))
+        let raw = {
+            let g = self.lock(py);
+            raw_events(&g.pool, g.pool.events_since(since))
+        };
+        let tuples = raw.iter().map(|r| event_tuple(py, r)).collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, tuples)
     }
 
     fn _hot_instances(&self, py: Python<'_>) -> Vec<(u32, String)> {
@@ -580,23 +681,23 @@ impl PyPool {
         let h = health_of(health)?;
         let mut g = self.lock(py);
         let now = g.clock.now();
-        g.pool.set_health(instance, h, now).map_err(|e| pool_to_py(py, e))?;
-        self.finish(py, g)
+        let r = g.pool.set_health(instance, h, now);
+        self.finish(py, g);
+        r.map_err(|e| pool_to_py(py, e))
     }
 
     /// Cools an idle instance now; false if it was not idle.
     fn cool(&self, py: Python<'_>, instance: u32) -> PyResult<bool> {
         let mut g = self.lock(py);
         let now = g.clock.now();
-        let done = g.pool.cool_instance(instance, now).map_err(|e| pool_to_py(py, e))?;
-        self.finish(py, g)?;
-        Ok(done)
+        let r = g.pool.cool_instance(instance, now);
+        self.finish(py, g);
+        r.map_err(|e| pool_to_py(py, e))
     }
 
     /// ``(instance, state, health)`` for each instance slot of ``function``.
     fn instances(&self, py: Python<'_>, function: &str) -> PyResult<Vec<(u32, &'static str, &'static str)>> {
-        let g = self.lock(py);
-        let f = Self::function_id(&g, py, function)?;
+        let (g, f) = self.lookup_name(py, function)?;
         Ok(g.pool
             .instances(f)
             .into_iter()
@@ -662,8 +763,7 @@ impl PyPool {
     /// One function's instances by state, queue, hits and demand estimate.
     fn function_stats<'py>(&self, py: Python<'py>, function: &str) -> PyResult<Bound<'py, PyDict>> {
         let (s, desired) = {
-            let mut g = self.lock(py);
-            let f = Self::function_id(&g, py, function)?;
+            let (mut g, f) = self.lookup_name(py, function)?;
             let now = g.clock.now();
             (g.pool.function_stats(f, now), g.pool.desired(f, now))
         };
@@ -698,21 +798,20 @@ impl PyPool {
     /// (never evicting); returns how many started.
     #[pyo3(signature = (function, n = 1))]
     fn prewarm(&self, py: Python<'_>, function: &str, n: u32) -> PyResult<u32> {
-        let mut g = self.lock(py);
-        let f = Self::function_id(&g, py, function)?;
+        let (mut g, f) = self.lookup_name(py, function)?;
         let now = g.clock.now();
-        let started = g.pool.prewarm(f, n, now).map_err(|e| pool_to_py(py, e))?;
-        self.finish(py, g)?;
-        Ok(started)
+        let r = g.pool.prewarm(f, n, now);
+        self.finish(py, g);
+        r.map_err(|e| pool_to_py(py, e))
     }
 
     /// Follows every ``suggest_prewarm()`` suggestion; returns how many started.
-    fn prewarm_suggested(&self, py: Python<'_>) -> PyResult<u32> {
+    fn prewarm_suggested(&self, py: Python<'_>) -> u32 {
         let mut g = self.lock(py);
         let now = g.clock.now();
         let n = g.pool.prewarm_suggested(now);
-        self.finish(py, g)?;
-        Ok(n)
+        self.finish(py, g);
+        n
     }
 
     #[getter]
@@ -726,11 +825,12 @@ impl PyPool {
     /// are still out. On a virtual clock it waits for the leases only.
     #[pyo3(signature = (timeout = None))]
     fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        check_timeout(timeout)?;
         let mut g = self.lock(py);
         let now = g.clock.now();
         g.pool.begin_shutdown(now);
-        self.finish(py, g)?;
-        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        self.finish(py, g);
+        let deadline = timeout.and_then(deadline_in);
         loop {
             let left = py.detach(|| {
                 let mut g = self.inner.lock();
@@ -746,11 +846,14 @@ impl PyPool {
                 }
                 let wake = Instant::now() + SIGNAL_POLL;
                 let wake = deadline.map_or(wake, |d| d.min(wake));
-                if self.cond.wait_until(&mut g, wake).timed_out() && deadline.is_some_and(|d| Instant::now() >= d) {
+                self.cond.wait_until(&mut g, wake);
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Some(g.pool.busy().max(1));
                 }
                 None
             });
+            // Events from the ticks above.
+            self.finish(py, self.lock(py));
             match left {
                 Some(0) => return Ok(()),
                 Some(n) => {
@@ -770,29 +873,27 @@ impl PyPool {
     fn __repr__(&self, py: Python<'_>) -> String {
         let g = self.lock(py);
         let s = g.pool.stats();
+        let budget = if s.memory_budget == u64::MAX {
+            "unlimited".to_owned()
+        } else {
+            s.memory_budget.to_string()
+        };
         format!(
-            "PoolManager(functions={}, leased={}, waiting={}, memory={}/{}, clock={})",
+            "PoolManager(functions={}, leased={}, waiting={}, memory={}/{budget}, clock={})",
             g.pool.len_functions(),
             g.pool.busy(),
             g.pool.waiting(),
             s.memory_used,
-            if s.memory_budget == u64::MAX {
-                "unlimited".to_owned()
-            } else {
-                s.memory_budget.to_string()
-            },
             if self.is_virtual { "virtual" } else { "wall" },
         )
     }
 }
 
 impl PyLease {
-    fn describe(&self, pool: &Pool) -> String {
+    fn describe(&self, function: &str) -> String {
         format!(
-            "lease #{} on '{}' instance {}",
-            self.lease.serial,
-            pool.function_name(self.grant.function),
-            self.lease.instance
+            "lease #{} on '{function}' instance {}",
+            self.lease.serial, self.lease.instance
         )
     }
 
@@ -802,9 +903,12 @@ impl PyLease {
         let pool = self.pool.get();
         let mut g = pool.lock(py);
         if self.released.load(Ordering::Relaxed) {
-            let msg = format!("{} was already released", self.describe(&g.pool));
+            let name = g.pool.function_name(self.grant.function).to_owned();
             drop(g);
-            return Err(lease_error(py, msg));
+            return Err(lease_error(
+                py,
+                format!("{} was already released", self.describe(&name)),
+            ));
         }
         let r = if fail {
             let now = g.clock.now();
@@ -814,18 +918,35 @@ impl PyLease {
             g.pool.release(self.lease, now)
         };
         self.released.store(true, Ordering::Relaxed);
-        if let Err(e) = r {
-            drop(g);
-            return Err(pool_to_py(py, e));
-        }
-        if g.pool.waiting() == 0 && g.wakers.is_empty() && !g.pool.has_pending() {
+        if r.is_ok() && pool.quiet(&g) {
             return Ok(());
         }
-        pool.finish(py, g)
+        pool.finish(py, g);
+        r.map_err(|e| pool_to_py(py, e))
     }
+}
 
-    fn release_inner(&self, py: Python<'_>) -> PyResult<()> {
-        self.end(py, false)
+/// A lease dropped while held goes back to the pool: at once if the lock is
+/// free, else by the next call that settles (never waiting here, since the
+/// drop may run under the lock on this thread).
+impl Drop for PyLease {
+    fn drop(&mut self) {
+        if self.released.load(Ordering::Relaxed) {
+            return;
+        }
+        let pool = self.pool.get();
+        if let Some(mut g) = pool.inner.try_lock() {
+            if !self.released.load(Ordering::Relaxed) {
+                let now = g.clock.now();
+                let _ = g.pool.release(self.lease, now);
+                if g.pool.tickets() > 0 {
+                    pool.cond.notify_all();
+                }
+            }
+            return;
+        }
+        pool.orphans.lock().push(self.lease);
+        pool.has_orphans.store(true, Ordering::Release);
     }
 }
 
@@ -833,7 +954,7 @@ impl PyLease {
 impl PyLease {
     /// Hands the instance back; a second call raises ``LeaseError``.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.release_inner(py)
+        self.end(py, false)
     }
 
     /// Reports that the instance broke while held: it fails, goes cold, and
@@ -854,8 +975,8 @@ impl PyLease {
         _exc: &Bound<'_, PyAny>,
         _tb: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        if !self.released.load(Ordering::Acquire) {
-            self.release_inner(py)?;
+        if !self.released.load(Ordering::Relaxed) {
+            self.end(py, false)?;
         }
         Ok(false)
     }
@@ -907,13 +1028,13 @@ impl PyLease {
     /// Not yet released.
     #[getter]
     fn held(&self, py: Python<'_>) -> bool {
-        !self.released.load(Ordering::Acquire) && self.pool.get().lock(py).pool.is_held(self.lease)
+        !self.released.load(Ordering::Relaxed) && self.pool.get().lock(py).pool.is_held(self.lease)
     }
 
     /// ``warming``, ``busy``, ``failed`` while held; ``released`` after.
     #[getter]
     fn state(&self, py: Python<'_>) -> &'static str {
-        if self.released.load(Ordering::Acquire) {
+        if self.released.load(Ordering::Relaxed) {
             return "released";
         }
         match self.pool.get().lock(py).pool.lease_state(self.lease) {
@@ -924,9 +1045,6 @@ impl PyLease {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let state = self.state(py);
-        format!(
-            "Lease({}, state={state})",
-            self.describe(&self.pool.get().lock(py).pool)
-        )
+        format!("Lease({}, state={state})", self.describe(&self.function(py)))
     }
 }
