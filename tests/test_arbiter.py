@@ -274,3 +274,18 @@ def test_bad_input_is_named() -> None:
         a.lock([("x", "shared"), ("x", "exclusive")])
     with pytest.raises(ValueError, match="aging_interval"):
         Arbiter(aging_interval=0)
+
+
+def test_a_dropped_lock_lets_a_waiter_in() -> None:
+    a = Arbiter()
+    held = [a.lock(["doc"], owner="gone")]
+    got: list[str] = []
+    t = threading.Thread(target=lambda: got.append(a.lock(["doc"], owner="next", timeout=5).owner))
+    t.start()
+    while a.locks_waiting == 0:
+        time.sleep(0.001)
+    started = time.monotonic()
+    held.clear()
+    t.join(5)
+    assert got == ["next"]
+    assert time.monotonic() - started < 0.5

@@ -582,3 +582,20 @@ def test_acquire_async_is_a_coroutine_for_create_task() -> None:
         return lease.state
 
     assert asyncio.run(main()) == "released"
+
+
+def test_a_dropped_lease_wakes_an_async_waiter() -> None:
+    pool = virtual()
+    pool.register("f")
+
+    async def main() -> float:
+        held: list[Lease] = [pool.acquire("f")]
+        waiter = asyncio.create_task(pool.acquire_async("f"))
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        held.clear()  # the lease is dropped, not released
+        lease = await asyncio.wait_for(waiter, 5)
+        lease.release()
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 0.5

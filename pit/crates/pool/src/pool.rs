@@ -147,6 +147,8 @@ pub struct Pool {
     waiters: BTreeMap<u64, Waiter>,
     /// Tickets still waiting (the map also holds finished ones not yet taken).
     waiting: usize,
+    /// The queue's oldest cold start waits for memory: newcomers may not warm.
+    memory_blocked: bool,
     next_ticket: u64,
     serial: u64,
     events: VecDeque<Event>,
@@ -175,6 +177,7 @@ impl Pool {
             cooling: Vec::new(),
             waiters: BTreeMap::new(),
             waiting: 0,
+            memory_blocked: false,
             next_ticket: 1,
             serial: 0,
             events: VecDeque::new(),
@@ -378,8 +381,8 @@ impl Pool {
         // Cold starts are granted in queue order, so a newcomer does not take
         // memory that an earlier waiter is waiting for; and it evicts only
         // what frees memory at once, since it will not wait for a cooldown.
-        let may_warm = self.waiting == 0;
-        let grant = self.grant(f, now, now, may_warm, false);
+        let may_warm = !self.memory_blocked;
+        let grant = self.grant(f, now, now, may_warm, now);
         Ok(grant.ok())
     }
 
@@ -440,7 +443,8 @@ impl Pool {
 
     /// Grants what queued tickets can now have, oldest first; returns how many.
     pub fn serve(&mut self, now: f64) -> usize {
-        if self.waiters.is_empty() {
+        if self.waiting == 0 {
+            self.memory_blocked = false;
             return 0;
         }
         let mut served = 0;
@@ -461,9 +465,8 @@ impl Pool {
                 continue;
             }
             let since = w.since;
-            // A waiter that will still be waiting after a cooldown may evict for it.
-            let patient = w.deadline > now;
-            match self.grant(f, now, since, may_warm, patient) {
+            let deadline = w.deadline;
+            match self.grant(f, now, since, may_warm, deadline) {
                 Ok(g) => {
                     self.waiting -= 1;
                     self.funcs[f as usize].waiters.pop_front();
@@ -477,12 +480,13 @@ impl Pool {
                 }
             }
         }
+        self.memory_blocked = !may_warm;
         served
     }
 
     /// Hit, join a warming instance, or warm a cold one. `Err(true)` when only
     /// memory stood in the way, `Err(false)` when every instance is taken.
-    fn grant(&mut self, f: u32, now: f64, since: f64, may_warm: bool, patient: bool) -> Result<Grant, bool> {
+    fn grant(&mut self, f: u32, now: f64, since: f64, may_warm: bool, deadline: f64) -> Result<Grant, bool> {
         // Instances past their idle timeout with no tick yet to cool them go first.
         self.expire_idle(f, now);
         let tail = self.funcs[f as usize].idle.tail;
@@ -512,7 +516,7 @@ impl Pool {
         if self.funcs[f as usize].cold.is_empty() {
             return Err(false);
         }
-        if !may_warm || !self.make_room(f, now, patient) {
+        if !may_warm || !self.make_room(f, now, deadline) {
             return Err(true);
         }
         let id = self.warm(f, now, Reason::UserRequest);
@@ -599,38 +603,45 @@ impl Pool {
         self.config.memory_budget - self.stats.memory_used
     }
 
-    /// Frees memory for one instance of `f` by cooling idle instances in the
-    /// eviction policy's order. Evicts nothing unless that suffices; true when
-    /// the memory is free now. Unless `patient`, counts only memory freed at
-    /// once (instances with no cooldown), so nothing is evicted for nothing.
-    fn make_room(&mut self, f: u32, now: f64, patient: bool) -> bool {
+    /// Frees memory for one instance of `f`, for an acquire that can wait
+    /// until `deadline` (`now`: not at all). Idle instances with no cooldown
+    /// free their memory at once and go first, in the eviction policy's
+    /// order; ones with a cooldown, and instances already cooling, count only
+    /// if their memory is back by the deadline. Evicts nothing unless that
+    /// suffices; true when the memory is free now.
+    fn make_room(&mut self, f: u32, now: f64, deadline: f64) -> bool {
         let need = self.funcs[f as usize].spec.memory;
         let free = self.free_memory();
         if free >= need {
             return true;
         }
-        let idle: Vec<u32> = self
-            .lru
-            .iter(&self.lru_links)
-            .filter(|&i| patient || self.funcs[self.inst[i as usize].func as usize].spec.cooldown <= 0.0)
-            .collect();
-        let evictable: u64 = idle.iter().map(|&i| self.memory_of(i)).sum();
-        let cooling: u64 = if patient {
-            self.cooling.iter().map(|&i| self.memory_of(i)).sum()
-        } else {
-            0
-        };
-        if free + evictable + cooling < need {
-            return false;
-        }
-        let mut order = idle;
+        let cooldown = |p: &Self, i: u32| p.funcs[p.inst[i as usize].func as usize].spec.cooldown;
+        let mut order: Vec<u32> = self.lru.iter(&self.lru_links).collect();
         match self.config.eviction {
             Eviction::Lru => {}
             Eviction::Lfu => order.sort_by_key(|&i| self.inst[i as usize].uses),
             Eviction::Largest => order.sort_by_key(|&i| std::cmp::Reverse(self.memory_of(i))),
         }
-        let mut coming = free + cooling;
-        for id in order {
+        let (at_once, later): (Vec<u32>, Vec<u32>) = order.into_iter().partition(|&i| cooldown(self, i) <= 0.0);
+        let later: Vec<u32> = later
+            .into_iter()
+            .filter(|&i| now + cooldown(self, i) <= deadline)
+            .collect();
+        let sum = |p: &Self, ids: &[u32]| -> u64 { ids.iter().map(|&i| p.memory_of(i)).sum() };
+        let returning: u64 = self
+            .cooling
+            .iter()
+            .filter(|&&i| self.inst[i as usize].cool_until <= deadline)
+            .map(|&i| self.memory_of(i))
+            .sum();
+        let (victims, mut coming) = if free + sum(self, &at_once) >= need {
+            (at_once, free)
+        } else if free + sum(self, &at_once) + sum(self, &later) + returning >= need {
+            (at_once.into_iter().chain(later).collect(), free + returning)
+        } else {
+            return false;
+        };
+        for id in victims {
             if coming >= need {
                 break;
             }
@@ -856,7 +867,7 @@ impl Pool {
         while let Some(t) = self.next_deadline().filter(|&t| t <= now) {
             let (timers, tickets) = self.run_timers(t);
             changed += tickets;
-            if timers == 0 {
+            if timers == 0 && tickets == 0 {
                 break;
             }
         }
@@ -922,6 +933,7 @@ impl Pool {
     /// Puts an instance that just turned idle into the idle lists, keeping
     /// them ordered by `idle_since` (a late tick may finish a warm-up dated
     /// before releases already listed).
+    #[inline]
     fn push_idle(&mut self, id: u32) {
         let since = self.inst[id as usize].idle_since;
         let f = self.inst[id as usize].func as usize;
@@ -1095,6 +1107,7 @@ impl Pool {
             }
         }
         self.waiting = 0;
+        self.memory_blocked = false;
         for f in &mut self.funcs {
             f.waiters.clear();
         }

@@ -412,3 +412,75 @@ fn the_simulator_loop_ends_at_large_times() {
         assert_eq!(p.instances(f)[0].1, InstanceState::Cold, "start {start}");
     }
 }
+
+#[test]
+fn a_grant_at_its_deadline_does_not_stop_the_tick() {
+    // The earliest timer is a wait that is served right at its deadline;
+    // warm-ups due later in the same tick must still finish.
+    let mut p = pool(100);
+    let f = p.register("f", spec(1, 0.0, 1, 99.0)).unwrap();
+    let k = p.register("k", spec(1, 2.0, 1, 99.0)).unwrap();
+    let held = p.try_acquire(f, 0.0).unwrap().unwrap();
+    let t = p.enqueue(f, 0.0, 1.0).unwrap();
+    let warm = p.try_acquire(k, 0.0).unwrap().unwrap();
+    p.release(held.lease, 1.0).unwrap();
+    p.tick(5.0);
+    assert!(matches!(p.ticket(t), Some(Ticket::Granted(_))));
+    assert_eq!(p.lease_state(warm.lease).unwrap(), InstanceState::Busy);
+    assert!(p.next_deadline().is_none_or(|d| d > 5.0));
+}
+
+#[test]
+fn a_waiter_evicts_what_frees_memory_in_time() {
+    // g cools for ages; h frees its memory at once. A waiter takes h's.
+    let mut p = pool(20);
+    let f = p.register("f", spec(1, 0.0, 10, 99.0)).unwrap();
+    let g = p
+        .register(
+            "g",
+            FunctionSpec {
+                cooldown: 1000.0,
+                ..spec(1, 0.0, 10, 99.0)
+            },
+        )
+        .unwrap();
+    let h = p.register("h", spec(1, 0.0, 10, 99.0)).unwrap();
+    let lg = p.try_acquire(g, 0.0).unwrap().unwrap();
+    p.release(lg.lease, 0.0).unwrap();
+    p.cool_instance(lg.lease.instance, 0.0).unwrap(); // g: cooling until t = 1000
+    let lh = p.try_acquire(h, 0.0).unwrap().unwrap();
+    p.release(lh.lease, 0.0).unwrap();
+    assert!(p.try_acquire(f, 0.5).unwrap().is_some(), "h frees its memory at once");
+    // The same for a queued acquire, which may also wait for memory.
+    let mut p2 = pool(20);
+    let f = p2.register("f", spec(2, 0.0, 10, 99.0)).unwrap();
+    let g = p2
+        .register(
+            "g",
+            FunctionSpec {
+                cooldown: 1000.0,
+                ..spec(1, 0.0, 10, 99.0)
+            },
+        )
+        .unwrap();
+    let h = p2.register("h", spec(1, 0.0, 10, 99.0)).unwrap();
+    let lg = p2.try_acquire(g, 0.0).unwrap().unwrap();
+    p2.release(lg.lease, 0.0).unwrap();
+    p2.cool_instance(lg.lease.instance, 0.0).unwrap();
+    let lh = p2.try_acquire(h, 0.0).unwrap().unwrap();
+    p2.release(lh.lease, 0.0).unwrap();
+    let t = p2.enqueue(f, 0.5, f64::INFINITY).unwrap();
+    p2.serve(0.5);
+    assert!(matches!(p2.ticket(t), Some(Ticket::Granted(_))), "{:?}", p2.ticket(t));
+}
+
+#[test]
+fn a_queue_blocked_on_an_instance_does_not_stop_other_cold_starts() {
+    let mut p = pool(u64::MAX);
+    let f = p.register("f", spec(1, 0.0, 1, 99.0)).unwrap();
+    let g = p.register("g", spec(1, 0.0, 1, 99.0)).unwrap();
+    let _held = p.try_acquire(f, 0.0).unwrap().unwrap();
+    let _t = p.enqueue(f, 0.0, 10.0).unwrap();
+    p.serve(0.0);
+    assert!(p.try_acquire(g, 0.0).unwrap().is_some());
+}

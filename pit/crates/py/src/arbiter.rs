@@ -62,6 +62,7 @@ pub struct PyArbiter {
     is_virtual: bool,
     /// Locks dropped unreleased while the lock was busy, released later.
     orphans: Mutex<Vec<LockId>>,
+    has_orphans: AtomicBool,
 }
 
 /// Locks on named resources, held until released; a context manager.
@@ -101,17 +102,26 @@ impl PyArbiter {
     /// Runs `f` under the lock and maps its error once the lock is dropped:
     /// no Python object is made while it is held (see pool.rs for why).
     fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut Inner) -> Result<R, ArbiterError>) -> PyResult<R> {
-        let r = f(&mut self.lock(py));
+        let r = {
+            let mut g = self.lock(py);
+            self.drain(&mut g);
+            f(&mut g)
+        };
         map(py, r)
     }
 
     /// Releases locks whose objects were dropped while the lock was busy.
+    /// Plain Rust, so detached waiters call it too.
     fn drain(&self, g: &mut Inner) {
+        if !self.has_orphans.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let orphans = std::mem::take(&mut *self.orphans.lock());
-        if orphans
-            .iter()
-            .any(|&id| g.locks.release(id).is_ok_and(|granted| !granted.is_empty()))
-        {
+        let mut granted = false;
+        for id in orphans {
+            granted |= g.locks.release(id).is_ok_and(|waiters| !waiters.is_empty());
+        }
+        if granted {
             self.cond.notify_all();
         }
     }
@@ -154,6 +164,7 @@ impl PyArbiter {
             }),
             cond: Condvar::new(),
             orphans: Mutex::new(Vec::new()),
+            has_orphans: AtomicBool::new(false),
         })
     }
 
@@ -458,7 +469,6 @@ impl PyArbiter {
         let items = parse_items(py, items)?;
         let refs: Vec<(&str, Mode)> = items.iter().map(|(r, m)| (r.as_str(), *m)).collect();
         let (id, granted) = this.with(py, |g| {
-            this.drain(g);
             let owner_id = g.owner(owner);
             g.locks.request(owner_id, &refs)
         })?;
@@ -478,6 +488,7 @@ impl PyArbiter {
                 let mut g = this.inner.lock();
                 let wake = Instant::now() + SIGNAL_POLL;
                 loop {
+                    this.drain(&mut g);
                     if g.locks.is_granted(id) {
                         return Some(true);
                     }
@@ -530,7 +541,6 @@ impl PyArbiter {
         let items = parse_items(py, items)?;
         let refs: Vec<(&str, Mode)> = items.iter().map(|(r, m)| (r.as_str(), *m)).collect();
         let (id, granted) = this.with(py, |g| {
-            this.drain(g);
             let owner_id = g.owner(owner);
             let (id, granted) = g.locks.request(owner_id, &refs)?;
             if !granted {
@@ -628,6 +638,8 @@ impl Drop for PyResourceLock {
             return;
         }
         arbiter.orphans.lock().push(self.id);
+        arbiter.has_orphans.store(true, Ordering::Release);
+        arbiter.cond.notify_all();
     }
 }
 

@@ -192,15 +192,8 @@ impl PyPool {
     /// Under the lock, after a call that may have moved tickets or made
     /// events: releases orphaned leases, wakes waiting threads, and collects
     /// the async wakers and events to hand out once the lock is dropped.
-    fn settle(&self, g: &mut Guard<'_>) -> After {
-        if self.has_orphans.load(Ordering::Acquire) {
-            self.has_orphans.store(false, Ordering::Release);
-            let orphans = std::mem::take(&mut *self.orphans.lock());
-            let now = g.clock.now();
-            for lease in orphans {
-                let _ = g.pool.release(lease, now);
-            }
-        }
+    fn settle(&self, g: &mut Shared) -> After {
+        self.drain_orphans(g);
         if g.pool.tickets() > 0 {
             self.cond.notify_all();
         }
@@ -237,6 +230,20 @@ impl PyPool {
                 }
             }
         }
+    }
+
+    /// Releases leases that were dropped while the lock was busy. Plain Rust,
+    /// so detached waiters call it too: they may be what an orphan frees.
+    fn drain_orphans(&self, g: &mut Shared) -> bool {
+        if !self.has_orphans.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        let orphans = std::mem::take(&mut *self.orphans.lock());
+        let now = g.clock.now();
+        for lease in &orphans {
+            let _ = g.pool.release(*lease, now);
+        }
+        !orphans.is_empty()
     }
 
     /// `settle`, drop the lock, `deliver`.
@@ -304,6 +311,9 @@ impl PyPool {
                 let mut g = self.inner.lock();
                 let wake = Instant::now() + SIGNAL_POLL;
                 loop {
+                    if self.drain_orphans(&mut g) {
+                        self.cond.notify_all();
+                    }
                     if !matches!(g.pool.ticket(t), Some(Ticket::Waiting)) {
                         return g.pool.take_ticket(t);
                     }
@@ -834,6 +844,7 @@ impl PyPool {
         loop {
             let left = py.detach(|| {
                 let mut g = self.inner.lock();
+                self.drain_orphans(&mut g);
                 let now = g.clock.now();
                 g.pool.tick(now);
                 let drained = if self.is_virtual {
@@ -936,17 +947,20 @@ impl Drop for PyLease {
         }
         let pool = self.pool.get();
         if let Some(mut g) = pool.inner.try_lock() {
-            if !self.released.load(Ordering::Relaxed) {
-                let now = g.clock.now();
-                let _ = g.pool.release(self.lease, now);
-                if g.pool.tickets() > 0 {
-                    pool.cond.notify_all();
-                }
+            let now = g.clock.now();
+            let _ = g.pool.release(self.lease, now);
+            let after = pool.settle(&mut g);
+            drop(g);
+            if !after.wake.is_empty() || !after.events.is_empty() {
+                // A destructor runs attached; wakers and callbacks may run here.
+                Python::attach(|py| pool.deliver(py, after));
             }
             return;
         }
         pool.orphans.lock().push(self.lease);
         pool.has_orphans.store(true, Ordering::Release);
+        // A waiter wakes, drains the orphan and may take its instance.
+        pool.cond.notify_all();
     }
 }
 
