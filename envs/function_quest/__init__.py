@@ -1,0 +1,35 @@
+"""Function Quest: orchestration puzzles where functions turn artifacts into
+other artifacts, and the Conductor must reach the goal at the least cost.
+
+So far: the level model (``Level``, TOML in and out, validation), the two
+hand-written levels (``load("key_and_door")``, ``load("software_delivery")``)
+and the exact solver for deterministic levels (``solve``).
+"""
+
+from importlib.resources import files
+
+from function_quest.errors import LevelError
+from function_quest.level import Function, Goal, Level
+from function_quest.solver import Plan, brute_force, solve
+
+LEVELS = ("key_and_door", "software_delivery")
+
+
+def load(name: str) -> Level:
+    """One of the hand-written levels shipped with the package, by name."""
+    if name not in LEVELS:
+        raise KeyError(f"no level {name!r}; shipped levels: {', '.join(LEVELS)}")
+    return Level.from_toml(files("function_quest").joinpath("levels", f"{name}.toml").read_text())
+
+
+__all__ = [
+    "LEVELS",
+    "Function",
+    "Goal",
+    "Level",
+    "LevelError",
+    "Plan",
+    "brute_force",
+    "load",
+    "solve",
+]

@@ -1,0 +1,190 @@
+"""The exact solver for deterministic levels.
+
+A* over states ``(kinds held, functions warm)``: a call of a function whose
+needs are held moves to ``(held - consumes + produces, warm + function)`` at
+its cost plus, when cold, its warm-up. A state holding every essential goal
+may finish, paying ``max_bonus - bonus(held)``, where the bonus is the reward
+of the recommended and optional goals held; so the solver minimises
+``cost - bonus`` with non-negative edges. The heuristic is h_max of the delete
+relaxation from the state's kinds (warm-ups and consumption ignored), which
+never overestimates, so the plan found is optimal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from dataclasses import dataclass
+
+from function_quest.level import Level
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sequence of calls that wins a level, and what it costs."""
+
+    calls: tuple[str, ...]
+    #: Sum of the calls' costs and warm-ups.
+    cost: float
+    #: Reward of the recommended and optional goals held at the end.
+    bonus: float
+    held: frozenset[str]
+
+    @property
+    def objective(self) -> float:
+        """What the solver minimises: ``cost - bonus``."""
+        return self.cost - self.bonus
+
+
+class _Compiled:
+    """A level as bit masks, for the search."""
+
+    def __init__(self, level: Level) -> None:
+        self.level = level
+        self.kinds = {k: i for i, k in enumerate(level.kinds)}
+        bits = self._bits
+        self.needs = [bits(f.needs) for f in level.functions]
+        self.consumes = [bits(f.consumes) for f in level.functions]
+        self.produces = [bits(f.produces) for f in level.functions]
+        self.cost = [f.cost for f in level.functions]
+        self.warmup = [f.warmup for f in level.functions]
+        self.essential = bits(level.essential)
+        self.extras = [
+            (bits([g.kind]), g.reward) for g in level.goals if g.importance != "essential"
+        ]
+        self.max_bonus = sum(r for _, r in self.extras)
+        self.start = bits(level.initial)
+
+    def _bits(self, kinds: object) -> int:
+        mask = 0
+        for k in kinds:  # type: ignore[attr-defined]
+            mask |= 1 << self.kinds[k]
+        return mask
+
+    def bonus(self, held: int) -> float:
+        return sum((r for bit, r in self.extras if held & bit), 0.0)
+
+    def kinds_of(self, mask: int) -> frozenset[str]:
+        return frozenset(k for k, i in self.kinds.items() if mask >> i & 1)
+
+    def h_max(self, held: int) -> float:
+        """Cost of the dearest missing essential kind in the delete relaxation."""
+        missing = self.essential & ~held
+        if not missing:
+            return 0.0
+        n = len(self.kinds)
+        cost = [math.inf] * n
+        for i in range(n):
+            if held >> i & 1:
+                cost[i] = 0.0
+        changed = True
+        while changed:
+            changed = False
+            for f, needs in enumerate(self.needs):
+                c = 0.0
+                for i in range(n):
+                    if needs >> i & 1:
+                        c = max(c, cost[i])
+                        if c == math.inf:
+                            break
+                if c == math.inf:
+                    continue
+                c += self.cost[f]
+                p = self.produces[f]
+                for i in range(n):
+                    if p >> i & 1 and c < cost[i]:
+                        cost[i] = c
+                        changed = True
+        return max(cost[i] for i in range(n) if missing >> i & 1)
+
+
+def solve(level: Level, *, budget: float | None = None) -> Plan | None:
+    """The plan of least ``cost - bonus`` that holds every essential goal
+    within ``budget`` (the level's by default); ``None`` if there is none.
+    Failure probabilities are ignored: every call succeeds."""
+    c = _Compiled(level)
+    limit = level.budget if budget is None else budget
+    warmable = [w > 0 for w in c.warmup]
+    h_cache: dict[int, float] = {}
+
+    def h(held: int) -> float:
+        v = h_cache.get(held)
+        if v is None:
+            v = h_cache[held] = c.h_max(held)
+        return v
+
+    tie = itertools.count()
+    start = (c.start, 0)
+    best: dict[tuple[int, int], float] = {start: 0.0}
+    parent: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
+    # Entries: (f = g + h, tie, g, state, finished)
+    frontier: list[tuple[float, int, float, tuple[int, int], bool]] = [
+        (h(c.start), next(tie), 0.0, start, False)
+    ]
+    while frontier:
+        _, _, g, state, finished = heapq.heappop(frontier)
+        held, warm = state
+        if finished:
+            return _plan(c, parent, state, g)
+        if g > best.get(state, math.inf):
+            continue
+        if held & c.essential == c.essential:
+            done = g + c.max_bonus - c.bonus(held)
+            heapq.heappush(frontier, (done, next(tie), g, state, True))
+        for f, needs in enumerate(c.needs):
+            if held & needs != needs:
+                continue
+            nxt_held = (held & ~c.consumes[f]) | c.produces[f]
+            nxt_warm = warm | (1 << f) if warmable[f] else warm
+            nxt = (nxt_held, nxt_warm)
+            if nxt == state:
+                continue
+            ng = g + c.cost[f] + (0.0 if warm >> f & 1 else c.warmup[f])
+            if ng > limit + 1e-9 or ng >= best.get(nxt, math.inf):
+                continue
+            best[nxt] = ng
+            parent[nxt] = (state, f)
+            heapq.heappush(frontier, (ng + h(nxt_held), next(tie), ng, nxt, False))
+    return None
+
+
+def _plan(
+    c: _Compiled,
+    parent: dict[tuple[int, int], tuple[tuple[int, int], int]],
+    state: tuple[int, int],
+    cost: float,
+) -> Plan:
+    calls = []
+    at = state
+    while at in parent:
+        at, f = parent[at]
+        calls.append(c.level.functions[f].name)
+    calls.reverse()
+    return Plan(tuple(calls), cost, c.bonus(state[0]), c.kinds_of(state[0]))
+
+
+def brute_force(level: Level, *, max_calls: int) -> Plan | None:
+    """Every call sequence up to ``max_calls`` long, tried in turn: the
+    oracle the solver is tested against on small levels."""
+    c = _Compiled(level)
+    best: Plan | None = None
+    stack: list[tuple[int, int, float, tuple[str, ...]]] = [(c.start, 0, 0.0, ())]
+    while stack:
+        held, warm, cost, calls = stack.pop()
+        if held & c.essential == c.essential:
+            plan = Plan(calls, cost, c.bonus(held), c.kinds_of(held))
+            if best is None or plan.objective < best.objective - 1e-9:
+                best = plan
+        if len(calls) == max_calls:
+            continue
+        for f, needs in enumerate(c.needs):
+            if held & needs != needs:
+                continue
+            ncost = cost + c.cost[f] + (0.0 if warm >> f & 1 else c.warmup[f])
+            if ncost > level.budget + 1e-9:
+                continue
+            nwarm = warm | (1 << f) if c.warmup[f] > 0 else warm
+            nheld = (held & ~c.consumes[f]) | c.produces[f]
+            stack.append((nheld, nwarm, ncost, (*calls, level.functions[f].name)))
+    return best

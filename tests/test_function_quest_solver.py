@@ -1,0 +1,118 @@
+"""The exact solver: optimal against brute force on small random levels."""
+
+import math
+from importlib.resources import files
+
+import function_quest as fq
+from function_quest import Function, Goal, Level, LevelError, Plan
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+KINDS = ["a", "b", "c", "d", "e"]
+
+
+def replay(level: Level, plan: Plan) -> tuple[float, frozenset[str]]:
+    """Checks the plan call by call; returns its cost and what is held at the end."""
+    held = set(level.initial)
+    warm: set[str] = set()
+    cost = 0.0
+    for name in plan.calls:
+        f = level.function(name)
+        assert f.needs <= held, (name, held)
+        held = (held - set(f.consumes)) | set(f.produces)
+        cost += f.cost + (0.0 if name in warm else f.warmup)
+        warm.add(name)
+    return cost, frozenset(held)
+
+
+@st.composite
+def small_levels(draw: st.DrawFn) -> Level:
+    n_kinds = draw(st.integers(3, 5))
+    kinds = KINDS[:n_kinds]
+    functions = []
+    for i in range(draw(st.integers(2, 4))):
+        needs = draw(st.lists(st.sampled_from(kinds), max_size=2, unique=True))
+        consumes = [k for k in needs if draw(st.booleans())]
+        reads = [k for k in needs if k not in consumes]
+        produces = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2, unique=True))
+        functions.append(
+            Function(
+                name=f"f{i}",
+                reads=tuple(reads),
+                consumes=tuple(consumes),
+                produces=tuple(produces),
+                cost=draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])),
+                warmup=draw(st.sampled_from([0.0, 0.0, 1.0, 2.5])),
+            )
+        )
+    initial = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2, unique=True))
+    goal_kinds = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3, unique=True))
+    goals = [Goal(goal_kinds[0], "essential", 5.0)]
+    goals += [
+        Goal(
+            k, draw(st.sampled_from(["recommended", "optional"])), draw(st.sampled_from([0.5, 3.0]))
+        )
+        for k in goal_kinds[1:]
+    ]
+    try:
+        return Level(
+            id="random",
+            title="random",
+            story="",
+            kinds={k: k for k in kinds},
+            initial=tuple(initial),
+            goals=tuple(goals),
+            functions=tuple(functions),
+            budget=draw(st.sampled_from([4.0, 8.0, 100.0])),
+        )
+    except LevelError:
+        # Unreachable in the relaxed sense: such levels are refused at load.
+        return fq.load("key_and_door")
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_levels())
+def test_the_solver_is_optimal_against_brute_force(level: Level) -> None:
+    depth = 7
+    plan = fq.solve(level)
+    oracle = fq.brute_force(level, max_calls=depth)
+    if plan is None:
+        assert oracle is None
+        return
+    cost, held = replay(level, plan)
+    assert math.isclose(cost, plan.cost)
+    assert cost <= level.budget + 1e-9
+    assert level.essential <= held
+    if oracle is not None:
+        # Brute force sees plans up to `depth` calls; nothing it finds is better.
+        assert plan.objective <= oracle.objective + 1e-9
+        if len(plan.calls) <= depth:
+            assert math.isclose(plan.objective, oracle.objective, abs_tol=1e-9)
+
+
+def test_shipped_levels_have_the_plans_a_person_would_find() -> None:
+    door = fq.solve(fq.load("key_and_door"))
+    assert door is not None
+    assert door.calls == ("find_key", "use_key", "open_door")
+    assert door.cost == 3.0
+    delivery = fq.solve(fq.load("software_delivery"))
+    assert delivery is not None
+    assert delivery.calls[-1] == "write_tests"  # tests are worth their cost
+    assert "write_docs" not in delivery.calls  # docs are not
+    assert delivery.objective == 12.0
+
+
+def test_budget_and_consumption_can_make_a_level_unsolvable() -> None:
+    door = fq.load("key_and_door")
+    assert fq.solve(door, budget=2.5) is None
+    # The map is used up finding the one key, and the lock keeps the key; a
+    # door that also wants the key in hand can never open. The relaxation
+    # (which ignores consumption) accepts the level; the exact search does not.
+    source = files("function_quest").joinpath("levels", "key_and_door.toml").read_text()
+    level = Level.from_toml(
+        source.replace('reads = ["map"]', 'consumes = ["map"]').replace(
+            'reads = ["unlocked_door"]', 'reads = ["unlocked_door", "key"]'
+        )
+    )
+    assert fq.solve(level) is None
+    assert fq.brute_force(level, max_calls=8) is None
