@@ -1,0 +1,253 @@
+"""The gymnasium environment: one episode plays one level.
+
+Reward: each call costs ``-(cost + warm-up if the function was cold)``; a
+failed call also costs ``-fail_penalty``; an illegal call (needs not held,
+or a padding slot) changes nothing and costs ``-illegal_penalty``; winning
+pays ``+goal_bonus`` plus the rewards of the goals held. ``terminated`` on a
+win; ``truncated`` when the budget is spent, no call is legal any more, or
+``max_steps`` is reached. State lives in Pit objects: a ``PoolManager`` on a
+virtual clock knows which functions are warm, a ``DagTracker`` records the
+calls made and what each one built on (``env.unwrapped.dag()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+
+from function_quest.level import Level
+from function_quest.solver import solve
+from symphony_lab.observation import FunctionView, ObservationSpec
+from symphony_lab.pit import DagTracker, PoolManager
+
+
+class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 - gymnasium's convention
+
+    def __init__(
+        self,
+        levels: Level | Sequence[Level] | None = None,
+        *,
+        masked: bool = True,
+        max_functions: int = 32,
+        max_kinds: int = 32,
+        max_steps: int = 64,
+        goal_bonus: float = 10.0,
+        fail_penalty: float = 1.0,
+        illegal_penalty: float = 1.0,
+        render_mode: str | None = None,
+    ) -> None:
+        if levels is None:
+            from function_quest import LEVELS, load
+
+            levels = [load(name) for name in LEVELS]
+        self.levels: list[Level] = [levels] if isinstance(levels, Level) else list(levels)
+        if not self.levels:
+            raise ValueError("levels must hold at least one level")
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
+        self.spec_obs = ObservationSpec(max_functions, max_kinds)
+        for level in self.levels:
+            if len(level.functions) > max_functions or len(level.kinds) > max_kinds:
+                raise ValueError(
+                    f"level {level.id!r} has {len(level.functions)} functions and "
+                    f"{len(level.kinds)} kinds; "
+                    f"max_functions={max_functions}, max_kinds={max_kinds}"
+                )
+        self.masked = masked
+        self.max_steps = max_steps
+        self.goal_bonus = goal_bonus
+        self.fail_penalty = fail_penalty
+        self.illegal_penalty = illegal_penalty
+        self.render_mode = render_mode
+        self.observation_space = self.spec_obs.space()
+        self.action_space = gym.spaces.Discrete(max_functions)
+        self._optimal: dict[str, float | None] = {}
+        self.level = self.levels[0]
+        self._start(self.level)
+
+    # ---- episode ----
+
+    def _start(self, level: Level) -> None:
+        self.level = level
+        self._kind = {k: i for i, k in enumerate(level.kinds)}
+        self._needs = [[self._kind[k] for k in f.needs] for f in level.functions]
+        self.held = {self._kind[k] for k in level.initial}
+        self.spent = 0.0
+        self.calls: list[str] = []
+        self.failures = 0
+        self.steps = 0
+        self.pool = PoolManager(clock="virtual", reaper_interval=None, event_capacity=0)
+        for f in level.functions:
+            self.pool.register(f.name, warmup=f.warmup, idle_timeout=None)
+        self._dag = DagTracker()
+        self._made_by: dict[int, int] = {}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+        super().reset(seed=seed)
+        level = (options or {}).get("level")
+        if level is None:
+            level = self.levels[int(self.np_random.integers(len(self.levels)))]
+        self._start(level)
+        return self._observe(), self._info()
+
+    def step(
+        self, action: np.int64 | int
+    ) -> tuple[dict[str, npt.NDArray[Any]], SupportsFloat, bool, bool, dict[str, Any]]:
+        a = int(action)
+        self.steps += 1
+        level = self.level
+        reward = 0.0
+        illegal = not self._legal(a)
+        if illegal:
+            reward -= self.illegal_penalty
+        else:
+            f = level.functions[a]
+            lease = self.pool.acquire(f.name, timeout=0)
+            cost = f.cost + (f.warmup if lease.cold_start else 0.0)
+            self.pool.advance_to(max(lease.ready_at, self.pool.now) + f.latency)
+            failed = bool(self.np_random.random() < f.failure)
+            key = len(self.calls)
+            self._dag.add_task(key, cost=cost, payload=f.name.encode())
+            for k in self._needs[a]:
+                if k in self._made_by:
+                    self._dag.add_edge(self._made_by[k], key)
+            self._dag.start(key)
+            self.calls.append(f.name)
+            self.spent += cost
+            reward -= cost
+            if failed:
+                lease.fail()
+                self._dag.fail(key)
+                self.failures += 1
+                reward -= self.fail_penalty
+            else:
+                lease.release()
+                self._dag.done(key)
+                self.held -= {self._kind[k] for k in f.consumes}
+                for k in f.produces:
+                    self.held.add(self._kind[k])
+                    self._made_by[self._kind[k]] = key
+        won = self._won()
+        if won:
+            reward += self.goal_bonus + level.reward_for(self._held_names())
+        truncated = not won and (
+            self.spent >= level.budget or self.steps >= self.max_steps or not self._any_legal()
+        )
+        info = self._info()
+        info["illegal"] = illegal
+        return self._observe(), reward, won, truncated, info
+
+    # ---- masks and views ----
+
+    def _legal(self, a: int) -> bool:
+        if not 0 <= a < len(self.level.functions):
+            return False
+        f = self.level.functions[a]
+        return (
+            all(k in self.held for k in self._needs[a]) and self.spent + f.cost <= self.level.budget
+        )
+
+    def _any_legal(self) -> bool:
+        return any(self._legal(a) for a in range(len(self.level.functions)))
+
+    def legal_actions(self) -> npt.NDArray[np.bool_]:
+        """Calls whose needs are held and whose cost fits the budget left."""
+        mask = np.zeros(self.action_space.n, bool)
+        for a in range(len(self.level.functions)):
+            mask[a] = self._legal(a)
+        return mask
+
+    def action_masks(self) -> npt.NDArray[np.bool_]:
+        """For sb3-contrib's MaskablePPO. Masked mode: only legal calls.
+        Unmasked mode: every real function (an illegal call is penalised), so
+        the mask does not give preconditions away."""
+        if self.masked:
+            return self.legal_actions()
+        mask = np.zeros(self.action_space.n, bool)
+        mask[: len(self.level.functions)] = True
+        return mask
+
+    def _won(self) -> bool:
+        return all(self._kind[k] in self.held for k in self.level.essential)
+
+    def _held_names(self) -> set[str]:
+        names = list(self.level.kinds)
+        return {names[i] for i in self.held}
+
+    def _observe(self) -> dict[str, npt.NDArray[Any]]:
+        level = self.level
+        warm = {name for name in self.pool.functions if _is_warm(self.pool, name)}
+        views = [
+            FunctionView(
+                reads=[self._kind[k] for k in f.reads],
+                consumes=[self._kind[k] for k in f.consumes],
+                produces=[self._kind[k] for k in f.produces],
+                cost=f.cost,
+                failure=f.failure,
+                warmup=f.warmup,
+                warm=f.name in warm,
+            )
+            for f in level.functions
+        ]
+        return self.spec_obs.encode(
+            n_kinds=len(level.kinds),
+            held=sorted(self.held),
+            goal=[self._kind[g.kind] for g in level.goals if g.importance == "essential"],
+            bonus_goal=[self._kind[g.kind] for g in level.goals if g.importance != "essential"],
+            functions=views,
+            budget_left=level.budget - self.spent,
+        )
+
+    def optimal_cost(self) -> float | None:
+        """Cost of the exact solver's plan for this level (failures ignored)."""
+        if self.level.id not in self._optimal:
+            plan = solve(self.level)
+            self._optimal[self.level.id] = None if plan is None else plan.cost
+        return self._optimal[self.level.id]
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "level": self.level.id,
+            "calls": len(self.calls),
+            "cost": self.spent,
+            "optimal_cost": self.optimal_cost(),
+            "failures": self.failures,
+        }
+
+    def dag(self) -> DagTracker:
+        """The calls made so far as a Pit DagTracker: one task per call (key:
+        call number, payload: function name), an edge from the call that made
+        each kind a later call needed."""
+        return self._dag
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        level = self.level
+        names = list(level.kinds)
+        lines = [
+            f"{level.title} [{level.id}]  spent {self.spent:g} of {level.budget:g}, "
+            f"{len(self.calls)} calls, {self.failures} failed",
+            "held:  " + ", ".join(sorted(names[i] for i in self.held)),
+            "goals: "
+            + ", ".join(
+                f"{g.kind}{'*' if self._kind[g.kind] in self.held else ''} ({g.importance})"
+                for g in level.goals
+            ),
+        ]
+        legal = self.legal_actions()
+        for a, f in enumerate(level.functions):
+            mark = ">" if legal[a] else " "
+            lines.append(f" {mark} {a:2d} {f.name:24s} cost {f.cost:g}")
+        return "\n".join(lines)
+
+
+def _is_warm(pool: PoolManager, function: str) -> bool:
+    return any(state in ("idle", "busy") for _, state, _ in pool.instances(function))

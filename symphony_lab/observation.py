@@ -1,0 +1,116 @@
+"""The Conductor's observation: one encoding for training and for real runs.
+
+Function Quest builds its observations here, and a real run (the Stage) will
+build the same dictionary from live functions and artifacts, so a policy
+trained in the one acts in the other. Every array has a fixed maximum size
+with a padding mask, so one policy serves problems of different sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Bumped when the layout changes, so saved policies can refuse a mismatch.
+OBSERVATION_VERSION = 1
+
+#: Upper bound of costs and budgets in an observation.
+MAX_AMOUNT = 1e6
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    """What the Conductor may know of one function before calling it."""
+
+    reads: Sequence[int]
+    consumes: Sequence[int]
+    produces: Sequence[int]
+    cost: float
+    failure: float
+    warmup: float
+    warm: bool
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    """Maximum sizes of an observation."""
+
+    max_functions: int = 32
+    max_kinds: int = 32
+
+    def space(self) -> Any:
+        """The matching ``gymnasium.spaces.Dict``."""
+        from gymnasium import spaces
+
+        f, k = self.max_functions, self.max_kinds
+        unit = spaces.Box(0.0, 1.0, (f,), np.float32)
+        # Finite bounds, as gymnasium's checker asks; no cost comes near.
+        nonneg = spaces.Box(0.0, MAX_AMOUNT, (f,), np.float32)
+        return spaces.Dict(
+            {
+                "held": spaces.MultiBinary(k),
+                "goal": spaces.MultiBinary(k),
+                "bonus_goal": spaces.MultiBinary(k),
+                "kind_mask": spaces.MultiBinary(k),
+                "reads": spaces.MultiBinary((f, k)),
+                "consumes": spaces.MultiBinary((f, k)),
+                "produces": spaces.MultiBinary((f, k)),
+                "cost": nonneg,
+                "failure": unit,
+                "warmup": nonneg,
+                "warm": spaces.MultiBinary(f),
+                "function_mask": spaces.MultiBinary(f),
+                "budget_left": spaces.Box(0.0, MAX_AMOUNT, (1,), np.float32),
+            }
+        )
+
+    def encode(
+        self,
+        *,
+        n_kinds: int,
+        held: Sequence[int],
+        goal: Sequence[int],
+        bonus_goal: Sequence[int],
+        functions: Sequence[FunctionView],
+        budget_left: float,
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The observation of one state; kinds are given by index."""
+        f, k = self.max_functions, self.max_kinds
+        if n_kinds > k or len(functions) > f:
+            raise ValueError(
+                f"the problem has {n_kinds} kinds and {len(functions)} functions; this "
+                f"observation holds at most {k} kinds and {f} functions"
+            )
+        obs: dict[str, npt.NDArray[Any]] = {
+            "held": np.zeros(k, np.int8),
+            "goal": np.zeros(k, np.int8),
+            "bonus_goal": np.zeros(k, np.int8),
+            "kind_mask": np.zeros(k, np.int8),
+            "reads": np.zeros((f, k), np.int8),
+            "consumes": np.zeros((f, k), np.int8),
+            "produces": np.zeros((f, k), np.int8),
+            "cost": np.zeros(f, np.float32),
+            "failure": np.zeros(f, np.float32),
+            "warmup": np.zeros(f, np.float32),
+            "warm": np.zeros(f, np.int8),
+            "function_mask": np.zeros(f, np.int8),
+            "budget_left": np.array([min(max(budget_left, 0.0), MAX_AMOUNT)], np.float32),
+        }
+        obs["kind_mask"][:n_kinds] = 1
+        obs["held"][list(held)] = 1
+        obs["goal"][list(goal)] = 1
+        obs["bonus_goal"][list(bonus_goal)] = 1
+        for i, fn in enumerate(functions):
+            obs["reads"][i, list(fn.reads)] = 1
+            obs["consumes"][i, list(fn.consumes)] = 1
+            obs["produces"][i, list(fn.produces)] = 1
+            obs["cost"][i] = fn.cost
+            obs["failure"][i] = fn.failure
+            obs["warmup"][i] = fn.warmup
+            obs["warm"][i] = fn.warm
+            obs["function_mask"][i] = 1
+        return obs

@@ -1,0 +1,150 @@
+"""The Function Quest environment: conformance, rewards, masks, Pit state."""
+
+import warnings
+
+import function_quest as fq
+import gymnasium as gym
+import numpy as np
+import pytest
+from function_quest.env import FunctionQuestEnv
+from gymnasium.utils.env_checker import check_env
+
+from symphony_lab.observation import ObservationSpec
+
+
+def door() -> FunctionQuestEnv:
+    return FunctionQuestEnv(fq.load("key_and_door"), render_mode="ansi")
+
+
+def play(env: FunctionQuestEnv, names: list[str]) -> list[tuple[float, bool, bool]]:
+    index = {f.name: i for i, f in enumerate(env.level.functions)}
+    out = []
+    for name in names:
+        _, reward, terminated, truncated, _ = env.step(index[name])
+        out.append((float(reward), terminated, truncated))
+    return out
+
+
+def test_make_by_id_and_the_checker_pass() -> None:
+    env = gym.make("function_quest:FunctionQuest-v0", levels=fq.load("key_and_door"))
+    assert isinstance(env.unwrapped, FunctionQuestEnv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning from the checker either
+        check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_the_optimal_plan_wins_with_the_documented_reward() -> None:
+    env = door()
+    env.reset(seed=1)
+    steps = play(env, ["find_key", "use_key", "open_door"])
+    assert steps[:2] == [(-1.0, False, False), (-1.0, False, False)]
+    reward, terminated, truncated = steps[2]
+    assert terminated
+    assert not truncated
+    assert reward == -1.0 + env.goal_bonus + 10.0  # the goal's own reward
+    info = env._info()
+    assert (info["calls"], info["cost"], info["optimal_cost"]) == (3, 3.0, 3.0)
+    dag = env.unwrapped.dag()
+    assert len(dag) == 3
+    assert dag.predecessors(1) == [0]
+    assert dag.predecessors(2) == [1]
+    assert "held:  map, open_door, unlocked_door" in env.render()
+
+
+def test_masks_in_both_modes_and_the_illegal_call_penalty() -> None:
+    env = door()
+    env.reset(seed=0)
+    names = [f.name for f in env.level.functions]
+    assert [names[a] for a in np.flatnonzero(env.action_masks())] == ["find_key", "knock"]
+    unmasked = FunctionQuestEnv(fq.load("key_and_door"), masked=False)
+    obs, _ = unmasked.reset(seed=0)
+    assert unmasked.action_masks().sum() == len(names)  # preconditions not given away
+    after, reward, terminated, truncated, info = unmasked.step(names.index("open_door"))
+    assert info["illegal"]
+    assert reward == -unmasked.illegal_penalty
+    assert not terminated
+    assert not truncated
+    for key in obs:
+        np.testing.assert_array_equal(obs[key], after[key])
+    assert unmasked.step(31)[4]["illegal"]  # a padding slot
+
+
+def test_warm_ups_come_from_the_pool_on_a_virtual_clock() -> None:
+    env = FunctionQuestEnv(fq.load("software_delivery"))
+    env.reset(seed=0)
+    first = play(
+        env,
+        [
+            "enhance_prompt",
+            "extract_features",
+            "create_plan",
+            "coordinate_tasks",
+            "visualize_logic",
+        ],
+    )
+    assert [r for r, _, _ in first] == [-1.0, -2.0, -2.0, -1.5, -1.0]
+    gen = [f.name for f in env.level.functions].index("generate_code")
+    assert env._observe()["warm"][gen] == 0
+    _, reward, *_ = env.step(gen)
+    cold = env.level.function("generate_code")
+    paid = cold.cost + cold.warmup  # cold: the pool says so
+    if env.failures:
+        assert reward == -paid - env.fail_penalty
+        assert env._observe()["warm"][gen] == 0  # the failed instance went cold
+    else:
+        assert reward == -paid + env.goal_bonus + 20.0  # won: code's reward
+        assert env._observe()["warm"][gen] == 1
+    assert env.pool.is_virtual
+    assert env.pool.now > 0
+
+
+def test_the_same_seed_gives_the_same_level_and_trajectory() -> None:
+    def run(seed: int) -> list[tuple[str, float]]:
+        env = FunctionQuestEnv()
+        _, info = env.reset(seed=seed)
+        trace = [(info["level"], 0.0)]
+        rng = np.random.default_rng(seed)
+        for _ in range(30):
+            legal = np.flatnonzero(env.action_masks())
+            _, reward, terminated, truncated, _ = env.step(int(rng.choice(legal)))
+            trace.append((env.calls[-1], float(reward)))
+            if terminated or truncated:
+                break
+        return trace
+
+    assert run(3) == run(3)
+    assert len({tuple(run(s)) for s in range(8)}) > 1
+
+
+def test_the_budget_truncates() -> None:
+    env = door()
+    env.reset(seed=0)
+    knock = [f.name for f in env.level.functions].index("knock")
+    truncated = False
+    for _ in range(30):
+        *_, truncated, _ = env.step(knock)
+        if truncated:
+            break
+    assert truncated
+    assert env.spent <= env.level.budget
+
+
+def test_vectorised_environments() -> None:
+    envs = gym.make_vec("function_quest:FunctionQuest-v0", num_envs=3, vectorization_mode="sync")
+    obs, _ = envs.reset(seed=0)
+    assert obs["held"].shape == (3, 32)
+    _, reward, terminated, _, _ = envs.step(np.zeros(3, dtype=np.int64))
+    assert reward.shape == (3,)
+    assert terminated.shape == (3,)
+    envs.close()
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="max_functions=2"):
+        FunctionQuestEnv(fq.load("key_and_door"), max_functions=2)
+    with pytest.raises(ValueError, match="render_mode"):
+        FunctionQuestEnv(render_mode="human")
+    with pytest.raises(ValueError, match="at most 1 kinds"):
+        ObservationSpec(max_functions=4, max_kinds=1).encode(
+            n_kinds=2, held=[], goal=[], bonus_goal=[], functions=[], budget_left=1.0
+        )
