@@ -174,6 +174,14 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         mask[: len(self.level.functions)] = True
         return mask
 
+    def held_kinds(self) -> set[str]:
+        """Kinds held now."""
+        return self._held_names()
+
+    def warm_functions(self) -> set[str]:
+        """Functions with a warm instance now."""
+        return {name for name in self.pool.functions if _is_warm(self.pool, name)}
+
     def _won(self) -> bool:
         return all(self._kind[k] in self.held for k in self.level.essential)
 
@@ -183,7 +191,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
 
     def _observe(self) -> dict[str, npt.NDArray[Any]]:
         level = self.level
-        warm = {name for name in self.pool.functions if _is_warm(self.pool, name)}
+        warm = self.warm_functions()
         views = [
             FunctionView(
                 reads=[self._kind[k] for k in f.reads],

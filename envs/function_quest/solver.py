@@ -3,11 +3,11 @@
 A* over states ``(kinds held, functions warm)``: a call of a function whose
 needs are held moves to ``(held - consumes + produces, warm + function)`` at
 its cost plus, when cold, its warm-up. A state holding every essential goal
-may finish, paying ``max_bonus - bonus(held)``, where the bonus is the reward
-of the recommended and optional goals held; so the solver minimises
-``cost - bonus`` with non-negative edges. The heuristic is h_max of the delete
-relaxation from the state's kinds (warm-ups and consumption ignored), which
-never overestimates, so the plan found is optimal.
+ends the episode (as in the environment), paying ``max_bonus - bonus(held)``,
+where the bonus is the reward of the recommended and optional goals held; so
+the solver minimises ``cost - bonus`` with non-negative edges. The heuristic
+is h_max of the delete relaxation from the state's kinds (warm-ups and
+consumption ignored), which never overestimates, so the plan is optimal.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from function_quest.level import Level
@@ -99,11 +100,25 @@ class _Compiled:
         return max(cost[i] for i in range(n) if missing >> i & 1)
 
 
-def solve(level: Level, *, budget: float | None = None) -> Plan | None:
+def solve(
+    level: Level,
+    *,
+    budget: float | None = None,
+    held: Iterable[str] | None = None,
+    warm: Iterable[str] = (),
+) -> Plan | None:
     """The plan of least ``cost - bonus`` that holds every essential goal
     within ``budget`` (the level's by default); ``None`` if there is none.
-    Failure probabilities are ignored: every call succeeds."""
+    Starts from the level's initial kinds, or from ``held`` with the
+    functions in ``warm`` already warm (to replan mid-episode). Failure
+    probabilities are ignored: every call succeeds."""
     c = _Compiled(level)
+    if held is not None:
+        c.start = c._bits(held)
+    names = [f.name for f in level.functions]
+    warm_mask = 0
+    for name in warm:
+        warm_mask |= 1 << names.index(name)
     limit = level.budget if budget is None else budget
     warmable = [w > 0 for w in c.warmup]
     h_cache: dict[int, float] = {}
@@ -115,7 +130,7 @@ def solve(level: Level, *, budget: float | None = None) -> Plan | None:
         return v
 
     tie = itertools.count()
-    start = (c.start, 0)
+    start = (c.start, warm_mask)
     best: dict[tuple[int, int], float] = {start: 0.0}
     parent: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
     # Entries: (f = g + h, tie, g, state, finished)
@@ -130,8 +145,10 @@ def solve(level: Level, *, budget: float | None = None) -> Plan | None:
         if g > best.get(state, math.inf):
             continue
         if held & c.essential == c.essential:
+            # The episode ends the moment the essential goals are held.
             done = g + c.max_bonus - c.bonus(held)
             heapq.heappush(frontier, (done, next(tie), g, state, True))
+            continue
         for f, needs in enumerate(c.needs):
             if held & needs != needs:
                 continue
@@ -176,6 +193,7 @@ def brute_force(level: Level, *, max_calls: int) -> Plan | None:
             plan = Plan(calls, cost, c.bonus(held), c.kinds_of(held))
             if best is None or plan.objective < best.objective - 1e-9:
                 best = plan
+            continue
         if len(calls) == max_calls:
             continue
         for f, needs in enumerate(c.needs):
