@@ -68,6 +68,47 @@ class ObservationSpec:
             }
         )
 
+    def static(
+        self,
+        *,
+        n_kinds: int,
+        goal: Sequence[int],
+        bonus_goal: Sequence[int],
+        functions: Sequence[FunctionView],
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The parts of an observation that stay fixed through an episode,
+        computed once; ``with_state`` copies them into each observation."""
+        obs = self.encode(
+            n_kinds=n_kinds,
+            held=[],
+            goal=goal,
+            bonus_goal=bonus_goal,
+            functions=functions,
+            budget_left=0.0,
+        )
+        for key in ("held", "warm", "budget_left"):
+            del obs[key]
+        return obs
+
+    def with_state(
+        self,
+        static: dict[str, npt.NDArray[Any]],
+        *,
+        held: npt.NDArray[np.int8],
+        warm: npt.NDArray[np.int8],
+        budget_left: float,
+    ) -> dict[str, npt.NDArray[Any]]:
+        """A step's observation: copies of the static arrays (callers keep
+        observations; none may share memory with the next) plus the state
+        (``held`` over kinds, ``warm`` over functions, padded here)."""
+        obs = {key: array.copy() for key, array in static.items()}
+        obs["held"] = np.zeros(self.max_kinds, np.int8)
+        obs["held"][: len(held)] = held
+        obs["warm"] = np.zeros(self.max_functions, np.int8)
+        obs["warm"][: len(warm)] = warm
+        obs["budget_left"] = np.array([min(max(budget_left, 0.0), MAX_AMOUNT)], np.float32)
+        return obs
+
     def encode(
         self,
         *,

@@ -76,7 +76,38 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         self.level = level
         self._kind = {k: i for i, k in enumerate(level.kinds)}
         self._needs = [[self._kind[k] for k in f.needs] for f in level.functions]
-        self.held = {self._kind[k] for k in level.initial}
+        n_f, n_k = len(level.functions), len(level.kinds)
+        # The level as arrays, so masks and moves are a few numpy operations.
+        self._needs_m = np.zeros((n_f, n_k), bool)
+        self._consumes_m = np.zeros((n_f, n_k), bool)
+        self._produces_m = np.zeros((n_f, n_k), bool)
+        for i, f in enumerate(level.functions):
+            self._needs_m[i, self._needs[i]] = True
+            self._consumes_m[i, [self._kind[k] for k in f.consumes]] = True
+            self._produces_m[i, [self._kind[k] for k in f.produces]] = True
+        self._costs = np.array([f.cost for f in level.functions])
+        self._essential = np.zeros(n_k, bool)
+        self._essential[[self._kind[k] for k in level.essential]] = True
+        self._mask: npt.NDArray[np.bool_] | None = None
+        self._held = np.zeros(n_k, bool)
+        self._held[[self._kind[k] for k in level.initial]] = True
+        self._static = self.spec_obs.static(
+            n_kinds=n_k,
+            goal=[self._kind[g.kind] for g in level.goals if g.importance == "essential"],
+            bonus_goal=[self._kind[g.kind] for g in level.goals if g.importance != "essential"],
+            functions=[
+                FunctionView(
+                    reads=[self._kind[k] for k in f.reads],
+                    consumes=[self._kind[k] for k in f.consumes],
+                    produces=[self._kind[k] for k in f.produces],
+                    cost=f.cost,
+                    failure=f.failure,
+                    warmup=f.warmup,
+                    warm=False,
+                )
+                for f in level.functions
+            ],
+        )
         self.spent = 0.0
         self.calls: list[str] = []
         self.failures = 0
@@ -121,6 +152,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             self._dag.start(key)
             self.calls.append(f.name)
             self.spent += cost
+            self._mask = None
             reward -= cost
             if failed:
                 lease.fail()
@@ -130,15 +162,17 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             else:
                 lease.release()
                 self._dag.done(key)
-                self.held -= {self._kind[k] for k in f.consumes}
+                self._held &= ~self._consumes_m[a]
+                self._held |= self._produces_m[a]
                 for k in f.produces:
-                    self.held.add(self._kind[k])
                     self._made_by[self._kind[k]] = key
         won = self._won()
         if won:
             reward += self.goal_bonus + level.reward_for(self._held_names())
         truncated = not won and (
-            self.spent >= level.budget or self.steps >= self.max_steps or not self._any_legal()
+            self.spent >= level.budget
+            or self.steps >= self.max_steps
+            or not self._legal_mask().any()
         )
         info = self._info()
         info["illegal"] = illegal
@@ -146,22 +180,21 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
 
     # ---- masks and views ----
 
-    def _legal(self, a: int) -> bool:
-        if not 0 <= a < len(self.level.functions):
-            return False
-        f = self.level.functions[a]
-        return (
-            all(k in self.held for k in self._needs[a]) and self.spent + f.cost <= self.level.budget
-        )
+    def _legal_mask(self) -> npt.NDArray[np.bool_]:
+        """Per real function: its needs are held and its cost fits the budget
+        left. Computed once per state."""
+        if self._mask is None:
+            needs_met = ~(self._needs_m & ~self._held).any(axis=1)
+            self._mask = needs_met & (self.spent + self._costs <= self.level.budget)
+        return self._mask
 
-    def _any_legal(self) -> bool:
-        return any(self._legal(a) for a in range(len(self.level.functions)))
+    def _legal(self, a: int) -> bool:
+        return 0 <= a < len(self.level.functions) and bool(self._legal_mask()[a])
 
     def legal_actions(self) -> npt.NDArray[np.bool_]:
         """Calls whose needs are held and whose cost fits the budget left."""
         mask = np.zeros(self.action_space.n, bool)
-        for a in range(len(self.level.functions)):
-            mask[a] = self._legal(a)
+        mask[: len(self.level.functions)] = self._legal_mask()
         return mask
 
     def action_masks(self) -> npt.NDArray[np.bool_]:
@@ -176,41 +209,28 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
 
     def held_kinds(self) -> set[str]:
         """Kinds held now."""
-        return self._held_names()
+        names = list(self.level.kinds)
+        return {names[i] for i in np.flatnonzero(self._held)}
 
     def warm_functions(self) -> set[str]:
-        """Functions with a warm instance now."""
-        return {name for name in self.pool.functions if _is_warm(self.pool, name)}
+        """Functions with a hot instance in the pool now."""
+        return {
+            n for n, hot in zip(self.pool.functions, self.pool.hot_counts(), strict=True) if hot
+        }
 
     def _won(self) -> bool:
-        return all(self._kind[k] in self.held for k in self.level.essential)
+        return not (self._essential & ~self._held).any()
 
     def _held_names(self) -> set[str]:
-        names = list(self.level.kinds)
-        return {names[i] for i in self.held}
+        return self.held_kinds()
 
     def _observe(self) -> dict[str, npt.NDArray[Any]]:
-        level = self.level
-        warm = self.warm_functions()
-        views = [
-            FunctionView(
-                reads=[self._kind[k] for k in f.reads],
-                consumes=[self._kind[k] for k in f.consumes],
-                produces=[self._kind[k] for k in f.produces],
-                cost=f.cost,
-                failure=f.failure,
-                warmup=f.warmup,
-                warm=f.name in warm,
-            )
-            for f in level.functions
-        ]
-        return self.spec_obs.encode(
-            n_kinds=len(level.kinds),
-            held=sorted(self.held),
-            goal=[self._kind[g.kind] for g in level.goals if g.importance == "essential"],
-            bonus_goal=[self._kind[g.kind] for g in level.goals if g.importance != "essential"],
-            functions=views,
-            budget_left=level.budget - self.spent,
+        warm = np.array(self.pool.hot_counts(), np.int8) > 0
+        return self.spec_obs.with_state(
+            self._static,
+            held=self._held.astype(np.int8),
+            warm=warm.astype(np.int8),
+            budget_left=self.level.budget - self.spent,
         )
 
     def optimal_cost(self) -> float | None:
@@ -239,14 +259,14 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         if self.render_mode != "ansi":
             return None
         level = self.level
-        names = list(level.kinds)
+        list(level.kinds)
         lines = [
             f"{level.title} [{level.id}]  spent {self.spent:g} of {level.budget:g}, "
             f"{len(self.calls)} calls, {self.failures} failed",
-            "held:  " + ", ".join(sorted(names[i] for i in self.held)),
+            "held:  " + ", ".join(sorted(self.held_kinds())),
             "goals: "
             + ", ".join(
-                f"{g.kind}{'*' if self._kind[g.kind] in self.held else ''} ({g.importance})"
+                f"{g.kind}{'*' if self._held[self._kind[g.kind]] else ''} ({g.importance})"
                 for g in level.goals
             ),
         ]
@@ -255,7 +275,3 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             mark = ">" if legal[a] else " "
             lines.append(f" {mark} {a:2d} {f.name:24s} cost {f.cost:g}")
         return "\n".join(lines)
-
-
-def _is_warm(pool: PoolManager, function: str) -> bool:
-    return any(state in ("idle", "busy") for _, state, _ in pool.instances(function))

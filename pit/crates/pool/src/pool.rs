@@ -322,6 +322,14 @@ impl Pool {
         }
     }
 
+    /// Hot instances (idle or busy) of every function, in registration order.
+    pub fn hot_counts(&self) -> Vec<u32> {
+        self.funcs
+            .iter()
+            .map(|f| f.counts[Idle as usize] + f.counts[Busy as usize])
+            .collect()
+    }
+
     /// Leases out now.
     pub fn busy(&self) -> u32 {
         self.inst.iter().filter(|i| i.lease != 0).count() as u32

@@ -715,6 +715,11 @@ impl PyPool {
             .collect())
     }
 
+    /// Hot instances (idle or busy) per function, in the order of ``functions``.
+    fn hot_counts(&self, py: Python<'_>) -> Vec<u32> {
+        self.lock(py).pool.hot_counts()
+    }
+
     /// Names of the registered functions.
     #[getter]
     fn functions(&self, py: Python<'_>) -> Vec<String> {
