@@ -6,6 +6,8 @@ baselines, allowed to look at the level itself) the environment.
 - ``GreedyPolicy``: the cheapest legal call that produces a needed kind not held.
 - ``RelaxedPlanPolicy``: the legal call minimising its cost plus the h_add
   cost-to-goal (delete relaxation) of the state after it.
+
+A call's cost here is what it costs now: its cost plus its warm-up if cold.
 - ``ExactReplanningPolicy``: the first call of the exact solver's plan from
   the current state, replanned after every call (so after every failure).
 """
@@ -36,6 +38,15 @@ def _legal(mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> list[int]:
     return [a for a in np.flatnonzero(mask) if env.legal_actions()[a]] or list(np.flatnonzero(mask))
 
 
+def _progressing(mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> list[int]:
+    """Legal calls that make a kind not yet held; all legal calls if none do.
+    (A call that makes nothing new can only look good to h_add, which
+    overestimates, so the relaxed greedy would otherwise idle on it.)"""
+    held = env.held_kinds()
+    legal = _legal(mask, env)
+    return [a for a in legal if not set(env.level.functions[a].produces) <= held] or legal
+
+
 class RandomPolicy:
     def __init__(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
@@ -58,15 +69,22 @@ def needed_kinds(level: Level) -> set[str]:
     return needed
 
 
+def call_cost(env: FunctionQuestEnv, a: int, warm: set[str]) -> float:
+    """What calling function ``a`` costs now: its cost, plus its warm-up if cold."""
+    f = env.level.functions[a]
+    return f.cost + (0.0 if f.name in warm else f.warmup)
+
+
 class GreedyPolicy:
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
         level = env.level
         held = env.held_kinds()
+        warm = env.warm_functions()
         missing = needed_kinds(level) - held
-        legal = _legal(mask, env)
+        legal = _progressing(mask, env)
         useful = [a for a in legal if set(level.functions[a].produces) & missing]
         pool = useful or legal
-        return min(pool, key=lambda a: (level.functions[a].cost, a))
+        return min(pool, key=lambda a: (call_cost(env, a, warm), a))
 
 
 def h_add(level: Level, held: set[str]) -> float:
@@ -91,13 +109,14 @@ class RelaxedPlanPolicy:
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
         level = env.level
         held = env.held_kinds()
+        warm = env.warm_functions()
 
         def value(a: int) -> tuple[float, int]:
             f = level.functions[a]
             after = (held - set(f.consumes)) | set(f.produces)
-            return f.cost + h_add(level, after), a
+            return call_cost(env, a, warm) + h_add(level, after), a
 
-        return min(_legal(mask, env), key=value)
+        return min(_progressing(mask, env), key=value)
 
 
 class ExactReplanningPolicy:

@@ -40,6 +40,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         fail_penalty: float = 1.0,
         illegal_penalty: float = 1.0,
         render_mode: str | None = None,
+        solve_optimal: bool = True,
     ) -> None:
         if levels is None:
             from function_quest import LEVELS, load
@@ -64,6 +65,10 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         self.fail_penalty = fail_penalty
         self.illegal_penalty = illegal_penalty
         self.render_mode = render_mode
+        # The exact solver is still Python: on large generated levels a
+        # solve can take seconds, so callers that do not need
+        # info["optimal_cost"] may turn it off.
+        self.solve_optimal = solve_optimal
         self.observation_space = self.spec_obs.space()
         self.action_space = gym.spaces.Discrete(max_functions)
         self._optimal: dict[str, float | None] = {}
@@ -234,7 +239,10 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         )
 
     def optimal_cost(self) -> float | None:
-        """Cost of the exact solver's plan for this level (failures ignored)."""
+        """Cost of the exact solver's plan for this level (failures ignored);
+        ``None`` when unsolvable or when ``solve_optimal`` is off."""
+        if not self.solve_optimal:
+            return None
         if self.level.id not in self._optimal:
             plan = solve(self.level)
             self._optimal[self.level.id] = None if plan is None else plan.cost

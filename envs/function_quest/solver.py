@@ -38,18 +38,36 @@ class Plan:
         return self.cost - self.bonus
 
 
-class _Compiled:
-    """A level as bit masks, for the search."""
+def relevant_functions(level: Level) -> list[int]:
+    """Indices of the functions that can matter for some goal: those that
+    produce a kind in the backward closure of the goals through the needs of
+    producers. The rest (distractors, dead ends) never help a plan, so the
+    search leaves them out."""
+    relevant = {g.kind for g in level.goals}
+    changed = True
+    while changed:
+        changed = False
+        for f in level.functions:
+            if set(f.produces) & relevant and not f.needs <= relevant:
+                relevant |= f.needs
+                changed = True
+    return [i for i, f in enumerate(level.functions) if set(f.produces) & relevant]
 
-    def __init__(self, level: Level) -> None:
+
+class _Compiled:
+    """A level as bit masks, for the search; only its relevant functions."""
+
+    def __init__(self, level: Level, *, prune: bool = True) -> None:
         self.level = level
         self.kinds = {k: i for i, k in enumerate(level.kinds)}
         bits = self._bits
-        self.needs = [bits(f.needs) for f in level.functions]
-        self.consumes = [bits(f.consumes) for f in level.functions]
-        self.produces = [bits(f.produces) for f in level.functions]
-        self.cost = [f.cost for f in level.functions]
-        self.warmup = [f.warmup for f in level.functions]
+        self.index = relevant_functions(level) if prune else list(range(len(level.functions)))
+        functions = [level.functions[i] for i in self.index]
+        self.needs = [bits(f.needs) for f in functions]
+        self.consumes = [bits(f.consumes) for f in functions]
+        self.produces = [bits(f.produces) for f in functions]
+        self.cost = [f.cost for f in functions]
+        self.warmup = [f.warmup for f in functions]
         self.essential = bits(level.essential)
         self.extras = [
             (bits([g.kind]), g.reward) for g in level.goals if g.importance != "essential"
@@ -115,10 +133,11 @@ def solve(
     c = _Compiled(level)
     if held is not None:
         c.start = c._bits(held)
-    names = [f.name for f in level.functions]
+    names = [level.functions[i].name for i in c.index]
     warm_mask = 0
     for name in warm:
-        warm_mask |= 1 << names.index(name)
+        if name in names:
+            warm_mask |= 1 << names.index(name)
     limit = level.budget if budget is None else budget
     warmable = [w > 0 for w in c.warmup]
     h_cache: dict[int, float] = {}
@@ -176,7 +195,7 @@ def _plan(
     at = state
     while at in parent:
         at, f = parent[at]
-        calls.append(c.level.functions[f].name)
+        calls.append(c.level.functions[c.index[f]].name)
     calls.reverse()
     return Plan(tuple(calls), cost, c.bonus(state[0]), c.kinds_of(state[0]))
 
@@ -184,7 +203,7 @@ def _plan(
 def brute_force(level: Level, *, max_calls: int) -> Plan | None:
     """Every call sequence up to ``max_calls`` long, tried in turn: the
     oracle the solver is tested against on small levels."""
-    c = _Compiled(level)
+    c = _Compiled(level, prune=False)
     best: Plan | None = None
     stack: list[tuple[int, int, float, tuple[str, ...]]] = [(c.start, 0, 0.0, ())]
     while stack:
