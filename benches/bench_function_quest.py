@@ -4,10 +4,12 @@
   call, as MaskablePPO's rollout does), on one environment and on a
   ``gymnasium.make_vec`` sync vector of 8; peer in the same run: gymnasium's
   ``CartPole-v1`` raw step rate with random actions. Target: ours >= 0.5x.
-- The exact solver's median time per shipped level.
+- The exact solver's median time per tier of generated levels (target: hard
+  <= 20 ms), and per tier the relaxed-plan (h_add) greedy's cost over the
+  exact optimum, on the levels with failures turned off so that the optimum
+  is exact (target >= 1.25x on hard and expert).
 
-Until the level generator lands, the levels are the shipped ones
-(``software_delivery`` is the medium-sized one).
+Steps/s are measured on the shipped ``software_delivery`` level.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import time
 import function_quest as fq
 import gymnasium as gym
 import numpy as np
+from function_quest.baselines import RelaxedPlanPolicy
 from function_quest.env import FunctionQuestEnv
+from function_quest.generator import TIERS, generate
+from function_quest.level import Function, Level
 
 TARGET = 0.5
 
@@ -62,6 +67,27 @@ def fq_vec_rate(steps: int, n: int = 8, seed: int = 0) -> float:
     return rate
 
 
+def greedy_ratio(level: Level) -> float:
+    """The relaxed-plan greedy's cost over the optimum, failures turned off."""
+    sure = Level(
+        **{
+            **level.__dict__,
+            "functions": tuple(Function(**{**f.__dict__, "failure": 0.0}) for f in level.functions),
+        }
+    )
+    optimum = fq.solve(sure)
+    assert optimum is not None
+    env = FunctionQuestEnv(sure, max_steps=500, solve_optimal=False)
+    policy = RelaxedPlanPolicy()
+    obs, _ = env.reset(seed=0)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        obs, _, terminated, truncated, _ = env.step(policy(obs, env.action_masks(), env))
+    if not terminated:
+        return float("inf")
+    return env.spent / optimum.cost if optimum.cost else 1.0
+
+
 def cartpole_rate(steps: int, seed: int = 0) -> float:
     env = gym.make("CartPole-v1").unwrapped
     rng = np.random.default_rng(seed)
@@ -78,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--levels", type=int, default=50, help="generated levels per tier")
     args = parser.parse_args(argv)
 
     rates: dict[str, list[float]] = {
@@ -94,21 +121,35 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in med.items():
         print(f"  {k:22s} {v:10,.0f} steps/s")
     ratio = med["function quest"] / med["CartPole-v1"]
-    ok = ratio >= TARGET
+    ok = bool(ratio >= TARGET)
     print(
         f"  [{'PASS' if ok else 'FAIL'}] function quest / CartPole = {ratio:.2f}x"
         f" (target >= {TARGET}x)"
     )
 
-    print("\nExact solver, median of 20 solves")
-    for name in fq.LEVELS:
-        level = fq.load(name)
-        times = []
-        for _ in range(20):
+    print(f"\nGenerated levels, {args.levels} seeds per tier: exact solver, h_add greedy")
+    for tier in TIERS:
+        times, ratios = [], []
+        for seed in range(args.levels):
+            level = generate(seed, tier)
             start = time.perf_counter()
-            fq.solve(level)
+            plan = fq.solve(level)
             times.append(time.perf_counter() - start)
-        print(f"  {name:20s} {statistics.median(times) * 1e3:8.2f} ms")
+            ratios.append(greedy_ratio(level))
+            assert plan is not None
+        median_ms = statistics.median(times) * 1e3
+        ratio = statistics.median(ratios)
+        marks = []
+        if tier == "hard":
+            marks.append(f"[{'PASS' if median_ms <= 20 else 'FAIL'}] solve <= 20 ms")
+            ok &= median_ms <= 20
+        if tier in ("hard", "expert"):
+            marks.append(f"[{'PASS' if ratio >= 1.25 else 'FAIL'}] greedy >= 1.25x")
+            ok &= ratio >= 1.25
+        print(
+            f"  {tier:9s} solve median {median_ms:7.2f} ms, max {max(times) * 1e3:7.1f} ms;"
+            f" greedy/optimal median {ratio:5.3f}  {'  '.join(marks)}"
+        )
     return 0 if ok else 1
 
 

@@ -263,3 +263,19 @@ class ResourceLock:
     def items(self) -> list[tuple[str, Literal["shared", "exclusive"]]]: ...
     @property
     def held(self) -> bool: ...
+
+def quest_solve(
+    needs: list[int],
+    consumes: list[int],
+    produces: list[int],
+    cost: list[float],
+    warmup: list[float],
+    essential: int,
+    extras: list[tuple[int, float]],
+    start: int,
+    start_warm: int,
+    budget: float,
+) -> tuple[list[int], float, float, int] | None: ...
+def quest_h_add(
+    needs: list[int], produces: list[int], cost: list[float], essential: int, helds: list[int]
+) -> list[float]: ...

@@ -14,7 +14,6 @@ A call's cost here is what it costs now: its cost plus its warm-up if cold.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,6 +23,7 @@ from function_quest.env import FunctionQuestEnv
 from function_quest.level import Level
 from function_quest.scoring import Score, score
 from function_quest.solver import solve
+from symphony_lab._pit import quest_h_add
 
 Observation = dict[str, npt.NDArray[Any]]
 
@@ -89,20 +89,25 @@ class GreedyPolicy:
 
 def h_add(level: Level, held: set[str]) -> float:
     """Sum over the missing essential kinds of their cheapest relaxed cost
-    (consumption ignored, costs of shared needs counted again: h_add)."""
-    cost = {k: 0.0 for k in held}
-    changed = True
-    while changed:
-        changed = False
-        for f in level.functions:
-            if not all(k in cost for k in f.needs):
-                continue
-            c = f.cost + sum(cost[k] for k in f.needs)
-            for k in f.produces:
-                if c < cost.get(k, math.inf):
-                    cost[k] = c
-                    changed = True
-    return sum(cost.get(k, math.inf) for k in level.essential if k not in held)
+    (consumption ignored, costs of shared needs counted again: h_add),
+    computed in the Pit."""
+    return h_add_many(level, [held])[0]
+
+
+def h_add_many(level: Level, helds: list[set[str]]) -> list[float]:
+    """``h_add`` from each of several sets of held kinds, in one Pit call."""
+    kinds = {k: i for i, k in enumerate(level.kinds)}
+
+    def bits(names: object) -> int:
+        return sum(1 << kinds[k] for k in names)  # type: ignore[attr-defined]
+
+    return quest_h_add(
+        [bits(f.needs) for f in level.functions],
+        [bits(f.produces) for f in level.functions],
+        [f.cost for f in level.functions],
+        bits(level.essential),
+        [bits(h) for h in helds],
+    )
 
 
 class RelaxedPlanPolicy:
@@ -111,12 +116,13 @@ class RelaxedPlanPolicy:
         held = env.held_kinds()
         warm = env.warm_functions()
 
-        def value(a: int) -> tuple[float, int]:
+        options = _progressing(mask, env)
+        afters = []
+        for a in options:
             f = level.functions[a]
-            after = (held - set(f.consumes)) | set(f.produces)
-            return call_cost(env, a, warm) + h_add(level, after), a
-
-        return min(_progressing(mask, env), key=value)
+            afters.append((held - set(f.consumes)) | set(f.produces))
+        to_go = h_add_many(level, afters)
+        return min(options, key=lambda a: (call_cost(env, a, warm) + to_go[options.index(a)], a))
 
 
 class ExactReplanningPolicy:

@@ -12,13 +12,11 @@ consumption ignored), which never overestimates, so the plan is optimal.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from function_quest.level import Level
+from symphony_lab._pit import quest_solve
 
 
 @dataclass(frozen=True)
@@ -75,9 +73,9 @@ class _Compiled:
         self.max_bonus = sum(r for _, r in self.extras)
         self.start = bits(level.initial)
 
-    def _bits(self, kinds: object) -> int:
+    def _bits(self, kinds: Iterable[str]) -> int:
         mask = 0
-        for k in kinds:  # type: ignore[attr-defined]
+        for k in kinds:
             mask |= 1 << self.kinds[k]
         return mask
 
@@ -86,36 +84,6 @@ class _Compiled:
 
     def kinds_of(self, mask: int) -> frozenset[str]:
         return frozenset(k for k, i in self.kinds.items() if mask >> i & 1)
-
-    def h_max(self, held: int) -> float:
-        """Cost of the dearest missing essential kind in the delete relaxation."""
-        missing = self.essential & ~held
-        if not missing:
-            return 0.0
-        n = len(self.kinds)
-        cost = [math.inf] * n
-        for i in range(n):
-            if held >> i & 1:
-                cost[i] = 0.0
-        changed = True
-        while changed:
-            changed = False
-            for f, needs in enumerate(self.needs):
-                c = 0.0
-                for i in range(n):
-                    if needs >> i & 1:
-                        c = max(c, cost[i])
-                        if c == math.inf:
-                            break
-                if c == math.inf:
-                    continue
-                c += self.cost[f]
-                p = self.produces[f]
-                for i in range(n):
-                    if p >> i & 1 and c < cost[i]:
-                        cost[i] = c
-                        changed = True
-        return max(cost[i] for i in range(n) if missing >> i & 1)
 
 
 def solve(
@@ -129,7 +97,8 @@ def solve(
     within ``budget`` (the level's by default); ``None`` if there is none.
     Starts from the level's initial kinds, or from ``held`` with the
     functions in ``warm`` already warm (to replan mid-episode). Failure
-    probabilities are ignored: every call succeeds."""
+    probabilities are ignored: every call succeeds. The search runs in the
+    Pit (``pit-quest``), over the level's relevant functions only."""
     c = _Compiled(level)
     if held is not None:
         c.start = c._bits(held)
@@ -138,66 +107,22 @@ def solve(
     for name in warm:
         if name in names:
             warm_mask |= 1 << names.index(name)
-    limit = level.budget if budget is None else budget
-    warmable = [w > 0 for w in c.warmup]
-    h_cache: dict[int, float] = {}
-
-    def h(held: int) -> float:
-        v = h_cache.get(held)
-        if v is None:
-            v = h_cache[held] = c.h_max(held)
-        return v
-
-    tie = itertools.count()
-    start = (c.start, warm_mask)
-    best: dict[tuple[int, int], float] = {start: 0.0}
-    parent: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
-    # Entries: (f = g + h, tie, g, state, finished)
-    frontier: list[tuple[float, int, float, tuple[int, int], bool]] = [
-        (h(c.start), next(tie), 0.0, start, False)
-    ]
-    while frontier:
-        _, _, g, state, finished = heapq.heappop(frontier)
-        held, warm = state
-        if finished:
-            return _plan(c, parent, state, g)
-        if g > best.get(state, math.inf):
-            continue
-        if held & c.essential == c.essential:
-            # The episode ends the moment the essential goals are held.
-            done = g + c.max_bonus - c.bonus(held)
-            heapq.heappush(frontier, (done, next(tie), g, state, True))
-            continue
-        for f, needs in enumerate(c.needs):
-            if held & needs != needs:
-                continue
-            nxt_held = (held & ~c.consumes[f]) | c.produces[f]
-            nxt_warm = warm | (1 << f) if warmable[f] else warm
-            nxt = (nxt_held, nxt_warm)
-            if nxt == state:
-                continue
-            ng = g + c.cost[f] + (0.0 if warm >> f & 1 else c.warmup[f])
-            if ng > limit + 1e-9 or ng >= best.get(nxt, math.inf):
-                continue
-            best[nxt] = ng
-            parent[nxt] = (state, f)
-            heapq.heappush(frontier, (ng + h(nxt_held), next(tie), ng, nxt, False))
-    return None
-
-
-def _plan(
-    c: _Compiled,
-    parent: dict[tuple[int, int], tuple[tuple[int, int], int]],
-    state: tuple[int, int],
-    cost: float,
-) -> Plan:
-    calls = []
-    at = state
-    while at in parent:
-        at, f = parent[at]
-        calls.append(c.level.functions[c.index[f]].name)
-    calls.reverse()
-    return Plan(tuple(calls), cost, c.bonus(state[0]), c.kinds_of(state[0]))
+    found = quest_solve(
+        c.needs,
+        c.consumes,
+        c.produces,
+        c.cost,
+        c.warmup,
+        c.essential,
+        c.extras,
+        c.start,
+        warm_mask,
+        level.budget if budget is None else budget,
+    )
+    if found is None:
+        return None
+    calls, cost, bonus, end_held = found
+    return Plan(tuple(names[f] for f in calls), cost, bonus, c.kinds_of(end_held))
 
 
 def brute_force(level: Level, *, max_calls: int) -> Plan | None:

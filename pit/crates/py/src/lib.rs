@@ -7,6 +7,7 @@ mod convert;
 mod dag;
 mod errors;
 mod pool;
+mod quest;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,8 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::PyLease>()?;
     m.add_class::<arbiter::PyArbiter>()?;
     m.add_class::<arbiter::PyResourceLock>()?;
+    m.add_function(wrap_pyfunction!(quest::quest_solve, m)?)?;
+    m.add_function(wrap_pyfunction!(quest::quest_h_add, m)?)?;
     m.add("CHECKPOINT_VERSION", pit_dag::CHECKPOINT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,72 @@
+//! Delete-relaxation heuristics: costs to reach kinds when nothing is ever
+//! consumed and warm-ups are free.
+
+use crate::Problem;
+
+/// Cheapest relaxed cost of every kind from `held`, combining a function's
+/// needs by `max` (h_max) or by sum (h_add).
+fn relaxed_costs(p: &Problem, held: u64, add: bool) -> [f64; 64] {
+    let mut cost = [f64::INFINITY; 64];
+    for (i, c) in cost.iter_mut().enumerate() {
+        if held >> i & 1 == 1 {
+            *c = 0.0;
+        }
+    }
+    loop {
+        let mut changed = false;
+        for f in 0..p.len() {
+            let mut needs = p.needs[f];
+            let mut c: f64 = 0.0;
+            while needs != 0 {
+                let i = needs.trailing_zeros() as usize;
+                needs &= needs - 1;
+                c = if add { c + cost[i] } else { c.max(cost[i]) };
+                if c == f64::INFINITY {
+                    break;
+                }
+            }
+            if c == f64::INFINITY {
+                continue;
+            }
+            let c = c + p.cost[f];
+            let mut out = p.produces[f];
+            while out != 0 {
+                let i = out.trailing_zeros() as usize;
+                out &= out - 1;
+                if c < cost[i] {
+                    cost[i] = c;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return cost;
+        }
+    }
+}
+
+fn over_missing(p: &Problem, held: u64, add: bool) -> f64 {
+    let mut missing = p.essential & !held;
+    if missing == 0 {
+        return 0.0;
+    }
+    let cost = relaxed_costs(p, held, add);
+    let mut h: f64 = 0.0;
+    while missing != 0 {
+        let i = missing.trailing_zeros() as usize;
+        missing &= missing - 1;
+        h = if add { h + cost[i] } else { h.max(cost[i]) };
+    }
+    h
+}
+
+/// The dearest missing essential kind's relaxed cost: admissible.
+pub fn h_max(p: &Problem, held: u64) -> f64 {
+    over_missing(p, held, false)
+}
+
+/// The sum of the missing essential kinds' relaxed costs, needs summed too:
+/// informative, not admissible (what the relaxed-plan greedy follows).
+pub fn h_add(p: &Problem, held: u64) -> f64 {
+    over_missing(p, held, true)
+}

@@ -1,0 +1,136 @@
+//! A* over `(held, warm)`.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
+
+use crate::{Problem, h_max};
+
+/// A plan that wins, with its cost and the bonus of the extras held at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Solution {
+    pub calls: Vec<u32>,
+    pub cost: f64,
+    pub bonus: f64,
+    pub held: u64,
+}
+
+/// A state: kinds held, functions warm.
+type State = (u64, u64);
+
+/// Per state reached: the best cost so far, the state before, the call made.
+type Reached = FxHashMap<State, (f64, State, u32)>;
+
+#[derive(PartialEq)]
+struct Entry {
+    f: f64,
+    g: f64,
+    tie: u64,
+    state: State,
+    finished: bool,
+}
+
+impl Eq for Entry {}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Min-heap on f, then FIFO.
+        other.f.total_cmp(&self.f).then_with(|| other.tie.cmp(&self.tie))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The plan of least `cost − bonus` within the budget, or `None`.
+pub fn solve(p: &Problem) -> Option<Solution> {
+    let max_bonus: f64 = p.extras.iter().map(|(_, r)| r).sum();
+    let mut h_cache: FxHashMap<u64, f64> = FxHashMap::default();
+    let mut h = |held: u64| *h_cache.entry(held).or_insert_with(|| h_max(p, held));
+    // best g and the move that reached each state
+    let mut best: Reached = FxHashMap::default();
+    let start = (p.start, p.start_warm);
+    best.insert(start, (0.0, start, u32::MAX));
+    let mut heap = BinaryHeap::new();
+    let mut tie = 0u64;
+    heap.push(Entry {
+        f: h(p.start),
+        g: 0.0,
+        tie,
+        state: start,
+        finished: false,
+    });
+    while let Some(Entry { g, state, finished, .. }) = heap.pop() {
+        let (held, warm) = state;
+        if finished {
+            // A cheaper way to this state may have replaced its parents since.
+            if g <= best.get(&state).map_or(f64::INFINITY, |b| b.0) {
+                return Some(rebuild(p, &best, state, g));
+            }
+            continue;
+        }
+        if g > best.get(&state).map_or(f64::INFINITY, |b| b.0) {
+            continue;
+        }
+        if held & p.essential == p.essential {
+            tie += 1;
+            heap.push(Entry {
+                f: g + max_bonus - p.bonus(held),
+                g,
+                tie,
+                state,
+                finished: true,
+            });
+            continue;
+        }
+        for f in 0..p.len() {
+            if held & p.needs[f] != p.needs[f] {
+                continue;
+            }
+            let next_held = (held & !p.consumes[f]) | p.produces[f];
+            let bit = 1u64 << f;
+            let next_warm = if p.warmup[f] > 0.0 { warm | bit } else { warm };
+            let next = (next_held, next_warm);
+            if next == state {
+                continue;
+            }
+            let ng = g + p.cost[f] + if warm & bit != 0 { 0.0 } else { p.warmup[f] };
+            if ng > p.budget + 1e-9 || ng >= best.get(&next).map_or(f64::INFINITY, |b| b.0) {
+                continue;
+            }
+            best.insert(next, (ng, state, f as u32));
+            tie += 1;
+            heap.push(Entry {
+                f: ng + h(next_held),
+                g: ng,
+                tie,
+                state: next,
+                finished: false,
+            });
+        }
+    }
+    None
+}
+
+fn rebuild(p: &Problem, best: &Reached, end: State, cost: f64) -> Solution {
+    let mut calls = Vec::new();
+    let mut at = end;
+    while let Some(&(_, parent, f)) = best.get(&at) {
+        if f == u32::MAX {
+            break;
+        }
+        calls.push(f);
+        at = parent;
+    }
+    calls.reverse();
+    Solution {
+        calls,
+        cost,
+        bonus: p.bonus(end.0),
+        held: end.0,
+    }
+}
