@@ -22,7 +22,7 @@ import numpy.typing as npt
 from function_quest.env import FunctionQuestEnv
 from function_quest.level import Level
 from function_quest.scoring import Score, score
-from function_quest.solver import solve
+from function_quest.solver import Compiled, solve
 from symphony_lab._pit import quest_h_add
 
 Observation = dict[str, npt.NDArray[Any]]
@@ -96,18 +96,8 @@ def h_add(level: Level, held: set[str]) -> float:
 
 def h_add_many(level: Level, helds: list[set[str]]) -> list[float]:
     """``h_add`` from each of several sets of held kinds, in one Pit call."""
-    kinds = {k: i for i, k in enumerate(level.kinds)}
-
-    def bits(names: object) -> int:
-        return sum(1 << kinds[k] for k in names)  # type: ignore[attr-defined]
-
-    return quest_h_add(
-        [bits(f.needs) for f in level.functions],
-        [bits(f.produces) for f in level.functions],
-        [f.cost for f in level.functions],
-        bits(level.essential),
-        [bits(h) for h in helds],
-    )
+    c = Compiled(level, prune=False)
+    return quest_h_add(c.needs, c.produces, c.cost, c.essential, [c.bits(h) for h in helds])
 
 
 class RelaxedPlanPolicy:

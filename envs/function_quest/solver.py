@@ -52,13 +52,13 @@ def relevant_functions(level: Level) -> list[int]:
     return [i for i, f in enumerate(level.functions) if set(f.produces) & relevant]
 
 
-class _Compiled:
+class Compiled:
     """A level as bit masks, for the search; only its relevant functions."""
 
     def __init__(self, level: Level, *, prune: bool = True) -> None:
         self.level = level
         self.kinds = {k: i for i, k in enumerate(level.kinds)}
-        bits = self._bits
+        bits = self.bits
         self.index = relevant_functions(level) if prune else list(range(len(level.functions)))
         functions = [level.functions[i] for i in self.index]
         self.needs = [bits(f.needs) for f in functions]
@@ -73,7 +73,7 @@ class _Compiled:
         self.max_bonus = sum(r for _, r in self.extras)
         self.start = bits(level.initial)
 
-    def _bits(self, kinds: Iterable[str]) -> int:
+    def bits(self, kinds: Iterable[str]) -> int:
         mask = 0
         for k in kinds:
             mask |= 1 << self.kinds[k]
@@ -99,9 +99,9 @@ def solve(
     functions in ``warm`` already warm (to replan mid-episode). Failure
     probabilities are ignored: every call succeeds. The search runs in the
     Pit (``pit-quest``), over the level's relevant functions only."""
-    c = _Compiled(level)
+    c = Compiled(level)
     if held is not None:
-        c.start = c._bits(held)
+        c.start = c.bits(held)
     names = [level.functions[i].name for i in c.index]
     warm_mask = 0
     for name in warm:
@@ -128,7 +128,7 @@ def solve(
 def brute_force(level: Level, *, max_calls: int) -> Plan | None:
     """Every call sequence up to ``max_calls`` long, tried in turn: the
     oracle the solver is tested against on small levels."""
-    c = _Compiled(level, prune=False)
+    c = Compiled(level, prune=False)
     best: Plan | None = None
     stack: list[tuple[int, int, float, tuple[str, ...]]] = [(c.start, 0, 0.0, ())]
     while stack:

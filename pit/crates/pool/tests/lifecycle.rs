@@ -430,11 +430,11 @@ fn a_grant_at_its_deadline_does_not_stop_the_tick() {
     assert!(p.next_deadline().is_none_or(|d| d > 5.0));
 }
 
-#[test]
-fn a_waiter_evicts_what_frees_memory_in_time() {
-    // g cools for ages; h frees its memory at once. A waiter takes h's.
+/// f needs 10 of a budget of 20: g holds 10 while cooling until t = 1000,
+/// h holds 10 idle and frees it at once when evicted.
+fn cooling_g_and_idle_h() -> (Pool, u32) {
     let mut p = pool(20);
-    let f = p.register("f", spec(1, 0.0, 10, 99.0)).unwrap();
+    let f = p.register("f", spec(2, 0.0, 10, 99.0)).unwrap();
     let g = p
         .register(
             "g",
@@ -447,31 +447,21 @@ fn a_waiter_evicts_what_frees_memory_in_time() {
     let h = p.register("h", spec(1, 0.0, 10, 99.0)).unwrap();
     let lg = p.try_acquire(g, 0.0).unwrap().unwrap();
     p.release(lg.lease, 0.0).unwrap();
-    p.cool_instance(lg.lease.instance, 0.0).unwrap(); // g: cooling until t = 1000
+    p.cool_instance(lg.lease.instance, 0.0).unwrap();
     let lh = p.try_acquire(h, 0.0).unwrap().unwrap();
     p.release(lh.lease, 0.0).unwrap();
+    (p, f)
+}
+
+#[test]
+fn a_waiter_evicts_what_frees_memory_in_time() {
+    let (mut p, f) = cooling_g_and_idle_h();
     assert!(p.try_acquire(f, 0.5).unwrap().is_some(), "h frees its memory at once");
     // The same for a queued acquire, which may also wait for memory.
-    let mut p2 = pool(20);
-    let f = p2.register("f", spec(2, 0.0, 10, 99.0)).unwrap();
-    let g = p2
-        .register(
-            "g",
-            FunctionSpec {
-                cooldown: 1000.0,
-                ..spec(1, 0.0, 10, 99.0)
-            },
-        )
-        .unwrap();
-    let h = p2.register("h", spec(1, 0.0, 10, 99.0)).unwrap();
-    let lg = p2.try_acquire(g, 0.0).unwrap().unwrap();
-    p2.release(lg.lease, 0.0).unwrap();
-    p2.cool_instance(lg.lease.instance, 0.0).unwrap();
-    let lh = p2.try_acquire(h, 0.0).unwrap().unwrap();
-    p2.release(lh.lease, 0.0).unwrap();
-    let t = p2.enqueue(f, 0.5, f64::INFINITY).unwrap();
-    p2.serve(0.5);
-    assert!(matches!(p2.ticket(t), Some(Ticket::Granted(_))), "{:?}", p2.ticket(t));
+    let (mut p, f) = cooling_g_and_idle_h();
+    let t = p.enqueue(f, 0.5, f64::INFINITY).unwrap();
+    p.serve(0.5);
+    assert!(matches!(p.ticket(t), Some(Ticket::Granted(_))), "{:?}", p.ticket(t));
 }
 
 #[test]
