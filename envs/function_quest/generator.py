@@ -121,7 +121,7 @@ def generate(seed: int, difficulty: str = "medium") -> Level:
         source = rng.choice(inner).produces[0]
         unit = b.kind("unit")
         warm = b.add(verb="forge", reads=(source,), produces=(unit,), cost=1.0, warmup=4.0)
-        b.add(verb="carve", reads=(source,), produces=(unit,), cost=3.0)
+        b.add(verb="carve", reads=(source,), produces=(unit,), cost=4.0)
         pieces = [b.kind("piece") for _ in range(3)]
         folds = [b.add(verb="fold", consumes=(unit,), produces=(p,), cost=0.5) for p in pieces]
         bundle = b.kind("bundle")
