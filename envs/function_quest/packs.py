@@ -1,0 +1,102 @@
+"""Level packs: fixed sets of generated levels, committed as data.
+
+Splits ``train``, ``val`` and ``test`` come from disjoint seed ranges, one
+pack per split and tier, stored as gzip'd TOML (``[[levels]]`` in the level
+schema) under ``function_quest/packs/`` beside a ``SHA256SUMS`` file. Since
+the levels themselves are stored, results stay comparable when the generator
+changes; ``python -m function_quest.packs`` rebuilds them on purpose.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import sys
+import tomllib
+from importlib.resources import files
+from pathlib import Path
+
+import tomli_w
+
+from function_quest.generator import TIERS, generate
+from function_quest.level import Level
+
+#: First seed and number of levels of each split, per tier.
+SPLITS: dict[str, tuple[int, int]] = {
+    "train": (0, 200),
+    "val": (100_000, 50),
+    "test": (200_000, 200),
+}
+
+
+class PackError(ValueError):
+    """A pack is missing, corrupt (checksum mismatch) or malformed."""
+
+
+def _dir() -> Path:
+    return Path(str(files("function_quest").joinpath("packs")))
+
+
+def pack_name(split: str, tier: str) -> str:
+    return f"{split}-{tier}.toml.gz"
+
+
+def seeds(split: str) -> range:
+    if split not in SPLITS:
+        raise PackError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
+    first, n = SPLITS[split]
+    return range(first, first + n)
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    path = folder / "SHA256SUMS"
+    if not path.exists():
+        raise PackError(f"{path} is missing")
+    sums = {}
+    for line in path.read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        sums[name.strip()] = digest
+    return sums
+
+
+def load_pack(split: str, tier: str, *, folder: Path | None = None) -> list[Level]:
+    """The levels of one pack, checked against ``SHA256SUMS`` first."""
+    if tier not in TIERS:
+        raise PackError(f"unknown tier {tier!r}; expected one of {list(TIERS)}")
+    seeds(split)
+    folder = folder or _dir()
+    name = pack_name(split, tier)
+    path = folder / name
+    if not path.exists():
+        raise PackError(f"pack {name} is missing from {folder}")
+    data = path.read_bytes()
+    expected = _checksums(folder).get(name)
+    actual = hashlib.sha256(data).hexdigest()
+    if expected != actual:
+        raise PackError(f"pack {name} is corrupt: sha256 {actual}, SHA256SUMS says {expected}")
+    try:
+        raw = tomllib.loads(gzip.decompress(data).decode())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise PackError(f"pack {name} cannot be read: {e}") from e
+    return [Level.from_dict(level) for level in raw["levels"]]
+
+
+def build(folder: Path | None = None) -> None:
+    """Writes every pack and ``SHA256SUMS``; byte-identical for the same generator."""
+    folder = folder or _dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for split in SPLITS:
+        for tier in TIERS:
+            levels = [generate(seed, tier).to_dict() for seed in seeds(split)]
+            text = tomli_w.dumps({"levels": levels}, multiline_strings=True)
+            data = gzip.compress(text.encode(), mtime=0)
+            name = pack_name(split, tier)
+            (folder / name).write_bytes(data)
+            lines.append(f"{hashlib.sha256(data).hexdigest()}  {name}")
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print(f"packs written to {sys.argv[1] if len(sys.argv) > 1 else _dir()}")
