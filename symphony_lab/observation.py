@@ -41,6 +41,9 @@ class ObservationSpec:
 
     max_functions: int = 32
     max_kinds: int = 32
+    #: Add ``cost_to_go``: per function, its cost now plus the relaxed (h_add)
+    #: cost from the state after it; ``MAX_AMOUNT`` where it cannot be called.
+    cost_to_go: bool = False
 
     def space(self) -> Any:
         """The matching ``gymnasium.spaces.Dict``."""
@@ -50,8 +53,10 @@ class ObservationSpec:
         unit = spaces.Box(0.0, 1.0, (f,), np.float32)
         # Finite bounds, as gymnasium's checker asks; no cost comes near.
         nonneg = spaces.Box(0.0, MAX_AMOUNT, (f,), np.float32)
+        extra = {"cost_to_go": nonneg} if self.cost_to_go else {}
         return spaces.Dict(
             {
+                **extra,
                 "held": spaces.MultiBinary(k),
                 "goal": spaces.MultiBinary(k),
                 "bonus_goal": spaces.MultiBinary(k),
@@ -97,6 +102,7 @@ class ObservationSpec:
         held: npt.NDArray[np.int8],
         warm: npt.NDArray[np.int8],
         budget_left: float,
+        cost_to_go: npt.NDArray[np.float64] | None = None,
     ) -> dict[str, npt.NDArray[Any]]:
         """A step's observation: copies of the static arrays (callers keep
         observations; none may share memory with the next) plus the state
@@ -107,6 +113,11 @@ class ObservationSpec:
         obs["warm"] = np.zeros(self.max_functions, np.int8)
         obs["warm"][: len(warm)] = warm
         obs["budget_left"] = np.array([min(max(budget_left, 0.0), MAX_AMOUNT)], np.float32)
+        if self.cost_to_go:
+            if cost_to_go is None:
+                raise ValueError("this observation has cost_to_go: pass it")
+            obs["cost_to_go"] = np.full(self.max_functions, MAX_AMOUNT, np.float32)
+            obs["cost_to_go"][: len(cost_to_go)] = np.minimum(cost_to_go, MAX_AMOUNT)
         return obs
 
     def encode(

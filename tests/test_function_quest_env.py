@@ -148,3 +148,15 @@ def test_bad_arguments_are_named() -> None:
         ObservationSpec(max_functions=4, max_kinds=1).encode(
             n_kinds=2, held=[], goal=[], bonus_goal=[], functions=[], budget_left=1.0
         )
+
+
+def test_the_relaxed_cost_to_go_feature() -> None:
+    env = FunctionQuestEnv(fq.load("key_and_door"), cost_to_go=True)
+    obs, _ = env.reset(seed=0)
+    assert "cost_to_go" in env.observation_space.spaces
+    names = [f.name for f in env.level.functions]
+    to_go = dict(zip(names, obs["cost_to_go"][: len(names)], strict=True))
+    assert to_go["find_key"] == 3.0  # 1 now, then use_key + open_door
+    assert to_go["knock"] == 3.5  # 0.5 now, and still 3 to go
+    assert to_go["use_key"] == to_go["open_door"] == 1e6  # cannot be called yet
+    assert "cost_to_go" not in FunctionQuestEnv().observation_space.spaces

@@ -4,6 +4,7 @@ import math
 from importlib.resources import files
 
 import function_quest as fq
+import numpy as np
 from function_quest import Function, Goal, Level, LevelError, Plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +118,60 @@ def test_budget_and_consumption_can_make_a_level_unsolvable() -> None:
     )
     assert fq.solve(level) is None
     assert fq.brute_force(level, max_calls=8) is None
+
+
+def test_the_expected_optimum_matches_simulation() -> None:
+    # A level where the cheap way fails often: retrying it is still best.
+    level = Level.from_toml(
+        """
+        id = "flaky"
+        budget = 1000.0
+        initial = ["a"]
+        [kinds]
+        a = "start"
+        b = "middle"
+        c = "goal"
+        [[goals]]
+        kind = "c"
+        [[functions]]
+        name = "cheap"
+        reads = ["a"]
+        produces = ["b"]
+        cost = 1.0
+        warmup = 0.5
+        failure = 0.5
+        [[functions]]
+        name = "sure"
+        reads = ["a"]
+        produces = ["b"]
+        cost = 3.5
+        [[functions]]
+        name = "finish"
+        reads = ["b"]
+        produces = ["c"]
+        cost = 1.0
+        failure = 0.2
+        """
+    )
+    plan = fq.expected_optimum(level)
+    assert plan is not None
+    assert plan.calls == ("cheap", "finish")
+    # Every attempt of cheap starts cold (a failure cools it): (1 + 0.5) / 0.5 = 3,
+    # below sure's 3.5; finish then costs 1 / 0.8 in expectation.
+    assert math.isclose(plan.cost, 1.5 / 0.5 + 1.0 / 0.8)
+    # Monte Carlo: follow the plan, retrying each call until it succeeds.
+    rng = np.random.default_rng(0)
+    totals = []
+    for _ in range(20_000):
+        total = 0.0
+        for name in plan.calls:
+            f = level.function(name)
+            warm = False
+            while True:
+                total += f.cost + (0.0 if warm else f.warmup)
+                if rng.random() >= f.failure:
+                    break
+                warm = False  # a failed instance goes cold
+        totals.append(total)
+    assert abs(float(np.mean(totals)) - plan.cost) < 0.05
+    assert fq.expected_optimum(fq.load("key_and_door")) == fq.solve(fq.load("key_and_door"))

@@ -13,7 +13,7 @@ import gymnasium
 
 from function_quest.errors import LevelError
 from function_quest.level import Function, Goal, Level
-from function_quest.solver import Plan, brute_force, solve
+from function_quest.solver import Plan, brute_force, expected_optimum, solve
 
 LEVELS = ("key_and_door", "software_delivery")
 
@@ -37,6 +37,7 @@ __all__ = [
     "LevelError",
     "Plan",
     "brute_force",
+    "expected_optimum",
     "load",
     "solve",
 ]

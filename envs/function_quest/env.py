@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from function_quest.level import Level
-from function_quest.solver import solve
+from function_quest.solver import expected_optimum
+from symphony_lab._pit import quest_h_add
 from symphony_lab.observation import FunctionView, ObservationSpec
 from symphony_lab.pit import DagTracker, PoolManager
 
@@ -41,6 +42,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         illegal_penalty: float = 1.0,
         render_mode: str | None = None,
         solve_optimal: bool = True,
+        cost_to_go: bool = False,
     ) -> None:
         if levels is None:
             from function_quest import LEVELS, load
@@ -51,7 +53,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             raise ValueError("levels must hold at least one level")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
-        self.spec_obs = ObservationSpec(max_functions, max_kinds)
+        self.spec_obs = ObservationSpec(max_functions, max_kinds, cost_to_go)
         for level in self.levels:
             if len(level.functions) > max_functions or len(level.kinds) > max_kinds:
                 raise ValueError(
@@ -91,6 +93,10 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             self._consumes_m[i, [self._kind[k] for k in f.consumes]] = True
             self._produces_m[i, [self._kind[k] for k in f.produces]] = True
         self._costs = np.array([f.cost for f in level.functions])
+        bit = self._bit = np.uint64(1) << np.arange(n_k, dtype=np.uint64)
+        self._needs_bits = [int(bit[row].sum()) for row in self._needs_m]
+        self._produces_bits = [int(bit[row].sum()) for row in self._produces_m]
+        self._essential_bits = sum(1 << self._kind[k] for k in level.essential)
         self._essential = np.zeros(n_k, bool)
         self._essential[[self._kind[k] for k in level.essential]] = True
         self._mask: npt.NDArray[np.bool_] | None = None
@@ -236,15 +242,37 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             held=self._held.astype(np.int8),
             warm=warm.astype(np.int8),
             budget_left=self.level.budget - self.spent,
+            cost_to_go=self._cost_to_go(warm) if self.spec_obs.cost_to_go else None,
         )
 
+    def _cost_to_go(self, warm: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """Per function: its cost now (warm-up if cold) plus h_add after it,
+        computed in the Pit in one call; inf where it cannot be called."""
+        out = np.full(len(self.level.functions), np.inf)
+        legal = np.flatnonzero(self._legal_mask())
+        if legal.size == 0:
+            return out
+        afters = [(self._held & ~self._consumes_m[a]) | self._produces_m[a] for a in legal]
+        to_go = quest_h_add(
+            self._needs_bits,
+            self._produces_bits,
+            list(self._costs),
+            self._essential_bits,
+            [int(self._bit[h].sum()) for h in afters],
+        )
+        for a, h in zip(legal, to_go, strict=True):
+            f = self.level.functions[a]
+            out[a] = f.cost + (0.0 if warm[a] else f.warmup) + h
+        return out
+
     def optimal_cost(self) -> float | None:
-        """Cost of the exact solver's plan for this level (failures ignored);
-        ``None`` when unsolvable or when ``solve_optimal`` is off."""
+        """The best policy's expected cost on this level (``expected_optimum``:
+        the exact optimum on a deterministic level); ``None`` when unsolvable
+        or when ``solve_optimal`` is off."""
         if not self.solve_optimal:
             return None
         if self.level.id not in self._optimal:
-            plan = solve(self.level)
+            plan = expected_optimum(self.level)
             self._optimal[self.level.id] = None if plan is None else plan.cost
         return self._optimal[self.level.id]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from function_quest.level import Level
+from function_quest.level import Function, Level
 from symphony_lab._pit import quest_solve
 
 
@@ -123,6 +123,27 @@ def solve(
         return None
     calls, cost, bonus, end_held = found
     return Plan(tuple(names[f] for f in calls), cost, bonus, c.kinds_of(end_held))
+
+
+def expected_optimum(level: Level) -> Plan | None:
+    """The plan of the best policy's expected ``cost - bonus`` on a level with
+    failures, budget aside. A failed call changes nothing but the function's
+    warmth (the failed instance goes cold), so the best policy retries until
+    success and its expected cost is a shortest path: a call of cost ``c``,
+    warm-up ``w`` and failure ``p`` costs ``(c + w) / (1 - p)`` in expectation
+    from cold and ``c + p (c + w) / (1 - p)`` from warm. ``Plan.cost`` is that
+    expectation; equal to ``solve`` on a deterministic level."""
+    expected = tuple(
+        Function(
+            **{
+                **f.__dict__,
+                "cost": f.cost + f.failure * (f.cost + f.warmup) / (1 - f.failure),
+                "failure": 0.0,
+            }
+        )
+        for f in level.functions
+    )
+    return solve(Level(**{**level.__dict__, "functions": expected}), budget=float("inf"))
 
 
 def brute_force(level: Level, *, max_calls: int) -> Plan | None:
