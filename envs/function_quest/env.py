@@ -67,13 +67,13 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         self.fail_penalty = fail_penalty
         self.illegal_penalty = illegal_penalty
         self.render_mode = render_mode
-        # The exact solver is still Python: on large generated levels a
-        # solve can take seconds, so callers that do not need
-        # info["optimal_cost"] may turn it off.
+        # The exact solve is fast (it runs in the Pit) but not free; callers
+        # that do not need info["optimal_cost"] may turn it off.
         self.solve_optimal = solve_optimal
         self.observation_space = self.spec_obs.space()
         self.action_space = gym.spaces.Discrete(max_functions)
         self._optimal: dict[str, float | None] = {}
+        self._compiled: dict[int, tuple[Level, _Arrays]] = {}
         self.level = self.levels[0]
         self._start(self.level)
 
@@ -81,44 +81,19 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
 
     def _start(self, level: Level) -> None:
         self.level = level
-        self._kind = {k: i for i, k in enumerate(level.kinds)}
-        self._needs = [[self._kind[k] for k in f.needs] for f in level.functions]
-        n_f, n_k = len(level.functions), len(level.kinds)
-        # The level as arrays, so masks and moves are a few numpy operations.
-        self._needs_m = np.zeros((n_f, n_k), bool)
-        self._consumes_m = np.zeros((n_f, n_k), bool)
-        self._produces_m = np.zeros((n_f, n_k), bool)
-        for i, f in enumerate(level.functions):
-            self._needs_m[i, self._needs[i]] = True
-            self._consumes_m[i, [self._kind[k] for k in f.consumes]] = True
-            self._produces_m[i, [self._kind[k] for k in f.produces]] = True
-        self._costs = np.array([f.cost for f in level.functions])
-        bit = self._bit = np.uint64(1) << np.arange(n_k, dtype=np.uint64)
-        self._needs_bits = [int(bit[row].sum()) for row in self._needs_m]
-        self._produces_bits = [int(bit[row].sum()) for row in self._produces_m]
-        self._essential_bits = sum(1 << self._kind[k] for k in level.essential)
-        self._essential = np.zeros(n_k, bool)
-        self._essential[[self._kind[k] for k in level.essential]] = True
+        compiled = self._compiled.get(id(level))
+        if compiled is None or compiled[0] is not level:
+            compiled = self._compiled[id(level)] = (level, _Arrays(level, self.spec_obs))
+        self._a = a = compiled[1]
+        self._kind = a.kind
+        self._needs = a.needs
+        self._needs_m, self._consumes_m, self._produces_m = a.needs_m, a.consumes_m, a.produces_m
+        self._costs, self._bit = a.costs, a.bit
+        self._needs_bits, self._produces_bits = a.needs_bits, a.produces_bits
+        self._essential_bits, self._essential = a.essential_bits, a.essential
+        self._static = a.static
         self._mask: npt.NDArray[np.bool_] | None = None
-        self._held = np.zeros(n_k, bool)
-        self._held[[self._kind[k] for k in level.initial]] = True
-        self._static = self.spec_obs.static(
-            n_kinds=n_k,
-            goal=[self._kind[g.kind] for g in level.goals if g.importance == "essential"],
-            bonus_goal=[self._kind[g.kind] for g in level.goals if g.importance != "essential"],
-            functions=[
-                FunctionView(
-                    reads=[self._kind[k] for k in f.reads],
-                    consumes=[self._kind[k] for k in f.consumes],
-                    produces=[self._kind[k] for k in f.produces],
-                    cost=f.cost,
-                    failure=f.failure,
-                    warmup=f.warmup,
-                    warm=False,
-                )
-                for f in level.functions
-            ],
-        )
+        self._held = a.initial.copy()
         self.spent = 0.0
         self.calls: list[str] = []
         self.failures = 0
@@ -311,3 +286,46 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             mark = ">" if legal[a] else " "
             lines.append(f" {mark} {a:2d} {f.name:24s} cost {f.cost:g}")
         return "\n".join(lines)
+
+
+class _Arrays:
+    """A level as arrays, built once per level: masks and moves are then a
+    few numpy operations, and the static part of the observation is ready."""
+
+    def __init__(self, level: Level, spec: ObservationSpec) -> None:
+        self.kind = kind = {k: i for i, k in enumerate(level.kinds)}
+        self.needs = [[kind[k] for k in f.needs] for f in level.functions]
+        n_f, n_k = len(level.functions), len(level.kinds)
+        self.needs_m = np.zeros((n_f, n_k), bool)
+        self.consumes_m = np.zeros((n_f, n_k), bool)
+        self.produces_m = np.zeros((n_f, n_k), bool)
+        for i, f in enumerate(level.functions):
+            self.needs_m[i, self.needs[i]] = True
+            self.consumes_m[i, [kind[k] for k in f.consumes]] = True
+            self.produces_m[i, [kind[k] for k in f.produces]] = True
+        self.costs = np.array([f.cost for f in level.functions])
+        self.bit = np.uint64(1) << np.arange(n_k, dtype=np.uint64)
+        self.needs_bits = [int(self.bit[row].sum()) for row in self.needs_m]
+        self.produces_bits = [int(self.bit[row].sum()) for row in self.produces_m]
+        self.essential_bits = sum(1 << kind[k] for k in level.essential)
+        self.essential = np.zeros(n_k, bool)
+        self.essential[[kind[k] for k in level.essential]] = True
+        self.initial = np.zeros(n_k, bool)
+        self.initial[[kind[k] for k in level.initial]] = True
+        self.static = spec.static(
+            n_kinds=n_k,
+            goal=[kind[g.kind] for g in level.goals if g.importance == "essential"],
+            bonus_goal=[kind[g.kind] for g in level.goals if g.importance != "essential"],
+            functions=[
+                FunctionView(
+                    reads=[kind[k] for k in f.reads],
+                    consumes=[kind[k] for k in f.consumes],
+                    produces=[kind[k] for k in f.produces],
+                    cost=f.cost,
+                    failure=f.failure,
+                    warmup=f.warmup,
+                    warm=False,
+                )
+                for f in level.functions
+            ],
+        )
