@@ -160,9 +160,9 @@ class ObservationSpec:
             obs["reads"][i, list(fn.reads)] = 1
             obs["consumes"][i, list(fn.consumes)] = 1
             obs["produces"][i, list(fn.produces)] = 1
-            obs["cost"][i] = fn.cost
+            obs["cost"][i] = min(fn.cost, MAX_AMOUNT)
             obs["failure"][i] = fn.failure
-            obs["warmup"][i] = fn.warmup
+            obs["warmup"][i] = min(fn.warmup, MAX_AMOUNT)
             obs["warm"][i] = fn.warm
             obs["function_mask"][i] = 1
         return obs

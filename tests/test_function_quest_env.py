@@ -160,3 +160,68 @@ def test_the_relaxed_cost_to_go_feature() -> None:
     assert to_go["knock"] == 3.5  # 0.5 now, and still 3 to go
     assert to_go["use_key"] == to_go["open_door"] == 1e6  # cannot be called yet
     assert "cost_to_go" not in FunctionQuestEnv().observation_space.spaces
+
+
+def tiny(budget: float, *, warmup: float = 0.0, free_finish: bool = False) -> fq.Level:
+    finish = '[[functions]]\nname = "h"\nreads = ["b"]\nproduces = ["c"]\ncost = 0.0\n'
+    return fq.Level.from_toml(
+        f"""
+id = "tiny"
+budget = {budget}
+initial = ["a"]
+[kinds]
+a = "a"
+b = "b"
+c = "c"
+[[goals]]
+kind = "{"c" if free_finish else "b"}"
+[[functions]]
+name = "f"
+reads = ["a"]
+produces = ["b"]
+cost = 1.0
+warmup = {warmup}
+"""
+        + (finish if free_finish else "")
+    )
+
+
+def test_the_mask_prices_a_cold_call_with_its_warm_up() -> None:
+    env = FunctionQuestEnv(tiny(2.0, warmup=5.0))
+    env.reset(seed=0)
+    assert not env.action_masks().any()  # 1 + 5 does not fit a budget of 2
+    assert fq.solve(env.level) is None
+
+
+def test_a_free_call_after_the_budget_is_spent_can_still_win() -> None:
+    env = FunctionQuestEnv(tiny(1.0, free_finish=True))
+    env.reset(seed=0)
+    _, _, terminated, truncated, _ = env.step(0)
+    assert (terminated, truncated) == (False, False)
+    _, _, terminated, truncated, _ = env.step(1)
+    assert terminated
+
+
+def test_levels_sharing_an_id_keep_their_own_optimum_and_a_refused_level_changes_nothing() -> None:
+    cheap, dear = tiny(10.0), tiny(10.0, warmup=2.0)
+    env = FunctionQuestEnv([cheap, dear])
+    _, info = env.reset(options={"level": cheap})
+    assert info["optimal_cost"] == 1.0
+    _, info = env.reset(options={"level": dear})
+    assert info["optimal_cost"] == 3.0
+    small = FunctionQuestEnv(fq.load("software_delivery"), max_functions=20)
+    with pytest.raises(ValueError, match="max_functions=20"):
+        small.reset(options={"level": _wide_level()})
+    assert small.level.id == "software_delivery"
+    assert len(small._a.needs) == len(small.level.functions)
+
+
+def _wide_level() -> fq.Level:
+    functions = "".join(
+        f'[[functions]]\nname = "f{i}"\nreads = ["a"]\nproduces = ["b"]\ncost = 1.0\n'
+        for i in range(21)
+    )
+    return fq.Level.from_toml(
+        'id = "wide"\nbudget = 5.0\ninitial = ["a"]\n[kinds]\na = "a"\nb = "b"\n'
+        '[[goals]]\nkind = "b"\n' + functions
+    )

@@ -72,7 +72,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         self.solve_optimal = solve_optimal
         self.observation_space = self.spec_obs.space()
         self.action_space = gym.spaces.Discrete(max_functions)
-        self._optimal: dict[str, float | None] = {}
+        self._optimal: dict[int, tuple[Level, float | None]] = {}
         self._compiled: dict[int, tuple[Level, _Arrays]] = {}
         self.level = self.levels[0]
         self._start(self.level)
@@ -80,10 +80,15 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
     # ---- episode ----
 
     def _start(self, level: Level) -> None:
-        self.level = level
         compiled = self._compiled.get(id(level))
         if compiled is None or compiled[0] is not level:
-            compiled = self._compiled[id(level)] = (level, _Arrays(level, self.spec_obs))
+            # Validated before anything changes, so a refused level leaves the
+            # episode as it was.
+            compiled = (level, _Arrays(level, self.spec_obs))
+            if len(self._compiled) > 4096:
+                self._compiled.clear()
+            self._compiled[id(level)] = compiled
+        self.level = level
         self._a = a = compiled[1]
         self._kind = a.kind
         self._needs = a.needs
@@ -155,11 +160,8 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         won = self._won()
         if won:
             reward += self.goal_bonus + level.reward_for(self._held_names())
-        truncated = not won and (
-            self.spent >= level.budget
-            or self.steps >= self.max_steps
-            or not self._legal_mask().any()
-        )
+        # A spent budget shows as no legal call (a free call may still be legal).
+        truncated = not won and (self.steps >= self.max_steps or not self._legal_mask().any())
         info = self._info()
         info["illegal"] = illegal
         return self._observe(), reward, won, truncated, info
@@ -171,7 +173,9 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         left. Computed once per state."""
         if self._mask is None:
             needs_met = ~(self._needs_m & ~self._held).any(axis=1)
-            self._mask = needs_met & (self.spent + self._costs <= self.level.budget)
+            warm = np.array(self.pool.hot_counts()) > 0
+            price = self._costs + np.where(warm, 0.0, self._a.warmups)
+            self._mask = needs_met & (self.spent + price <= self.level.budget + 1e-9)
         return self._mask
 
     def _legal(self, a: int) -> bool:
@@ -246,10 +250,14 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         or when ``solve_optimal`` is off."""
         if not self.solve_optimal:
             return None
-        if self.level.id not in self._optimal:
+        known = self._optimal.get(id(self.level))
+        if known is None or known[0] is not self.level:
             plan = expected_optimum(self.level)
-            self._optimal[self.level.id] = None if plan is None else plan.cost
-        return self._optimal[self.level.id]
+            known = self._optimal[id(self.level)] = (
+                self.level,
+                None if plan is None else plan.cost,
+            )
+        return known[1]
 
     def _info(self) -> dict[str, Any]:
         return {
@@ -303,7 +311,13 @@ class _Arrays:
             self.needs_m[i, self.needs[i]] = True
             self.consumes_m[i, [kind[k] for k in f.consumes]] = True
             self.produces_m[i, [kind[k] for k in f.produces]] = True
+        if n_f > spec.max_functions or n_k > spec.max_kinds:
+            raise ValueError(
+                f"level {level.id!r} has {n_f} functions and {n_k} kinds; "
+                f"max_functions={spec.max_functions}, max_kinds={spec.max_kinds}"
+            )
         self.costs = np.array([f.cost for f in level.functions])
+        self.warmups = np.array([f.warmup for f in level.functions])
         self.bit = np.uint64(1) << np.arange(n_k, dtype=np.uint64)
         self.needs_bits = [int(self.bit[row].sum()) for row in self.needs_m]
         self.produces_bits = [int(self.bit[row].sum()) for row in self.produces_m]

@@ -288,6 +288,8 @@ def check(level: Level) -> None:
             raise LevelError(f"goals[{i}].reward", f"must be finite and >= 0, got {g.reward}")
     if not any(g.importance == "essential" for g in level.goals):
         raise LevelError("goals", "at least one goal must be essential")
+    if level.essential <= set(level.initial):
+        raise LevelError("initial", "already holds every essential goal: nothing to do")
     names: set[str] = set()
     for i, f in enumerate(level.functions):
         where = f"functions[{i}]"

@@ -53,9 +53,13 @@ def _checksums(folder: Path) -> dict[str, str]:
     if not path.exists():
         raise PackError(f"{path} is missing")
     sums = {}
-    for line in path.read_text().splitlines():
-        digest, name = line.split(maxsplit=1)
-        sums[name.strip()] = digest
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2:
+            raise PackError(f"{path}:{n}: expected '<sha256>  <file>', got {line!r}")
+        sums[parts[1].strip()] = parts[0]
     return sums
 
 
@@ -76,9 +80,9 @@ def load_pack(split: str, tier: str, *, folder: Path | None = None) -> list[Leve
         raise PackError(f"pack {name} is corrupt: sha256 {actual}, SHA256SUMS says {expected}")
     try:
         raw = tomllib.loads(gzip.decompress(data).decode())
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        return [Level.from_dict(level) for level in raw["levels"]]
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, ValueError) as e:
         raise PackError(f"pack {name} cannot be read: {e}") from e
-    return [Level.from_dict(level) for level in raw["levels"]]
 
 
 def build(folder: Path | None = None) -> None:

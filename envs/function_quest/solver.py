@@ -56,6 +56,10 @@ class Compiled:
     """A level as bit masks, for the search; only its relevant functions."""
 
     def __init__(self, level: Level, *, prune: bool = True) -> None:
+        if len(level.kinds) > 64:
+            raise ValueError(
+                f"the solver plans over at most 64 kinds; {level.id!r} has {len(level.kinds)}"
+            )
         self.level = level
         self.kinds = {k: i for i, k in enumerate(level.kinds)}
         bits = self.bits
@@ -101,6 +105,9 @@ def solve(
     Pit (``pit-quest``), over the level's relevant functions only."""
     c = Compiled(level)
     if held is not None:
+        unknown = sorted(set(held) - set(level.kinds))
+        if unknown:
+            raise KeyError(f"held names unknown kinds: {unknown}")
         c.start = c.bits(held)
     names = [level.functions[i].name for i in c.index]
     warm_mask = 0
@@ -126,13 +133,16 @@ def solve(
 
 
 def expected_optimum(level: Level) -> Plan | None:
-    """The plan of the best policy's expected ``cost - bonus`` on a level with
-    failures, budget aside. A failed call changes nothing but the function's
-    warmth (the failed instance goes cold), so the best policy retries until
-    success and its expected cost is a shortest path: a call of cost ``c``,
-    warm-up ``w`` and failure ``p`` costs ``(c + w) / (1 - p)`` in expectation
-    from cold and ``c + p (c + w) / (1 - p)`` from warm. ``Plan.cost`` is that
-    expectation; equal to ``solve`` on a deterministic level."""
+    """The best retrying policy's plan and expected ``cost - bonus`` on a level
+    with failures, budget aside. A failed call changes nothing but the
+    function's warmth (the failed instance goes cold), so a policy that
+    retries each call until it succeeds has an expected cost that is a
+    shortest path: a call of cost ``c``, warm-up ``w`` and failure ``p`` costs
+    ``(c + w) / (1 - p)`` in expectation from cold and ``c + p (c + w) / (1 - p)``
+    from warm. Exact when no function has both a warm-up and a failure chance
+    (every shipped and generated level); otherwise switching to a fallback
+    after a failure can do better, and this is an upper bound. Equal to
+    ``solve`` on a deterministic level."""
     expected = tuple(
         Function(
             **{
