@@ -22,7 +22,7 @@ import time
 import function_quest as fq
 import gymnasium as gym
 import numpy as np
-from function_quest.baselines import RelaxedPlanPolicy
+from function_quest.baselines import RelaxedPlanPolicy, run_episode
 from function_quest.env import FunctionQuestEnv
 from function_quest.generator import TIERS, generate
 from function_quest.level import Function, Level
@@ -75,17 +75,8 @@ def greedy_ratio(level: Level) -> float:
             "functions": tuple(Function(**{**f.__dict__, "failure": 0.0}) for f in level.functions),
         }
     )
-    optimum = fq.solve(sure)
-    assert optimum is not None
     env = FunctionQuestEnv(sure, max_steps=500, solve_optimal=False)
-    policy = RelaxedPlanPolicy()
-    obs, _ = env.reset(seed=0)
-    terminated = truncated = False
-    while not (terminated or truncated):
-        obs, _, terminated, truncated, _ = env.step(policy(obs, env.action_masks(), env))
-    if not terminated:
-        return float("inf")
-    return env.spent / optimum.cost if optimum.cost else 1.0
+    return run_episode(env, RelaxedPlanPolicy(), seed=0).cost_ratio
 
 
 def cartpole_rate(steps: int, seed: int = 0) -> float:

@@ -116,18 +116,9 @@ class PoolManager(_pit.PoolManager):
     def __init__(
         self,
         *,
-        memory_budget: int | None = None,
-        eviction: str = "lru",
-        clock: str = "wall",
-        start: float = 0.0,
-        rate_tau: float = 60.0,
-        prewarm_horizon: float = 30.0,
-        prewarm_threshold: float = 1.0,
-        predictive: bool = False,
-        event_capacity: int = 10_000,
-        on_event: Callable[[PoolEvent], object] | None = None,
         health_check: HealthCheck | None = None,
         reaper_interval: float | None = 1.0,
+        **core: Any,  # the pool's own settings, taken by __new__
     ) -> None:
         self.health_check = health_check
         self._stop_reaper = threading.Event()

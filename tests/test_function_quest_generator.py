@@ -19,8 +19,8 @@ def test_generated_levels_are_solvable_reproducible_and_fit(tier: str) -> None:
             assert env.action_masks()[names.index(name)], (tier, seed, name)
             # Replays the hidden plan as if every call succeeded.
             f = level.function(name)
-            env._held &= ~env._consumes_m[names.index(name)]
-            env._held |= env._produces_m[names.index(name)]
+            env._held &= ~env._a.consumes_m[names.index(name)]
+            env._held |= env._a.produces_m[names.index(name)]
             env._mask = None
             env.spent += f.cost
         assert env._won(), (tier, seed)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from function_quest.env import FunctionQuestEnv
-from function_quest.level import Level
+from function_quest.level import Level, needed_kinds
 from function_quest.scoring import Score, score
 from function_quest.solver import Compiled, expected_optimum, solve
 from symphony_lab._pit import quest_h_add
@@ -53,20 +53,6 @@ class RandomPolicy:
 
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
         return int(self.rng.choice(np.flatnonzero(mask)))
-
-
-def needed_kinds(level: Level) -> set[str]:
-    """Kinds that matter for the essential goals: the goals, and what any
-    function producing a needed kind needs, to a fixed point."""
-    needed = set(level.essential)
-    changed = True
-    while changed:
-        changed = False
-        for f in level.functions:
-            if set(f.produces) & needed and not f.needs <= needed:
-                needed |= f.needs
-                changed = True
-    return needed
 
 
 def call_cost(env: FunctionQuestEnv, a: int, warm: set[str]) -> float:

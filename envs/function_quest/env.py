@@ -90,14 +90,8 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             self._compiled[id(level)] = compiled
         self.level = level
         self._a = a = compiled[1]
-        self._kind = a.kind
-        self._needs = a.needs
-        self._needs_m, self._consumes_m, self._produces_m = a.needs_m, a.consumes_m, a.produces_m
-        self._costs, self._bit = a.costs, a.bit
-        self._needs_bits, self._produces_bits = a.needs_bits, a.produces_bits
-        self._essential_bits, self._essential = a.essential_bits, a.essential
-        self._static = a.static
         self._mask: npt.NDArray[np.bool_] | None = None
+        self._warm: npt.NDArray[np.bool_] | None = None
         self._held = a.initial.copy()
         self.spent = 0.0
         self.calls: list[str] = []
@@ -137,13 +131,13 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             failed = bool(self.np_random.random() < f.failure)
             key = len(self.calls)
             self._dag.add_task(key, cost=cost, payload=f.name.encode())
-            for k in self._needs[a]:
+            for k in self._a.needs[a]:
                 if k in self._made_by:
                     self._dag.add_edge(self._made_by[k], key)
             self._dag.start(key)
             self.calls.append(f.name)
             self.spent += cost
-            self._mask = None
+            self._mask = self._warm = None
             reward -= cost
             if failed:
                 lease.fail()
@@ -153,13 +147,13 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             else:
                 lease.release()
                 self._dag.done(key)
-                self._held &= ~self._consumes_m[a]
-                self._held |= self._produces_m[a]
+                self._held &= ~self._a.consumes_m[a]
+                self._held |= self._a.produces_m[a]
                 for k in f.produces:
-                    self._made_by[self._kind[k]] = key
+                    self._made_by[self._a.kind[k]] = key
         won = self._won()
         if won:
-            reward += self.goal_bonus + level.reward_for(self._held_names())
+            reward += self.goal_bonus + level.reward_for(self.held_kinds())
         # A spent budget shows as no legal call (a free call may still be legal).
         truncated = not won and (self.steps >= self.max_steps or not self._legal_mask().any())
         info = self._info()
@@ -172,11 +166,17 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         """Per real function: its needs are held and its cost fits the budget
         left. Computed once per state."""
         if self._mask is None:
-            needs_met = ~(self._needs_m & ~self._held).any(axis=1)
-            warm = np.array(self.pool.hot_counts()) > 0
-            price = self._costs + np.where(warm, 0.0, self._a.warmups)
+            a = self._a
+            needs_met = ~(a.needs_m & ~self._held).any(axis=1)
+            price = a.costs + np.where(self._warm_now(), 0.0, a.warmups)
             self._mask = needs_met & (self.spent + price <= self.level.budget + 1e-9)
         return self._mask
+
+    def _warm_now(self) -> npt.NDArray[np.bool_]:
+        """Per function: a hot instance in the pool. Asked once per state."""
+        if self._warm is None:
+            self._warm = np.array(self.pool.hot_counts()) > 0
+        return self._warm
 
     def _legal(self, a: int) -> bool:
         return 0 <= a < len(self.level.functions) and bool(self._legal_mask()[a])
@@ -205,19 +205,16 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
     def warm_functions(self) -> set[str]:
         """Functions with a hot instance in the pool now."""
         return {
-            n for n, hot in zip(self.pool.functions, self.pool.hot_counts(), strict=True) if hot
+            f.name for f, hot in zip(self.level.functions, self._warm_now(), strict=True) if hot
         }
 
     def _won(self) -> bool:
-        return not (self._essential & ~self._held).any()
-
-    def _held_names(self) -> set[str]:
-        return self.held_kinds()
+        return not (self._a.essential & ~self._held).any()
 
     def _observe(self) -> dict[str, npt.NDArray[Any]]:
-        warm = np.array(self.pool.hot_counts(), np.int8) > 0
+        warm = self._warm_now()
         return self.spec_obs.with_state(
-            self._static,
+            self._a.static,
             held=self._held.astype(np.int8),
             warm=warm.astype(np.int8),
             budget_left=self.level.budget - self.spent,
@@ -231,13 +228,14 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         legal = np.flatnonzero(self._legal_mask())
         if legal.size == 0:
             return out
-        afters = [(self._held & ~self._consumes_m[a]) | self._produces_m[a] for a in legal]
+        x = self._a
+        afters = [(self._held & ~x.consumes_m[a]) | x.produces_m[a] for a in legal]
         to_go = quest_h_add(
-            self._needs_bits,
-            self._produces_bits,
-            list(self._costs),
-            self._essential_bits,
-            [int(self._bit[h].sum()) for h in afters],
+            x.needs_bits,
+            x.produces_bits,
+            list(x.costs),
+            x.essential_bits,
+            [int(x.bit[h].sum()) for h in afters],
         )
         for a, h in zip(legal, to_go, strict=True):
             f = self.level.functions[a]
@@ -285,7 +283,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             "held:  " + ", ".join(sorted(self.held_kinds())),
             "goals: "
             + ", ".join(
-                f"{g.kind}{'*' if self._held[self._kind[g.kind]] else ''} ({g.importance})"
+                f"{g.kind}{'*' if self._held[self._a.kind[g.kind]] else ''} ({g.importance})"
                 for g in level.goals
             ),
         ]

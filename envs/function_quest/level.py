@@ -337,3 +337,18 @@ def relaxed_reachable(level: Level) -> set[str]:
                 held |= set(f.produces)
                 changed = True
     return held
+
+
+def needed_kinds(level: Level, goals: Iterable[str] | None = None) -> set[str]:
+    """Kinds that matter for ``goals`` (the essential goals by default): the
+    goals, and what any function producing a needed kind needs, to a fixed
+    point."""
+    needed = set(level.essential if goals is None else goals)
+    changed = True
+    while changed:
+        changed = False
+        for f in level.functions:
+            if set(f.produces) & needed and not f.needs <= needed:
+                needed |= f.needs
+                changed = True
+    return needed

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from function_quest.level import Function, Level
+from function_quest.level import Function, Level, needed_kinds
 from symphony_lab._pit import quest_solve
 
 
@@ -41,14 +41,7 @@ def relevant_functions(level: Level) -> list[int]:
     produce a kind in the backward closure of the goals through the needs of
     producers. The rest (distractors, dead ends) never help a plan, so the
     search leaves them out."""
-    relevant = {g.kind for g in level.goals}
-    changed = True
-    while changed:
-        changed = False
-        for f in level.functions:
-            if set(f.produces) & relevant and not f.needs <= relevant:
-                relevant |= f.needs
-                changed = True
+    relevant = needed_kinds(level, [g.kind for g in level.goals])
     return [i for i, f in enumerate(level.functions) if set(f.produces) & relevant]
 
 
