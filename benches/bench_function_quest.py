@@ -1,7 +1,8 @@
 """Function Quest: environment steps per second against CartPole, and solver time.
 
 - Steps/s with a random masked policy (``action_masks()`` then a uniform legal
-  call, as MaskablePPO's rollout does), on one environment and on a
+  call, as MaskablePPO's rollout does; the pick indexes the legal calls with
+  ``rng.integers``, as CartPole's side draws its action), on one environment and on a
   ``gymnasium.make_vec`` sync vector of 8; peer in the same run: gymnasium's
   ``CartPole-v1`` raw step rate with random actions. Target: ours >= 0.5x.
 - The exact solver's median time per tier of generated levels (target: hard
@@ -36,7 +37,8 @@ def fq_rate(steps: int, seed: int = 0) -> float:
     env.reset(seed=seed)
     start = time.perf_counter()
     for _ in range(steps):
-        action = int(rng.choice(np.flatnonzero(env.action_masks())))
+        legal = np.flatnonzero(env.action_masks())
+        action = int(legal[rng.integers(legal.size)])
         _, _, terminated, truncated, _ = env.step(action)
         if terminated or truncated:
             env.reset()
@@ -57,7 +59,7 @@ def fq_vec_rate(steps: int, n: int = 8, seed: int = 0) -> float:
     def pick(env: gym.Env) -> int:
         legal = np.flatnonzero(env.unwrapped.action_masks())  # type: ignore[attr-defined]
         # An episode that just ended has no legal call; the vector resets it.
-        return int(rng.choice(legal)) if legal.size else 0
+        return int(legal[rng.integers(legal.size)]) if legal.size else 0
 
     start = time.perf_counter()
     for _ in range(steps // n):

@@ -8,6 +8,7 @@ with a padding mask, so one policy serves problems of different sizes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,15 @@ OBSERVATION_VERSION = 1
 
 #: Upper bound of costs and budgets in an observation.
 MAX_AMOUNT = 1e6
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def bits(mask: int, size: int, dtype: type = np.int8) -> npt.NDArray[Any]:
+    """``mask``'s low ``size`` bits as an array, read-only: states recur, so
+    each is computed once and callers copy what they hand out."""
+    out = np.array([mask >> i & 1 for i in range(size)], dtype)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,8 @@ class ObservationSpec:
         functions: Sequence[FunctionView],
     ) -> dict[str, npt.NDArray[Any]]:
         """The parts of an observation that stay fixed through an episode,
-        computed once; ``with_state`` copies them into each observation."""
+        computed once and kept read-only; ``with_state`` copies them into
+        each observation."""
         obs = self.encode(
             n_kinds=n_kinds,
             held=[],
@@ -93,25 +104,25 @@ class ObservationSpec:
         )
         for key in ("held", "warm", "budget_left"):
             del obs[key]
+        for array in obs.values():
+            array.flags.writeable = False
         return obs
 
     def with_state(
         self,
         static: dict[str, npt.NDArray[Any]],
         *,
-        held: npt.NDArray[np.int8],
-        warm: npt.NDArray[np.int8],
+        held: int,
+        warm: int,
         budget_left: float,
         cost_to_go: npt.NDArray[np.float64] | None = None,
     ) -> dict[str, npt.NDArray[Any]]:
         """A step's observation: copies of the static arrays (callers keep
-        observations; none may share memory with the next) plus the state
-        (``held`` over kinds, ``warm`` over functions, padded here)."""
+        observations; none may share memory with another) plus the state:
+        ``held`` as bits over kinds, ``warm`` as bits over functions."""
         obs = {key: array.copy() for key, array in static.items()}
-        obs["held"] = np.zeros(self.max_kinds, np.int8)
-        obs["held"][: len(held)] = held
-        obs["warm"] = np.zeros(self.max_functions, np.int8)
-        obs["warm"][: len(warm)] = warm
+        obs["held"] = bits(held, self.max_kinds).copy()
+        obs["warm"] = bits(warm, self.max_functions).copy()
         obs["budget_left"] = np.array([min(max(budget_left, 0.0), MAX_AMOUNT)], np.float32)
         if self.cost_to_go:
             if cost_to_go is None:

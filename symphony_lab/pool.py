@@ -121,10 +121,12 @@ class PoolManager(_pit.PoolManager):
         **core: Any,  # the pool's own settings, taken by __new__
     ) -> None:
         self.health_check = health_check
-        self._stop_reaper = threading.Event()
+        # Only a reaper needs a stop signal; simulators make many pools.
+        self._stop_reaper: threading.Event | None = None
         if reaper_interval is not None and not reaper_interval > 0:
             raise ValueError(f"reaper_interval must be > 0 or None, got {reaper_interval}")
         if reaper_interval is not None and not self.is_virtual:
+            self._stop_reaper = threading.Event()
             threading.Thread(
                 target=_reap,
                 args=(weakref.ref(self), reaper_interval, self._stop_reaper),
@@ -155,7 +157,8 @@ class PoolManager(_pit.PoolManager):
         return AsyncAcquire(self, function, timeout)
 
     def shutdown(self, timeout: float | None = None) -> None:
-        self._stop_reaper.set()
+        if self._stop_reaper is not None:
+            self._stop_reaper.set()
         super().shutdown(timeout)
 
 

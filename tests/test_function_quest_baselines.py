@@ -49,6 +49,10 @@ def test_score() -> None:
     assert score(solved=True, calls=4, cost=6.0, optimal_calls=3, optimal_cost=3.0) == Score(
         True, 0.75, 2.0
     )
+    # Skipping a goal worth 2 to save 1 is no saving.
+    assert score(
+        solved=True, calls=3, cost=5.0, optimal_calls=4, optimal_cost=6.0, forgone=2.0
+    ).cost_ratio == pytest.approx(7.0 / 6.0)
     assert score(solved=False, calls=9, cost=9.0, optimal_calls=3, optimal_cost=3.0) == Score(
         False, 0.0, math.inf
     )

@@ -9,6 +9,7 @@ import pytest
 from function_quest.env import FunctionQuestEnv
 from gymnasium.utils.env_checker import check_env
 
+from symphony_lab.errors import PoolClosed
 from symphony_lab.observation import ObservationSpec
 
 
@@ -213,7 +214,7 @@ def test_levels_sharing_an_id_keep_their_own_optimum_and_a_refused_level_changes
     with pytest.raises(ValueError, match="max_functions=20"):
         small.reset(options={"level": _wide_level()})
     assert small.level.id == "software_delivery"
-    assert len(small._a.needs) == len(small.level.functions)
+    assert small.legal_actions().sum() > 0  # still playing its own level
 
 
 def _wide_level() -> fq.Level:
@@ -225,3 +226,41 @@ def _wide_level() -> fq.Level:
         'id = "wide"\nbudget = 5.0\ninitial = ["a"]\n[kinds]\na = "a"\nb = "b"\n'
         '[[goals]]\nkind = "b"\n' + functions
     )
+
+
+def test_the_pit_episode_core_refuses_bad_input_clearly() -> None:
+    from symphony_lab._pit import QuestEpisode
+    from symphony_lab.pit import DagTracker, PoolManager
+
+    level = dict(
+        needs=[0],
+        consumes=[0],
+        produces=[1],
+        cost=[1.0],
+        warmup=[0.0],
+        latency=[1.0],
+        failure=[0.0],
+        essential=1,
+        start=0,
+        budget=5.0,
+        names=["make"],
+    )
+    with pytest.raises(ValueError, match="failure must be in"):
+        QuestEpisode(**{**level, "failure": [1.5]})
+    with pytest.raises(ValueError, match="latency and names need one entry per function"):
+        QuestEpisode(**{**level, "names": []})
+    with pytest.raises(ValueError, match="'make': latency must be finite"):
+        QuestEpisode(**{**level, "latency": [float("nan")]})
+    core = QuestEpisode(**level)
+    with pytest.raises(RuntimeError, match="reset"):
+        core.step(0)
+    pool = PoolManager(clock="virtual", reaper_interval=None)
+    core.reset(pool, DagTracker(), 0)
+    with pytest.raises(ValueError, match="make"):  # a pool that knows the name already
+        core.reset(pool, DagTracker(), 0)
+    assert core.step(-1) == (0.0, True, False, False, False)  # no such function
+    assert core.step(7) == (0.0, True, False, False, False)
+    assert core.step(0) == (1.0, False, False, True, False)  # made it; may call again
+    pool.shutdown()
+    with pytest.raises(PoolClosed):
+        core.step(0)

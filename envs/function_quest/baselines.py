@@ -88,17 +88,9 @@ def h_add_many(level: Level, helds: list[set[str]]) -> list[float]:
 
 class RelaxedPlanPolicy:
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
-        level = env.level
-        held = env.held_kinds()
-        warm = env.warm_functions()
-
         options = _progressing(mask, env)
-        afters = []
-        for a in options:
-            f = level.functions[a]
-            afters.append((held - set(f.consumes)) | set(f.produces))
-        to_go = h_add_many(level, afters)
-        return min(options, key=lambda a: (call_cost(env, a, warm) + to_go[options.index(a)], a))
+        to_go = env.cost_to_go()  # price now + h_add after, from the Pit
+        return min(options, key=lambda a: (to_go[a], a))
 
 
 class ExactReplanningPolicy:
@@ -125,10 +117,14 @@ def run_episode(env: FunctionQuestEnv, policy: Policy, *, seed: int | None = Non
     plan = expected_optimum(env.level)
     if plan is None:
         return Score(False, 0.0, float("inf"))
+    extras = {g.kind: g.reward for g in env.level.goals if g.importance != "essential"}
+    held = env.held_kinds()
     return score(
         solved=terminated,
         calls=len(env.calls),
         cost=env.spent,
         optimal_calls=len(plan.calls),
         optimal_cost=plan.cost,
+        forgone=sum(r for k, r in extras.items() if k not in held),
+        optimal_forgone=sum(r for k, r in extras.items() if k not in plan.held),
     )

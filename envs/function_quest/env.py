@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from function_quest.level import Level
 from function_quest.solver import expected_optimum
-from symphony_lab._pit import quest_h_add
-from symphony_lab.observation import FunctionView, ObservationSpec
+from symphony_lab._pit import QuestEpisode
+from symphony_lab.observation import FunctionView, ObservationSpec, bits
 from symphony_lab.pit import DagTracker, PoolManager
 
 
@@ -55,12 +55,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
             raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
         self.spec_obs = ObservationSpec(max_functions, max_kinds, cost_to_go)
         for level in self.levels:
-            if len(level.functions) > max_functions or len(level.kinds) > max_kinds:
-                raise ValueError(
-                    f"level {level.id!r} has {len(level.functions)} functions and "
-                    f"{len(level.kinds)} kinds; "
-                    f"max_functions={max_functions}, max_kinds={max_kinds}"
-                )
+            _check_fits(level, self.spec_obs)
         self.masked = masked
         self.max_steps = max_steps
         self.goal_bonus = goal_bonus
@@ -73,7 +68,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         self.observation_space = self.spec_obs.space()
         self.action_space = gym.spaces.Discrete(max_functions)
         self._optimal: dict[int, tuple[Level, float | None]] = {}
-        self._compiled: dict[int, tuple[Level, _Arrays]] = {}
+        self._compiled: dict[int, tuple[Level, _Compiled]] = {}
         self.level = self.levels[0]
         self._start(self.level)
 
@@ -84,24 +79,17 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         if compiled is None or compiled[0] is not level:
             # Validated before anything changes, so a refused level leaves the
             # episode as it was.
-            compiled = (level, _Arrays(level, self.spec_obs))
+            compiled = (level, _Compiled(level, self.spec_obs))
             if len(self._compiled) > 4096:
                 self._compiled.clear()
             self._compiled[id(level)] = compiled
         self.level = level
-        self._a = a = compiled[1]
-        self._mask: npt.NDArray[np.bool_] | None = None
-        self._warm: npt.NDArray[np.bool_] | None = None
-        self._held = a.initial.copy()
-        self.spent = 0.0
-        self.calls: list[str] = []
-        self.failures = 0
+        self._c = compiled[1]
+        self._core = self._c.core
         self.steps = 0
         self.pool = PoolManager(clock="virtual", reaper_interval=None, event_capacity=0)
-        for f in level.functions:
-            self.pool.register(f.name, warmup=f.warmup, idle_timeout=None)
         self._dag = DagTracker()
-        self._made_by: dict[int, int] = {}
+        self._core.reset(self.pool, self._dag, self.np_random.bit_generator.random_raw())
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -116,76 +104,43 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
     def step(
         self, action: np.int64 | int
     ) -> tuple[dict[str, npt.NDArray[Any]], SupportsFloat, bool, bool, dict[str, Any]]:
-        a = int(action)
+        # One Pit call: legality, the pool's lease and clock, the failure
+        # draw, the DAG record and the next legal set.
+        cost, illegal, failed, won, stuck = self._core.step(int(action))
         self.steps += 1
-        level = self.level
-        reward = 0.0
-        illegal = not self._legal(a)
+        reward = -cost
         if illegal:
             reward -= self.illegal_penalty
-        else:
-            f = level.functions[a]
-            lease = self.pool.acquire(f.name, timeout=0)
-            cost = f.cost + (f.warmup if lease.cold_start else 0.0)
-            self.pool.advance_to(max(lease.ready_at, self.pool.now) + f.latency)
-            failed = bool(self.np_random.random() < f.failure)
-            key = len(self.calls)
-            self._dag.add_task(key, cost=cost, payload=f.name.encode())
-            for k in self._a.needs[a]:
-                if k in self._made_by:
-                    self._dag.add_edge(self._made_by[k], key)
-            self._dag.start(key)
-            self.calls.append(f.name)
-            self.spent += cost
-            self._mask = self._warm = None
-            reward -= cost
-            if failed:
-                lease.fail()
-                self._dag.fail(key)
-                self.failures += 1
-                reward -= self.fail_penalty
-            else:
-                lease.release()
-                self._dag.done(key)
-                self._held &= ~self._a.consumes_m[a]
-                self._held |= self._a.produces_m[a]
-                for k in f.produces:
-                    self._made_by[self._a.kind[k]] = key
-        won = self._won()
+        if failed:
+            reward -= self.fail_penalty
         if won:
-            reward += self.goal_bonus + level.reward_for(self.held_kinds())
+            reward += self.goal_bonus + self.level.reward_for(self.held_kinds())
         # A spent budget shows as no legal call (a free call may still be legal).
-        truncated = not won and (self.steps >= self.max_steps or not self._legal_mask().any())
+        truncated = not won and (stuck or self.steps >= self.max_steps)
         info = self._info()
         info["illegal"] = illegal
         return self._observe(), reward, won, truncated, info
 
-    # ---- masks and views ----
+    # ---- state ----
 
-    def _legal_mask(self) -> npt.NDArray[np.bool_]:
-        """Per real function: its needs are held and its cost fits the budget
-        left. Computed once per state."""
-        if self._mask is None:
-            a = self._a
-            needs_met = ~(a.needs_m & ~self._held).any(axis=1)
-            price = a.costs + np.where(self._warm_now(), 0.0, a.warmups)
-            self._mask = needs_met & (self.spent + price <= self.level.budget + 1e-9)
-        return self._mask
+    @property
+    def spent(self) -> float:
+        """Cost paid so far this episode, warm-ups and failed calls included."""
+        return float(self._core.spent)
 
-    def _warm_now(self) -> npt.NDArray[np.bool_]:
-        """Per function: a hot instance in the pool. Asked once per state."""
-        if self._warm is None:
-            self._warm = np.array(self.pool.hot_counts()) > 0
-        return self._warm
+    @property
+    def failures(self) -> int:
+        return int(self._core.failures)
 
-    def _legal(self, a: int) -> bool:
-        return 0 <= a < len(self.level.functions) and bool(self._legal_mask()[a])
+    @property
+    def calls(self) -> list[str]:
+        """Functions called so far, in order, failed calls included."""
+        names = self._c.names
+        return [names[a] for a in self._core.calls]
 
     def legal_actions(self) -> npt.NDArray[np.bool_]:
         """Calls whose needs are held and whose cost fits the budget left."""
-        mask = np.zeros(self.action_space.n, bool)
-        mask[: len(self.level.functions)] = self._legal_mask()
-        return mask
+        return bits(self._core.legal, self.action_space.n, np.bool_).copy()
 
     def action_masks(self) -> npt.NDArray[np.bool_]:
         """For sb3-contrib's MaskablePPO. Masked mode: only legal calls.
@@ -193,54 +148,33 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         the mask does not give preconditions away."""
         if self.masked:
             return self.legal_actions()
-        mask = np.zeros(self.action_space.n, bool)
-        mask[: len(self.level.functions)] = True
-        return mask
+        return self._c.real.copy()
 
     def held_kinds(self) -> set[str]:
         """Kinds held now."""
-        names = list(self.level.kinds)
-        return {names[i] for i in np.flatnonzero(self._held)}
+        held = self._core.held
+        return {k for i, k in enumerate(self.level.kinds) if held >> i & 1}
 
     def warm_functions(self) -> set[str]:
         """Functions with a hot instance in the pool now."""
-        return {
-            f.name for f, hot in zip(self.level.functions, self._warm_now(), strict=True) if hot
-        }
+        warm = self._core.warm
+        return {name for i, name in enumerate(self._c.names) if warm >> i & 1}
 
-    def _won(self) -> bool:
-        return not (self._a.essential & ~self._held).any()
+    def cost_to_go(self) -> npt.NDArray[np.float64]:
+        """Per function: its cost now (warm-up if cold) plus the relaxed
+        (h_add) cost-to-goal after it, computed in the Pit; ``inf`` where it
+        cannot be called."""
+        return np.array(self._core.cost_to_go())
 
     def _observe(self) -> dict[str, npt.NDArray[Any]]:
-        warm = self._warm_now()
+        core = self._core
         return self.spec_obs.with_state(
-            self._a.static,
-            held=self._held.astype(np.int8),
-            warm=warm.astype(np.int8),
-            budget_left=self.level.budget - self.spent,
-            cost_to_go=self._cost_to_go(warm) if self.spec_obs.cost_to_go else None,
+            self._c.static,
+            held=core.held,
+            warm=core.warm,
+            budget_left=core.budget_left,
+            cost_to_go=self.cost_to_go() if self.spec_obs.cost_to_go else None,
         )
-
-    def _cost_to_go(self, warm: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        """Per function: its cost now (warm-up if cold) plus h_add after it,
-        computed in the Pit in one call; inf where it cannot be called."""
-        out = np.full(len(self.level.functions), np.inf)
-        legal = np.flatnonzero(self._legal_mask())
-        if legal.size == 0:
-            return out
-        x = self._a
-        afters = [(self._held & ~x.consumes_m[a]) | x.produces_m[a] for a in legal]
-        to_go = quest_h_add(
-            x.needs_bits,
-            x.produces_bits,
-            list(x.costs),
-            x.essential_bits,
-            [int(x.bit[h].sum()) for h in afters],
-        )
-        for a, h in zip(legal, to_go, strict=True):
-            f = self.level.functions[a]
-            out[a] = f.cost + (0.0 if warm[a] else f.warmup) + h
-        return out
 
     def optimal_cost(self) -> float | None:
         """The best policy's expected cost on this level (``expected_optimum``:
@@ -258,12 +192,13 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         return known[1]
 
     def _info(self) -> dict[str, Any]:
+        core = self._core
         return {
             "level": self.level.id,
-            "calls": len(self.calls),
-            "cost": self.spent,
+            "calls": core.call_count,
+            "cost": core.spent,
             "optimal_cost": self.optimal_cost(),
-            "failures": self.failures,
+            "failures": core.failures,
         }
 
     def dag(self) -> DagTracker:
@@ -276,15 +211,14 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         if self.render_mode != "ansi":
             return None
         level = self.level
-        list(level.kinds)
+        held = self.held_kinds()
         lines = [
             f"{level.title} [{level.id}]  spent {self.spent:g} of {level.budget:g}, "
             f"{len(self.calls)} calls, {self.failures} failed",
-            "held:  " + ", ".join(sorted(self.held_kinds())),
+            "held:  " + ", ".join(sorted(held)),
             "goals: "
             + ", ".join(
-                f"{g.kind}{'*' if self._held[self._a.kind[g.kind]] else ''} ({g.importance})"
-                for g in level.goals
+                f"{g.kind}{'*' if g.kind in held else ''} ({g.importance})" for g in level.goals
             ),
         ]
         legal = self.legal_actions()
@@ -294,36 +228,49 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         return "\n".join(lines)
 
 
-class _Arrays:
-    """A level as arrays, built once per level: masks and moves are then a
-    few numpy operations, and the static part of the observation is ready."""
+def _check_fits(level: Level, spec: ObservationSpec) -> None:
+    n_f, n_k = len(level.functions), len(level.kinds)
+    if n_f > spec.max_functions or n_k > spec.max_kinds:
+        raise ValueError(
+            f"level {level.id!r} has {n_f} functions and {n_k} kinds; "
+            f"max_functions={spec.max_functions}, max_kinds={spec.max_kinds}"
+        )
+    if n_f > 64 or n_k > 64:
+        raise ValueError(
+            f"level {level.id!r} has {n_f} functions and {n_k} kinds; the Pit "
+            "plays levels of at most 64 of each"
+        )
+
+
+class _Compiled:
+    """A level made ready once: its Pit episode core (bit masks, costs,
+    latencies, failure rates) and the static part of its observation."""
 
     def __init__(self, level: Level, spec: ObservationSpec) -> None:
-        self.kind = kind = {k: i for i, k in enumerate(level.kinds)}
-        self.needs = [[kind[k] for k in f.needs] for f in level.functions]
+        _check_fits(level, spec)
         n_f, n_k = len(level.functions), len(level.kinds)
-        self.needs_m = np.zeros((n_f, n_k), bool)
-        self.consumes_m = np.zeros((n_f, n_k), bool)
-        self.produces_m = np.zeros((n_f, n_k), bool)
-        for i, f in enumerate(level.functions):
-            self.needs_m[i, self.needs[i]] = True
-            self.consumes_m[i, [kind[k] for k in f.consumes]] = True
-            self.produces_m[i, [kind[k] for k in f.produces]] = True
-        if n_f > spec.max_functions or n_k > spec.max_kinds:
-            raise ValueError(
-                f"level {level.id!r} has {n_f} functions and {n_k} kinds; "
-                f"max_functions={spec.max_functions}, max_kinds={spec.max_kinds}"
-            )
-        self.costs = np.array([f.cost for f in level.functions])
-        self.warmups = np.array([f.warmup for f in level.functions])
-        self.bit = np.uint64(1) << np.arange(n_k, dtype=np.uint64)
-        self.needs_bits = [int(self.bit[row].sum()) for row in self.needs_m]
-        self.produces_bits = [int(self.bit[row].sum()) for row in self.produces_m]
-        self.essential_bits = sum(1 << kind[k] for k in level.essential)
-        self.essential = np.zeros(n_k, bool)
-        self.essential[[kind[k] for k in level.essential]] = True
-        self.initial = np.zeros(n_k, bool)
-        self.initial[[kind[k] for k in level.initial]] = True
+        kind = {k: i for i, k in enumerate(level.kinds)}
+
+        def mask(kinds: Sequence[str]) -> int:
+            return sum(1 << kind[k] for k in set(kinds))
+
+        fs = level.functions
+        self.names = [f.name for f in fs]
+        self.core = QuestEpisode(
+            needs=[mask(f.needs) for f in fs],
+            consumes=[mask(f.consumes) for f in fs],
+            produces=[mask(f.produces) for f in fs],
+            cost=[f.cost for f in fs],
+            warmup=[f.warmup for f in fs],
+            latency=[f.latency for f in fs],
+            failure=[f.failure for f in fs],
+            essential=mask(level.essential),
+            start=mask(level.initial),
+            budget=level.budget,
+            names=self.names,
+        )
+        self.real = np.zeros(spec.max_functions, bool)
+        self.real[:n_f] = True
         self.static = spec.static(
             n_kinds=n_k,
             goal=[kind[g.kind] for g in level.goals if g.importance == "essential"],
@@ -338,6 +285,6 @@ class _Arrays:
                     warmup=f.warmup,
                     warm=False,
                 )
-                for f in level.functions
+                for f in fs
             ],
         )

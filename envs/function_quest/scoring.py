@@ -14,18 +14,29 @@ class Score:
     solved: bool
     #: optimal calls / max(optimal calls, calls); 0 when not solved.
     efficiency: float
-    #: cost / optimal cost; ``inf`` when not solved.
+    #: (cost + reward forgone) / the optimum's; ``inf`` when not solved.
     cost_ratio: float
 
 
 def score(
-    *, solved: bool, calls: int, cost: float, optimal_calls: int, optimal_cost: float
+    *,
+    solved: bool,
+    calls: int,
+    cost: float,
+    optimal_calls: int,
+    optimal_cost: float,
+    forgone: float = 0.0,
+    optimal_forgone: float = 0.0,
 ) -> Score:
-    """One episode against the exact solver's plan."""
+    """One episode against the best policy. ``forgone`` is the reward of the
+    recommended and optional goals not held at the end: the solver minimises
+    cost plus forgone reward, so skipping a goal worth more than it costs is
+    no saving."""
     if not solved:
         return Score(False, 0.0, float("inf"))
     efficiency = optimal_calls / max(optimal_calls, calls, 1)
-    ratio = cost / optimal_cost if optimal_cost > 0 else (1.0 if cost == 0 else float("inf"))
+    ours, best = cost + forgone, optimal_cost + optimal_forgone
+    ratio = ours / best if best > 0 else (1.0 if ours == 0 else float("inf"))
     return Score(True, efficiency, ratio)
 
 

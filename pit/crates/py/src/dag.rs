@@ -12,12 +12,12 @@ use rustc_hash::FxHashMap;
 use crate::convert::{edge_batch, float_batch, key_batch, key_ref, key_to_py};
 use crate::errors::{checkpoint_error, to_py};
 
-struct Inner {
-    dag: DagTracker,
+pub(crate) struct Inner {
+    pub(crate) dag: DagTracker,
     /// Payloads that are Python objects rather than bytes stay on this side.
     objects: FxHashMap<u32, Py<PyAny>>,
     /// Reused buffer for the ids a call makes ready.
-    scratch: Vec<u32>,
+    pub(crate) scratch: Vec<u32>,
 }
 
 /// A DAG of tasks with states, a ready set and incremental cycle refusal.
@@ -42,7 +42,7 @@ fn this_thread() -> usize {
 }
 
 /// The tracker's lock, held by an attached thread.
-struct Held<'a> {
+pub(crate) struct Held<'a> {
     guard: MutexGuard<'a, Inner>,
     owner: &'a AtomicUsize,
 }
@@ -90,7 +90,7 @@ impl PyDagTracker {
 
     /// The lock for a short call. Never wait for it while attached: the holder
     /// may be working detached and need the interpreter back to finish.
-    fn lock(&self, py: Python<'_>) -> PyResult<Held<'_>> {
+    pub(crate) fn lock(&self, py: Python<'_>) -> PyResult<Held<'_>> {
         let guard = match self.inner.try_lock() {
             Some(g) => g,
             None => {

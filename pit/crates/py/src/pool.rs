@@ -32,9 +32,9 @@ const ADDRESS_CACHE: usize = 1024;
 /// Instance slots are allocated at registration; past this a typo, not a plan.
 const MAX_INSTANCES: i64 = 1_000_000;
 
-struct Shared {
-    pool: Pool,
-    clock: Clock,
+pub(crate) struct Shared {
+    pub(crate) pool: Pool,
+    pub(crate) clock: Clock,
     /// Async acquires waiting on a ticket, woken when it leaves the queue.
     wakers: FxHashMap<u64, Py<PyAny>>,
     /// Function ids by the address of a name string seen before. The string
@@ -65,7 +65,7 @@ pub struct PyLease {
     released: AtomicBool,
 }
 
-type Guard<'a> = MutexGuard<'a, Shared>;
+pub(crate) type Guard<'a> = MutexGuard<'a, Shared>;
 
 fn bad(msg: String) -> PyErr {
     PyValueError::new_err(msg)
@@ -143,7 +143,7 @@ impl PyPool {
     /// The lock, never waited for while attached: a holder may be detached
     /// and need the interpreter to finish.
     #[inline]
-    fn lock<'a>(&'a self, py: Python<'_>) -> Guard<'a> {
+    pub(crate) fn lock<'a>(&'a self, py: Python<'_>) -> Guard<'a> {
         match self.inner.try_lock() {
             Some(g) => g,
             None => py.detach(|| self.inner.lock()),
@@ -247,7 +247,7 @@ impl PyPool {
     }
 
     /// `settle`, drop the lock, `deliver`.
-    fn finish(&self, py: Python<'_>, mut g: Guard<'_>) {
+    pub(crate) fn finish(&self, py: Python<'_>, mut g: Guard<'_>) {
         let after = self.settle(&mut g);
         drop(g);
         self.deliver(py, after);
@@ -255,7 +255,7 @@ impl PyPool {
 
     /// Whether a call must go through `finish` rather than just unlock.
     #[inline]
-    fn quiet(&self, g: &Guard<'_>) -> bool {
+    pub(crate) fn quiet(&self, g: &Guard<'_>) -> bool {
         g.pool.tickets() == 0
             && g.wakers.is_empty()
             && !g.pool.has_pending()

@@ -1,9 +1,16 @@
-//! Function Quest's planning core for Python: plain lists of bit masks in,
-//! the plan out; the search runs detached from the interpreter.
+//! Function Quest's core for Python: plain lists of bit masks in, the plan
+//! out (the search runs detached from the interpreter); and the episode,
+//! stepped in one call.
 
-use pit_quest::Problem;
-use pyo3::exceptions::PyValueError;
+use pit_dag::{FailPolicy, KeyRef};
+use pit_pool::FunctionSpec;
+use pit_quest::{Call, Episode, Problem};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::dag::PyDagTracker;
+use crate::errors::{pool_to_py, to_py};
+use crate::pool::{Guard, PyPool};
 
 /// A plan as Python gets it: (calls, cost, bonus, kinds held at the end).
 type Found = (Vec<u32>, f64, f64, u64);
@@ -85,4 +92,283 @@ pub fn quest_h_add(
         f64::INFINITY,
     )?;
     Ok(helds.iter().map(|&h| pit_quest::h_add(&p, h)).collect())
+}
+
+/// One call's outcome as Python gets it: (cost, illegal, failed, won, stuck),
+/// where stuck means no call is legal any more.
+type Stepped = (f64, bool, bool, bool, bool);
+
+/// One Function Quest episode: the rules in Rust (`pit_quest::Episode`), the
+/// warm instances in a `PoolManager` on a virtual clock, the calls made in a
+/// `DagTracker`; `step` does all three in one call.
+#[pyclass(module = "symphony_lab._pit", name = "QuestEpisode")]
+pub struct PyQuestEpisode {
+    episode: Episode,
+    names: Vec<String>,
+    latency: Vec<f64>,
+    pool: Option<Py<PyPool>>,
+    dag: Option<Py<PyDagTracker>>,
+    /// Pool function ids by function index.
+    ids: Vec<u32>,
+    warm: u64,
+    legal: u64,
+}
+
+impl PyQuestEpisode {
+    fn parts(&self) -> PyResult<(&Py<PyPool>, &Py<PyDagTracker>)> {
+        match (&self.pool, &self.dag) {
+            (Some(p), Some(d)) => Ok((p, d)),
+            _ => Err(PyRuntimeError::new_err(
+                "QuestEpisode: call reset(pool, dag, seed) first",
+            )),
+        }
+    }
+
+    /// Functions with a hot instance, as bits, read from the pool.
+    fn warm_bits(&self, g: &Guard<'_>) -> u64 {
+        let hot = g.pool.hot_counts();
+        self.ids
+            .iter()
+            .enumerate()
+            .filter(|&(_, &id)| hot.get(id as usize).is_some_and(|&n| n > 0))
+            .fold(0, |m, (f, _)| m | 1 << f)
+    }
+
+    /// Runs a legal call through the pool: leases the function's instance,
+    /// lets the clock pass its warm-up and latency, and ends the lease.
+    fn call_in_pool(&mut self, py: Python<'_>, f: usize) -> PyResult<Call> {
+        let pool = self.pool.as_ref().expect("checked by parts").get();
+        let mut g = pool.lock(py);
+        let now = g.clock.now();
+        let grant = match g.pool.try_acquire(self.ids[f], now) {
+            Ok(Some(grant)) => grant,
+            Ok(None) => {
+                drop(g);
+                return Err(PyRuntimeError::new_err(format!(
+                    "function '{}' has no instance free in this episode's pool",
+                    self.names[f]
+                )));
+            }
+            Err(e) => {
+                drop(g);
+                return Err(pool_to_py(py, e));
+            }
+        };
+        // The pool and the episode agree on what is warm: the price charged
+        // includes the warm-up exactly when the pool starts an instance.
+        debug_assert_eq!(grant.cold_start, self.warm >> f & 1 == 0);
+        let call = self.episode.call(f, self.warm);
+        let end = grant.ready_at.max(now) + self.latency[f];
+        let ended = g.clock.advance_to(end).and_then(|t| {
+            g.pool.tick(t);
+            match call {
+                Call::Failed { .. } => g.pool.fail(grant.lease, t),
+                _ => g.pool.release(grant.lease, t),
+            }
+        });
+        self.warm = self.warm_bits(&g);
+        if !pool.quiet(&g) {
+            pool.finish(py, g);
+        } else {
+            drop(g);
+        }
+        ended.map_err(|e| pool_to_py(py, e))?;
+        Ok(call)
+    }
+
+    /// Records call number `number` of function `f`, with edges from the
+    /// calls that made its inputs.
+    fn record(&self, py: Python<'_>, number: usize, f: usize, deps: &[u32], call: Call) -> PyResult<()> {
+        let dag = self.dag.as_ref().expect("checked by parts").get();
+        let mut held = dag.lock(py)?;
+        let inner = &mut *held;
+        let d = &mut inner.dag;
+        let r = (|| {
+            let id = d.add_task(
+                KeyRef::Int(number as i64),
+                call.cost(),
+                Some(self.names[f].as_bytes().into()),
+            )?;
+            for &dep in deps {
+                let from = d.id(KeyRef::Int(dep as i64))?;
+                d.add_edge(from, id)?;
+            }
+            // Its inputs' makers all succeeded, so it is ready.
+            d.start(id)?;
+            match call {
+                Call::Failed { .. } => d.fail(id, FailPolicy::Block),
+                _ => d.done(id, &mut inner.scratch),
+            }
+        })();
+        inner.scratch.clear();
+        drop(held);
+        r.map_err(|e| to_py(py, e))
+    }
+}
+
+#[pymethods]
+impl PyQuestEpisode {
+    /// A level in bit masks (kinds and functions each at most 64), with each
+    /// function's ``latency`` (virtual seconds) and ``failure`` probability,
+    /// and its ``names`` for the pool and the DAG.
+    #[new]
+    #[pyo3(signature = (*, needs, consumes, produces, cost, warmup, latency, failure, essential, start, budget, names))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        needs: Vec<u64>,
+        consumes: Vec<u64>,
+        produces: Vec<u64>,
+        cost: Vec<f64>,
+        warmup: Vec<f64>,
+        latency: Vec<f64>,
+        failure: Vec<f64>,
+        essential: u64,
+        start: u64,
+        budget: f64,
+        names: Vec<String>,
+    ) -> PyResult<Self> {
+        let n = needs.len();
+        if latency.len() != n || names.len() != n {
+            return Err(PyValueError::new_err(format!(
+                "latency and names need one entry per function ({n})"
+            )));
+        }
+        if let Some(i) = latency.iter().position(|l| !(l.is_finite() && *l >= 0.0)) {
+            return Err(PyValueError::new_err(format!(
+                "function '{}': latency must be finite and >= 0",
+                names[i]
+            )));
+        }
+        let p = problem(
+            needs,
+            consumes,
+            produces,
+            cost,
+            warmup,
+            essential,
+            vec![],
+            start,
+            0,
+            budget,
+        )?;
+        let episode = Episode::new(p, failure).map_err(PyValueError::new_err)?;
+        Ok(PyQuestEpisode {
+            episode,
+            names,
+            latency,
+            pool: None,
+            dag: None,
+            ids: Vec::new(),
+            warm: 0,
+            legal: 0,
+        })
+    }
+
+    /// Starts an episode on a fresh ``pool`` (its functions are registered
+    /// here, one instance each, never idling out) and a fresh ``dag``;
+    /// ``seed`` draws the failures.
+    fn reset(&mut self, py: Python<'_>, pool: Py<PyPool>, dag: Py<PyDagTracker>, seed: u64) -> PyResult<()> {
+        let mut ids = Vec::with_capacity(self.names.len());
+        {
+            let p = pool.get();
+            let mut g = p.lock(py);
+            for (f, name) in self.names.iter().enumerate() {
+                let spec = FunctionSpec {
+                    warmup: self.episode.problem().warmup[f],
+                    idle_timeout: f64::INFINITY,
+                    ..FunctionSpec::default()
+                };
+                match g.pool.register(name, spec) {
+                    Ok(id) => ids.push(id),
+                    Err(e) => {
+                        drop(g);
+                        return Err(pool_to_py(py, e));
+                    }
+                }
+            }
+            self.warm = 0;
+            let warm = self.warm_bits(&g);
+            drop(g);
+            self.ids = ids;
+            self.warm = warm;
+        }
+        self.episode.reset(seed);
+        self.pool = Some(pool);
+        self.dag = Some(dag);
+        self.legal = self.episode.legal(self.warm);
+        Ok(())
+    }
+
+    /// Calls function ``action``: ``(cost, illegal, failed, won, stuck)``.
+    /// An illegal call (needs not held, price over the budget left, no such
+    /// function) changes nothing; ``stuck`` means no call is legal now.
+    fn step(&mut self, py: Python<'_>, action: i64) -> PyResult<Stepped> {
+        self.parts()?;
+        let f = usize::try_from(action).unwrap_or(usize::MAX);
+        if f >= self.names.len() || self.legal >> f & 1 == 0 {
+            return Ok((0.0, true, false, self.episode.won(), self.legal == 0));
+        }
+        let number = self.episode.calls().len();
+        let deps = self.episode.made_needs(f);
+        let call = self.call_in_pool(py, f)?;
+        self.record(py, number, f, &deps, call)?;
+        self.legal = self.episode.legal(self.warm);
+        let failed = matches!(call, Call::Failed { .. });
+        Ok((call.cost(), false, failed, self.episode.won(), self.legal == 0))
+    }
+
+    /// Kinds held, as bits by kind index.
+    #[getter]
+    fn held(&self) -> u64 {
+        self.episode.held()
+    }
+
+    /// Functions with a hot instance in the pool, as bits by function index.
+    #[getter]
+    fn warm(&self) -> u64 {
+        self.warm
+    }
+
+    /// Legal calls now, as bits by function index.
+    #[getter]
+    fn legal(&self) -> u64 {
+        self.legal
+    }
+
+    #[getter]
+    fn spent(&self) -> f64 {
+        self.episode.spent()
+    }
+
+    #[getter]
+    fn budget_left(&self) -> f64 {
+        self.episode.budget_left()
+    }
+
+    #[getter]
+    fn failures(&self) -> u32 {
+        self.episode.failures()
+    }
+
+    #[getter]
+    fn call_count(&self) -> usize {
+        self.episode.calls().len()
+    }
+
+    /// Function indices in call order, failed calls included.
+    #[getter]
+    fn calls(&self) -> Vec<u32> {
+        self.episode.calls().to_vec()
+    }
+
+    #[getter]
+    fn won(&self) -> bool {
+        self.episode.won()
+    }
+
+    /// Per function, its price now plus the h_add cost-to-goal after it;
+    /// ``inf`` where it is not legal.
+    fn cost_to_go(&self) -> Vec<f64> {
+        self.episode.cost_to_go(self.warm)
+    }
 }

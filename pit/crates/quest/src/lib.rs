@@ -6,11 +6,14 @@
 //! `essential` kind ends the episode; the reward of the `extras` (non-essential
 //! goals) held then is a bonus. [`solve`] finds the plan of least
 //! `cost − bonus` within the budget by A* over `(held, warm)` with the
-//! delete-relaxation h_max heuristic, which is admissible.
+//! delete-relaxation h_max heuristic, which is admissible. [`Episode`] plays
+//! the same rules one call at a time, with failures, for the environment.
 
+mod episode;
 mod heuristic;
 mod search;
 
+pub use episode::{Call, Episode};
 pub use heuristic::{h_add, h_max};
 pub use search::{Solution, solve};
 
