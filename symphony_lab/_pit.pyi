@@ -314,6 +314,19 @@ def quest_solve(
     start_warm: int,
     budget: float,
 ) -> tuple[list[int], float, float, int] | None: ...
+def quest_expected(
+    needs: list[int],
+    consumes: list[int],
+    produces: list[int],
+    cost: list[float],
+    warmup: list[float],
+    failure: list[float],
+    essential: int,
+    extras: list[tuple[int, float]],
+    start: int,
+    start_warm: int,
+    max_states: int,
+) -> tuple[list[int], float, float, int] | str | None: ...
 def quest_h_add(
     needs: list[int], produces: list[int], cost: list[float], essential: int, helds: list[int]
 ) -> list[float]: ...

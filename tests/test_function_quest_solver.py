@@ -1,11 +1,13 @@
 """The exact solver: optimal against brute force on small random levels."""
 
 import math
+from dataclasses import replace
 from importlib.resources import files
 
 import function_quest as fq
 import numpy as np
 from function_quest import Function, Goal, Level, LevelError, Plan
+from function_quest.generator import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -155,6 +157,7 @@ def test_the_expected_optimum_matches_simulation() -> None:
     )
     plan = fq.expected_optimum(level)
     assert plan is not None
+    assert plan.method == "value_iteration"  # cheap both warms up and fails
     assert plan.calls == ("cheap", "finish")
     # Every attempt of cheap starts cold (a failure cools it): (1 + 0.5) / 0.5 = 3,
     # below sure's 3.5; finish then costs 1 / 0.8 in expectation.
@@ -175,3 +178,88 @@ def test_the_expected_optimum_matches_simulation() -> None:
         totals.append(total)
     assert abs(float(np.mean(totals)) - plan.cost) < 0.05
     assert fq.expected_optimum(fq.load("key_and_door")) == fq.solve(fq.load("key_and_door"))
+
+
+SWITCH = """
+id = "switch"
+budget = 1000.0
+initial = ["s"]
+[kinds]
+s = "start"
+x = "draft"
+y = "reviewed"
+z = "final"
+[[goals]]
+kind = "z"
+[[functions]]
+name = "model"
+reads = ["s"]
+produces = ["x"]
+cost = 1.0
+warmup = 10.0
+failure = 0.5
+[[functions]]
+name = "review"
+consumes = ["x"]
+produces = ["y"]
+cost = 1.0
+[[functions]]
+name = "rewrite"
+reads = ["y"]
+produces = ["x"]
+cost = 15.0
+[[functions]]
+name = "publish"
+reads = ["x", "y"]
+produces = ["z"]
+cost = 1.0
+"""
+
+
+def test_value_iteration_finds_the_switch_after_a_failure_cools_a_model() -> None:
+    level = Level.from_toml(SWITCH)
+    plan = fq.expected_optimum(level)
+    assert plan is not None
+    assert plan.method == "value_iteration"
+    assert plan.calls == ("model", "review", "model", "publish")
+    # First draft: only the model, cold every try: 11 / 0.5 = 22. Second:
+    # the model is warm, try it once (1); after a failure it is cold, and
+    # the rewrite (15) beats the model cold again (22): 1 + 0.5 * 15 = 8.5.
+    assert math.isclose(plan.cost, 22 + 1 + 8.5 + 1)
+    # Retrying the model would cost 1 + 0.5 * 22 = 12 in expectation: the
+    # replanner, which plans as if nothing fails, does that; sampled, named.
+    sampled = fq.expected_optimum(level, max_states=3)
+    assert sampled is not None
+    assert sampled.method == "replanning"
+    assert abs(sampled.cost - (22 + 1 + 12 + 1)) < 2.5
+    assert sampled.cost > plan.cost
+
+
+def test_each_kind_of_level_names_its_method() -> None:
+    door = fq.load("key_and_door")
+    assert fq.expected_optimum(door) == fq.solve(door)
+    assert fq.expected_optimum(door).method == "exact"
+    hard = generate(0, "hard")
+    assert fq.expected_optimum(hard).method == "retry"
+    # generate_code both warms up and fails.
+    delivery = fq.expected_optimum(fq.load("software_delivery"))
+    assert delivery is not None
+    assert delivery.method == "value_iteration"
+    assert delivery.cost > fq.solve(fq.load("software_delivery")).cost
+
+
+def test_retry_and_value_iteration_agree_where_both_are_exact() -> None:
+    for seed in range(10):
+        level = generate(seed, "hard")
+        retry = fq.expected_optimum(level)
+        assert retry.method == "retry"
+        # A warm-up of 1e-9 on every failing function forces value iteration.
+        tiny = replace(
+            level,
+            functions=tuple(
+                replace(f, warmup=f.warmup + 1e-9) if f.failure else f for f in level.functions
+            ),
+        )
+        vi = fq.expected_optimum(tiny)
+        assert vi.method == "value_iteration"
+        assert math.isclose(vi.cost - vi.bonus, retry.cost - retry.bonus, rel_tol=1e-6)

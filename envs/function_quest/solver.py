@@ -12,11 +12,12 @@ consumption ignored), which never overestimates, so the plan is optimal.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from function_quest.level import Function, Level, needed_kinds
-from symphony_lab._pit import quest_solve
+from function_quest.level import Level, needed_kinds
+from symphony_lab._pit import quest_expected, quest_solve
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,13 @@ class Plan:
     #: Reward of the recommended and optional goals held at the end.
     bonus: float
     held: frozenset[str]
+    #: How ``cost`` was found: ``"exact"`` (the optimum of a deterministic
+    #: level), ``"retry"`` (the exact expectation when no function both warms
+    #: up and fails), ``"value_iteration"`` (the exact expectation over every
+    #: reachable state), or ``"replanning"`` (a sampled estimate of replanning
+    #: with the exact solver after each failure, where value iteration would
+    #: be too large).
+    method: str = "exact"
 
     @property
     def objective(self) -> float:
@@ -125,28 +133,97 @@ def solve(
     return Plan(tuple(names[f] for f in calls), cost, bonus, c.kinds_of(end_held))
 
 
-def expected_optimum(level: Level) -> Plan | None:
-    """The best retrying policy's plan and expected ``cost - bonus`` on a level
-    with failures, budget aside. A failed call changes nothing but the
-    function's warmth (the failed instance goes cold), so a policy that
-    retries each call until it succeeds has an expected cost that is a
-    shortest path: a call of cost ``c``, warm-up ``w`` and failure ``p`` costs
-    ``(c + w) / (1 - p)`` in expectation from cold and ``c + p (c + w) / (1 - p)``
-    from warm. Exact when no function has both a warm-up and a failure chance
-    (every shipped and generated level); otherwise switching to a fallback
-    after a failure can do better, and this is an upper bound. Equal to
-    ``solve`` on a deterministic level."""
-    expected = tuple(
-        Function(
-            **{
-                **f.__dict__,
-                "cost": f.cost + f.failure * (f.cost + f.warmup) / (1 - f.failure),
-                "failure": 0.0,
-            }
+def expected_optimum(
+    level: Level, *, max_states: int = 200_000, episodes: int = 200, seed: int = 0
+) -> Plan | None:
+    """The best policy on a level whose calls can fail: its expected cost and
+    bonus, budget aside, and its calls when every call succeeds; ``None`` when
+    no policy wins for sure. ``Plan.method`` says how it was found:
+
+    - no failures: the exact optimum (``solve``);
+    - no function both warms up and fails: a failed call then changes
+      nothing that matters, so retrying is optimal and the expectation is a
+      shortest path where a call of cost ``c``, warm-up ``w`` and failure
+      ``p`` costs ``c + p (c + w) / (1 - p)`` from warm, plus ``w`` from cold
+      (every shipped and generated level);
+    - otherwise a failure cools a function, switching to a fallback may pay,
+      and value iteration over every reachable state (in the Pit) gives the
+      exact expectation, up to ``max_states`` states;
+    - beyond that, the mean cost over ``episodes`` sampled runs of replanning
+      with the exact solver after each failure, an estimate named as such.
+    """
+    if not any(f.failure > 0 for f in level.functions):
+        return solve(level, budget=float("inf"))
+    if not any(f.failure > 0 and f.warmup > 0 for f in level.functions):
+        expected = tuple(
+            replace(f, cost=f.cost + f.failure * (f.cost + f.warmup) / (1 - f.failure), failure=0)
+            for f in level.functions
         )
-        for f in level.functions
+        return _as(solve(replace(level, functions=expected), budget=float("inf")), "retry")
+    c = Compiled(level)
+    found = quest_expected(
+        c.needs,
+        c.consumes,
+        c.produces,
+        c.cost,
+        c.warmup,
+        [level.functions[i].failure for i in c.index],
+        c.essential,
+        c.extras,
+        c.start,
+        0,
+        max_states,
     )
-    return solve(Level(**{**level.__dict__, "functions": expected}), budget=float("inf"))
+    if found is None:
+        return None
+    if isinstance(found, str):
+        return _replanning(level, episodes, seed)
+    calls, cost, bonus, _ = found
+    names = tuple(level.functions[c.index[f]].name for f in calls)
+    return Plan(names, cost, bonus, _held_after(level, names), "value_iteration")
+
+
+def _as(plan: Plan | None, method: str) -> Plan | None:
+    return None if plan is None else replace(plan, method=method)
+
+
+def _held_after(level: Level, calls: Iterable[str]) -> frozenset[str]:
+    held = set(level.initial)
+    for name in calls:
+        f = level.function(name)
+        held = (held - set(f.consumes)) | set(f.produces)
+    return frozenset(held)
+
+
+def _replanning(level: Level, episodes: int, seed: int, max_calls: int = 1000) -> Plan | None:
+    """Replanning with the exact solver after each failure, sampled."""
+    first = solve(level, budget=float("inf"))
+    if first is None:
+        return None
+    rng = random.Random(seed)
+    essential = set(level.essential)
+    extras = {g.kind: g.reward for g in level.goals if g.importance != "essential"}
+    costs, bonuses = [], []
+    for _ in range(episodes):
+        held, warm, cost = set(level.initial), set[str](), 0.0
+        for _ in range(max_calls):
+            if essential <= held:
+                break
+            plan = solve(level, held=held, warm=warm, budget=float("inf"))
+            if plan is None:
+                return None  # a failure can strand the replanner: no sure win
+            f = level.function(plan.calls[0])
+            cost += f.cost + (0.0 if f.name in warm else f.warmup)
+            if rng.random() < f.failure:
+                warm.discard(f.name)
+            else:
+                held = (held - set(f.consumes)) | set(f.produces)
+                if f.warmup > 0:
+                    warm.add(f.name)
+        costs.append(cost)
+        bonuses.append(sum(r for k, r in extras.items() if k in held))
+    mean = sum(costs) / len(costs)
+    return Plan(first.calls, mean, sum(bonuses) / len(bonuses), first.held, "replanning")
 
 
 def brute_force(level: Level, *, max_calls: int) -> Plan | None:

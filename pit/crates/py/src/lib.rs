@@ -20,6 +20,7 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<arbiter::PyResourceLock>()?;
     m.add_class::<quest::PyQuestEpisode>()?;
     m.add_function(wrap_pyfunction!(quest::quest_solve, m)?)?;
+    m.add_function(wrap_pyfunction!(quest::quest_expected, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_h_add, m)?)?;
     m.add("CHECKPOINT_VERSION", pit_dag::CHECKPOINT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -4,7 +4,7 @@
 
 use pit_dag::{FailPolicy, KeyRef};
 use pit_pool::FunctionSpec;
-use pit_quest::{Call, Episode, Problem};
+use pit_quest::{Call, Episode, ExpectedError, Problem};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -67,6 +67,54 @@ pub fn quest_solve(
     )?;
     let s = py.detach(|| pit_quest::solve(&p));
     Ok(s.map(|s| (s.calls, s.cost, s.bonus, s.held)))
+}
+
+/// What ``quest_expected`` found: the plan and its expectation, no policy
+/// that wins surely (``None``), or why it could not run (a message).
+#[derive(IntoPyObject)]
+pub enum ExpectedFound {
+    Found((Vec<u32>, f64, f64, usize)),
+    Reason(String),
+}
+
+/// The best policy's expected ``(calls, cost, bonus, states)`` when calls fail
+/// with ``failure``, by value iteration over at most ``max_states`` states;
+/// ``calls`` is its path when every call succeeds.
+#[pyfunction]
+#[pyo3(signature = (needs, consumes, produces, cost, warmup, failure, essential, extras, start, start_warm, max_states))]
+#[allow(clippy::too_many_arguments)]
+pub fn quest_expected(
+    py: Python<'_>,
+    needs: Vec<u64>,
+    consumes: Vec<u64>,
+    produces: Vec<u64>,
+    cost: Vec<f64>,
+    warmup: Vec<f64>,
+    failure: Vec<f64>,
+    essential: u64,
+    extras: Vec<(u64, f64)>,
+    start: u64,
+    start_warm: u64,
+    max_states: usize,
+) -> PyResult<Option<ExpectedFound>> {
+    let p = problem(
+        needs,
+        consumes,
+        produces,
+        cost,
+        warmup,
+        essential,
+        extras,
+        start,
+        start_warm,
+        f64::INFINITY,
+    )?;
+    Ok(match py.detach(|| pit_quest::expected(&p, &failure, max_states)) {
+        Ok(Some(e)) => Some(ExpectedFound::Found((e.calls, e.cost, e.bonus, e.states))),
+        Ok(None) => None,
+        Err(ExpectedError::Invalid(why)) => return Err(PyValueError::new_err(why)),
+        Err(e) => Some(ExpectedFound::Reason(e.to_string())),
+    })
 }
 
 /// The h_add relaxed cost-to-goal from each of ``helds``.

@@ -6,14 +6,17 @@
 //! `essential` kind ends the episode; the reward of the `extras` (non-essential
 //! goals) held then is a bonus. [`solve`] finds the plan of least
 //! `cost − bonus` within the budget by A* over `(held, warm)` with the
-//! delete-relaxation h_max heuristic, which is admissible. [`Episode`] plays
+//! delete-relaxation h_max heuristic, which is admissible. [`expected`] gives
+//! the best policy's expected cost when calls can fail. [`Episode`] plays
 //! the same rules one call at a time, with failures, for the environment.
 
 mod episode;
+mod expected;
 mod heuristic;
 mod search;
 
 pub use episode::{Call, Episode};
+pub use expected::{Expected, ExpectedError, expected};
 pub use heuristic::{h_add, h_max};
 pub use search::{Solution, solve};
 
