@@ -25,11 +25,11 @@ MAX_AMOUNT = 1e6
 
 @functools.lru_cache(maxsize=1 << 14)
 def bits(mask: int, size: int, dtype: type = np.int8) -> npt.NDArray[Any]:
-    """``mask``'s low ``size`` bits as an array, read-only: states recur, so
-    each is computed once and callers copy what they hand out."""
-    out = np.array([mask >> i & 1 for i in range(size)], dtype)
-    out.flags.writeable = False
-    return out
+    """``mask``'s low ``size`` bits as an array, read-only over immutable
+    bytes (so no caller can make it writable): states recur, so each is
+    computed once, and callers copy what they hand out."""
+    raw = np.array([mask >> i & 1 for i in range(size)], dtype).tobytes()
+    return np.frombuffer(raw, dtype)
 
 
 @dataclass(frozen=True)

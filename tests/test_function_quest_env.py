@@ -254,13 +254,86 @@ def test_the_pit_episode_core_refuses_bad_input_clearly() -> None:
     core = QuestEpisode(**level)
     with pytest.raises(RuntimeError, match="reset"):
         core.step(0)
+    with pytest.raises(ValueError, match="virtual clock"):
+        core.reset(PoolManager(reaper_interval=None), DagTracker(), 0)
+    used = DagTracker()
+    used.add_task("x")
+    with pytest.raises(ValueError, match="empty DagTracker"):
+        core.reset(PoolManager(clock="virtual"), used, 0)
     pool = PoolManager(clock="virtual", reaper_interval=None)
-    core.reset(pool, DagTracker(), 0)
-    with pytest.raises(ValueError, match="make"):  # a pool that knows the name already
+    dag = DagTracker()
+    core.reset(pool, dag, 0)
+    with pytest.raises(ValueError, match="fresh PoolManager: it already has function 'make'"):
         core.reset(pool, DagTracker(), 0)
+    dag.add_task(0)  # a task the episode did not add, under the key of its next call
+    with pytest.raises(RuntimeError, match="already has a task 0"):
+        core.step(0)
+    assert (core.call_count, core.spent, core.held) == (0, 0.0, 0)  # nothing happened
+    core.reset(PoolManager(clock="virtual"), DagTracker(), 0)
+    assert core.step(2**70)[1]  # too large for any index: illegal, not an error
+    with pytest.raises(TypeError):
+        core.step("make")
     assert core.step(-1) == (0.0, True, False, False, False)  # no such function
     assert core.step(7) == (0.0, True, False, False, False)
     assert core.step(0) == (1.0, False, False, True, False)  # made it; may call again
+    core.reset(pool := PoolManager(clock="virtual"), DagTracker(), 0)
     pool.shutdown()
     with pytest.raises(PoolClosed):
         core.step(0)
+
+
+def test_cached_state_arrays_cannot_be_written() -> None:
+    from symphony_lab.observation import bits
+
+    a = bits(5, 8)
+    assert a.tolist() == [1, 0, 1, 0, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match="read-only"):
+        a[0] = 9
+    with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+        a.flags.writeable = True
+    assert bits(5, 8).tolist() == [1, 0, 1, 0, 0, 0, 0, 0]
+
+
+def test_the_pool_is_the_truth_on_warmth() -> None:
+    level = fq.Level.from_toml(
+        """
+id = "twice"
+budget = 100.0
+initial = ["a"]
+[kinds]
+a = "a"
+b = "b"
+c = "c"
+d = "d"
+[[goals]]
+kind = "d"
+[[functions]]
+name = "f"
+reads = ["a"]
+produces = ["b"]
+cost = 1.0
+warmup = 2.0
+[[functions]]
+name = "g"
+consumes = ["b"]
+produces = ["c"]
+cost = 1.0
+[[functions]]
+name = "h"
+reads = ["b", "c"]
+produces = ["d"]
+cost = 1.0
+"""
+    )
+    env = FunctionQuestEnv(level)
+    env.reset(seed=0)
+    assert env.step(0)[1] == -3.0  # f, cold: cost + warm-up
+    env.step(1)  # g uses b up
+    obs, *_ = env.step(1)  # illegal now: no b
+    assert obs["warm"][0] == 1
+    ((instance, state, _),) = env.pool.instances("f")
+    assert state == "idle"
+    env.pool.cool(instance)  # behind the episode's back
+    _, reward, *_ = env.step(0)
+    assert reward == -3.0  # the pool started f again, so the warm-up is paid
+    assert env.spent == 3.0 + 1.0 + 3.0

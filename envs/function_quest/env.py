@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from function_quest.level import Level
-from function_quest.solver import expected_optimum
+from function_quest.solver import Plan, expected_optimum
 from symphony_lab._pit import QuestEpisode
 from symphony_lab.observation import FunctionView, ObservationSpec, bits
 from symphony_lab.pit import DagTracker, PoolManager
@@ -67,7 +67,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         self.solve_optimal = solve_optimal
         self.observation_space = self.spec_obs.space()
         self.action_space = gym.spaces.Discrete(max_functions)
-        self._optimal: dict[int, tuple[Level, float | None]] = {}
+        self._optimal: dict[int, tuple[Level, Plan | None]] = {}
         self._compiled: dict[int, tuple[Level, _Compiled]] = {}
         self.level = self.levels[0]
         self._start(self.level)
@@ -182,13 +182,15 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         or when ``solve_optimal`` is off."""
         if not self.solve_optimal:
             return None
+        plan = self.optimum()
+        return None if plan is None else plan.cost
+
+    def optimum(self) -> Plan | None:
+        """The best policy on this level (``expected_optimum``), computed once
+        per level; ``None`` when no policy wins for sure."""
         known = self._optimal.get(id(self.level))
         if known is None or known[0] is not self.level:
-            plan = expected_optimum(self.level)
-            known = self._optimal[id(self.level)] = (
-                self.level,
-                None if plan is None else plan.cost,
-            )
+            known = self._optimal[id(self.level)] = (self.level, expected_optimum(self.level))
         return known[1]
 
     def _info(self) -> dict[str, Any]:

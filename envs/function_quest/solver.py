@@ -13,6 +13,7 @@ consumption ignored), which never overestimates, so the plan is optimal.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -177,6 +178,11 @@ def expected_optimum(
     if found is None:
         return None
     if isinstance(found, str):
+        warnings.warn(
+            f"value iteration on {level.id!r} gave up ({found}); "
+            "sampling the exact replanner instead",
+            stacklevel=2,
+        )
         return _replanning(level, episodes, seed)
     calls, cost, bonus, _ = found
     names = tuple(level.functions[c.index[f]].name for f in calls)
@@ -195,8 +201,9 @@ def _held_after(level: Level, calls: Iterable[str]) -> frozenset[str]:
     return frozenset(held)
 
 
-def _replanning(level: Level, episodes: int, seed: int, max_calls: int = 1000) -> Plan | None:
-    """Replanning with the exact solver after each failure, sampled."""
+def _replanning(level: Level, episodes: int, seed: int, max_calls: int = 100_000) -> Plan | None:
+    """Replanning with the exact solver after each failure, sampled. A run
+    that has not won after ``max_calls`` calls is refused, not averaged in."""
     first = solve(level, budget=float("inf"))
     if first is None:
         return None
@@ -220,6 +227,11 @@ def _replanning(level: Level, episodes: int, seed: int, max_calls: int = 1000) -
                 held = (held - set(f.consumes)) | set(f.produces)
                 if f.warmup > 0:
                     warm.add(f.name)
+        if not essential <= held:
+            raise ValueError(
+                f"level {level.id!r}: a replanning run had not won after {max_calls} calls; "
+                "its failures are too likely to estimate the expected cost by sampling"
+            )
         costs.append(cost)
         bonuses.append(sum(r for k, r in extras.items() if k in held))
     mean = sum(costs) / len(costs)

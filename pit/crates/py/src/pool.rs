@@ -49,7 +49,7 @@ pub struct PyPool {
     inner: Mutex<Shared>,
     cond: Condvar,
     on_event: Option<Py<PyAny>>,
-    is_virtual: bool,
+    pub(crate) is_virtual: bool,
     /// Leases dropped unreleased while the lock was busy, released later.
     orphans: Mutex<Vec<Lease>>,
     has_orphans: AtomicBool,

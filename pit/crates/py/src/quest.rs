@@ -5,7 +5,7 @@
 use pit_dag::{FailPolicy, KeyRef};
 use pit_pool::FunctionSpec;
 use pit_quest::{Call, Episode, ExpectedError, Problem};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::dag::PyDagTracker;
@@ -163,6 +163,12 @@ pub struct PyQuestEpisode {
 }
 
 impl PyQuestEpisode {
+    fn outcome(&self, call: Call) -> Stepped {
+        let failed = matches!(call, Call::Failed { .. });
+        let illegal = call == Call::Illegal;
+        (call.cost(), illegal, failed, self.episode.won(), self.legal == 0)
+    }
+
     fn parts(&self) -> PyResult<(&Py<PyPool>, &Py<PyDagTracker>)> {
         match (&self.pool, &self.dag) {
             (Some(p), Some(d)) => Ok((p, d)),
@@ -202,18 +208,29 @@ impl PyQuestEpisode {
                 return Err(pool_to_py(py, e));
             }
         };
-        // The pool and the episode agree on what is warm: the price charged
-        // includes the warm-up exactly when the pool starts an instance.
-        debug_assert_eq!(grant.cold_start, self.warm >> f & 1 == 0);
-        let call = self.episode.call(f, self.warm);
-        let end = grant.ready_at.max(now) + self.latency[f];
-        let ended = g.clock.advance_to(end).and_then(|t| {
-            g.pool.tick(t);
-            match call {
-                Call::Failed { .. } => g.pool.fail(grant.lease, t),
-                _ => g.pool.release(grant.lease, t),
-            }
-        });
+        // The pool is the truth on warmth (someone may have cooled an
+        // instance through `env.pool`): the price includes the warm-up
+        // exactly when the pool starts an instance.
+        let bit = 1u64 << f;
+        let warm_now = if grant.cold_start {
+            self.warm & !bit
+        } else {
+            self.warm | bit
+        };
+        let call = self.episode.call(f, warm_now);
+        let ended = if call == Call::Illegal {
+            // A cold start the budget left cannot pay for: nothing happened.
+            g.pool.release(grant.lease, now)
+        } else {
+            let end = grant.ready_at.max(now) + self.latency[f];
+            g.clock.advance_to(end).and_then(|t| {
+                g.pool.tick(t);
+                match call {
+                    Call::Failed { .. } => g.pool.fail(grant.lease, t),
+                    _ => g.pool.release(grant.lease, t),
+                }
+            })
+        };
         self.warm = self.warm_bits(&g);
         if !pool.quiet(&g) {
             pool.finish(py, g);
@@ -316,30 +333,45 @@ impl PyQuestEpisode {
     /// here, one instance each, never idling out) and a fresh ``dag``;
     /// ``seed`` draws the failures.
     fn reset(&mut self, py: Python<'_>, pool: Py<PyPool>, dag: Py<PyDagTracker>, seed: u64) -> PyResult<()> {
+        // Checked before anything changes, so that no step can fail halfway
+        // on a pool or DAG it does not own.
+        if !dag.get().lock(py)?.dag.is_empty() {
+            return Err(PyValueError::new_err(
+                "QuestEpisode.reset needs an empty DagTracker: the episode records every call in it",
+            ));
+        }
+        let p = pool.get();
+        if !p.is_virtual {
+            return Err(PyValueError::new_err(
+                "QuestEpisode.reset needs a PoolManager on a virtual clock (clock='virtual')",
+            ));
+        }
+        let mut g = p.lock(py);
+        if let Some(name) = self.names.iter().find(|n| g.pool.function(n).is_ok()) {
+            let name = name.clone();
+            drop(g);
+            return Err(PyValueError::new_err(format!(
+                "QuestEpisode.reset needs a fresh PoolManager: it already has function '{name}'"
+            )));
+        }
         let mut ids = Vec::with_capacity(self.names.len());
-        {
-            let p = pool.get();
-            let mut g = p.lock(py);
-            for (f, name) in self.names.iter().enumerate() {
-                let spec = FunctionSpec {
-                    warmup: self.episode.problem().warmup[f],
-                    idle_timeout: f64::INFINITY,
-                    ..FunctionSpec::default()
-                };
-                match g.pool.register(name, spec) {
-                    Ok(id) => ids.push(id),
-                    Err(e) => {
-                        drop(g);
-                        return Err(pool_to_py(py, e));
-                    }
+        for (f, name) in self.names.iter().enumerate() {
+            let spec = FunctionSpec {
+                warmup: self.episode.problem().warmup[f],
+                idle_timeout: f64::INFINITY,
+                ..FunctionSpec::default()
+            };
+            match g.pool.register(name, spec) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    drop(g);
+                    return Err(pool_to_py(py, e));
                 }
             }
-            self.warm = 0;
-            let warm = self.warm_bits(&g);
-            drop(g);
-            self.ids = ids;
-            self.warm = warm;
         }
+        drop(g);
+        self.ids = ids;
+        self.warm = 0; // every function was just registered, so cold
         self.episode.reset(seed);
         self.pool = Some(pool);
         self.dag = Some(dag);
@@ -350,19 +382,30 @@ impl PyQuestEpisode {
     /// Calls function ``action``: ``(cost, illegal, failed, won, stuck)``.
     /// An illegal call (needs not held, price over the budget left, no such
     /// function) changes nothing; ``stuck`` means no call is legal now.
-    fn step(&mut self, py: Python<'_>, action: i64) -> PyResult<Stepped> {
+    fn step(&mut self, py: Python<'_>, action: &Bound<'_, PyAny>) -> PyResult<Stepped> {
         self.parts()?;
-        let f = usize::try_from(action).unwrap_or(usize::MAX);
+        let f = match action.extract::<i64>() {
+            Ok(a) => usize::try_from(a).unwrap_or(usize::MAX),
+            Err(e) if e.is_instance_of::<PyOverflowError>(py) => usize::MAX,
+            Err(e) => return Err(e),
+        };
         if f >= self.names.len() || self.legal >> f & 1 == 0 {
-            return Ok((0.0, true, false, self.episode.won(), self.legal == 0));
+            return Ok(self.outcome(Call::Illegal));
         }
         let number = self.episode.calls().len();
+        let dag = self.dag.as_ref().expect("checked by parts").get();
+        if dag.lock(py)?.dag.id(KeyRef::Int(number as i64)).is_ok() {
+            return Err(PyRuntimeError::new_err(format!(
+                "the episode's DagTracker already has a task {number}: only the episode may add tasks to it"
+            )));
+        }
         let deps = self.episode.made_needs(f);
         let call = self.call_in_pool(py, f)?;
-        self.record(py, number, f, &deps, call)?;
         self.legal = self.episode.legal(self.warm);
-        let failed = matches!(call, Call::Failed { .. });
-        Ok((call.cost(), false, failed, self.episode.won(), self.legal == 0))
+        if call != Call::Illegal {
+            self.record(py, number, f, &deps, call)?;
+        }
+        Ok(self.outcome(call))
     }
 
     /// Kinds held, as bits by kind index.

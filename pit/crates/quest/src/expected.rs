@@ -68,10 +68,18 @@ const ABOVE: f64 = 1e15;
 /// `Ok(None)` when no policy wins with probability 1.
 pub fn expected(p: &Problem, failure: &[f64], max_states: usize) -> Result<Option<Expected>, ExpectedError> {
     p.check().map_err(ExpectedError::Invalid)?;
-    if failure.len() != p.len() || failure.iter().any(|x| !(0.0..=1.0).contains(x)) {
-        return Err(ExpectedError::Invalid(
-            "failure needs one probability in [0, 1] per function".into(),
-        ));
+    if failure.len() != p.len() {
+        return Err(ExpectedError::Invalid(format!(
+            "failure has {} entries for {} functions",
+            failure.len(),
+            p.len()
+        )));
+    }
+    if let Some(i) = failure.iter().position(|x| !(0.0..=1.0).contains(x)) {
+        return Err(ExpectedError::Invalid(format!(
+            "function {i}: failure must be in [0, 1], got {}",
+            failure[i]
+        )));
     }
     let (states, moves, terminal) = explore(p, failure, max_states)?;
     let n = states.len();
@@ -106,9 +114,14 @@ pub fn expected(p: &Problem, failure: &[f64], max_states: usize) -> Result<Optio
                 if !alive[go] || m.fail.is_some_and(|t| !alive[t as usize]) {
                     continue;
                 }
-                let q = |v: &[f64], step: f64| {
-                    let stay = m.fail.map_or(0.0, |t| m.failure * v[t as usize]);
-                    step + (1.0 - m.failure) * v[go] + stay
+                let q = |v: &[f64], step: f64| match m.fail {
+                    // A failure that leads back here (the function was cold,
+                    // or warmth does not matter): retrying until success is
+                    // solved in closed form rather than by iterating, which
+                    // would shrink the error only by `failure` per sweep.
+                    Some(t) if t as usize == s => (step + (1.0 - m.failure) * v[go]) / (1.0 - m.failure),
+                    Some(t) => step + (1.0 - m.failure) * v[go] + m.failure * v[t as usize],
+                    None => step + v[go],
                 };
                 let cand = (q(&obj, m.price), q(&calls, 1.0), q(&cost, m.price), i as u32);
                 let better = match best {
@@ -137,7 +150,11 @@ pub fn expected(p: &Problem, failure: &[f64], max_states: usize) -> Result<Optio
     // The calls made when each succeeds, from the start to a terminal state.
     let mut path = Vec::new();
     let mut s = 0usize;
-    while !terminal[s] && path.len() <= n {
+    while !terminal[s] {
+        if path.len() == n {
+            // The picks loop: the values have not settled into a policy.
+            return Err(ExpectedError::NoConvergence(sweeps));
+        }
         let m = &moves[s][pick[s] as usize];
         path.push(m.f);
         s = m.success as usize;

@@ -29,6 +29,25 @@ fn retrying_a_failing_call_without_warm_up_costs_price_over_success_rate() {
 }
 
 #[test]
+fn a_call_that_almost_always_fails_is_solved_exactly_not_iterated() {
+    // f: cost 1, warm-up 2, fails 99.99% (cold again each time); g: cost 1.
+    let p = Problem {
+        needs: vec![0b01, 0b10],
+        consumes: vec![0, 0],
+        produces: vec![0b10, 0b100],
+        cost: vec![1.0, 1.0],
+        warmup: vec![2.0, 0.0],
+        essential: 0b100,
+        extras: vec![],
+        start: 0b01,
+        start_warm: 0,
+        budget: f64::INFINITY,
+    };
+    let e = expected(&p, &[0.9999, 0.0], 1000).unwrap().unwrap();
+    assert!(close(e.cost, 3.0 / 0.0001 + 1.0), "{e:?}");
+}
+
+#[test]
 fn after_a_failure_cools_a_warm_function_the_best_policy_switches() {
     // a: warm at the start, cost 1, fails half the time, 10 to warm again;
     // b: a sure fallback at 6. Best: try a once, then b: 1 + 0.5 * 6 = 4.
