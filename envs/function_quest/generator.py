@@ -78,11 +78,16 @@ class _Builder:
         return f
 
 
-def generate(seed: int, difficulty: str = "medium") -> Level:
-    """A solvable level of the tier, the same one for the same seed."""
-    if difficulty not in TIERS:
+def generate(seed: int, difficulty: str = "medium", *, knobs: Knobs | None = None) -> Level:
+    """A solvable level of the tier, the same one for the same seed. With
+    ``knobs``, a level of those knobs instead, marked ``difficulty="custom"``
+    (for levels unlike any tier, such as larger ones)."""
+    if knobs is not None:
+        difficulty = "custom"
+    elif difficulty not in TIERS:
         raise ValueError(f"unknown difficulty {difficulty!r}; expected one of {list(TIERS)}")
-    knobs = TIERS[difficulty]
+    else:
+        knobs = TIERS[difficulty]
     rng = random.Random(f"{seed}:{difficulty}")
     b = _Builder(rng)
     goal = b.kind("goal")

@@ -21,6 +21,9 @@ import tomli_w
 
 from function_quest.errors import LevelError
 
+#: Bumped when the level schema changes meaning; saved Conductors record it.
+LEVEL_SCHEMA_VERSION = 1
+
 Importance = Literal["essential", "recommended", "optional"]
 IMPORTANCE: tuple[Importance, ...] = ("essential", "recommended", "optional")
 DIFFICULTIES = ("tutorial", "easy", "medium", "hard", "expert", "custom")

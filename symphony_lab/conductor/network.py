@@ -1,0 +1,128 @@
+"""The Conductor's network: a set encoder over functions and artifact kinds.
+
+A level is a bipartite graph: functions read, consume and produce kinds. The
+network embeds each kind from its flags (held, goal, bonus goal), each
+function from its numbers (cost, failure, warm-up, warm) and the kinds it
+touches, passes messages between the two sets, lets functions attend to one
+another, and scores each function with one shared head. Every step is per
+element or a sum over a set, so the output follows any reordering of the
+functions and ignores any reordering of the kinds, and one set of weights
+serves levels of any size, larger than any seen in training included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+#: Per-function numbers fed to the encoder (see ``_function_inputs``).
+FUNCTION_INPUTS = 8
+#: Per-kind flags: held, goal, bonus goal, present, missing goal.
+KIND_INPUTS = 5
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Sizes of the network; saved with its weights."""
+
+    width: int = 32
+    rounds: int = 2
+    heads: int = 4
+    #: Self-attention among functions after message passing: more context,
+    #: but a decision then runs in PyTorch, several times slower.
+    attention: bool = False
+
+    def to_dict(self) -> dict[str, int | bool]:
+        return asdict(self)
+
+
+class ConductorNet(nn.Module):
+    """Observation tensors in, per-function logits and a value out."""
+
+    def __init__(self, config: NetworkConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or NetworkConfig()
+        d = c.width
+        self.kind_in = _mlp(KIND_INPUTS, d)
+        self.function_in = _mlp(FUNCTION_INPUTS, d)
+        # Per round: a projection of kinds for each role they play for a
+        # function (read, consumed, produced), and the two updates.
+        self.roles = nn.ModuleList(nn.Linear(d, 3 * d, bias=False) for _ in range(c.rounds))
+        self.function_update = nn.ModuleList(_mlp(2 * d, d) for _ in range(c.rounds))
+        self.kind_update = nn.ModuleList(_mlp(3 * d, d) for _ in range(c.rounds))
+        self.attend = (
+            nn.TransformerEncoderLayer(
+                d, c.heads, dim_feedforward=2 * d, dropout=0.0, batch_first=True
+            )
+            if c.attention
+            else None
+        )
+        self.score = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
+        self.value = nn.Sequential(nn.Linear(2 * d + 1, d), nn.ReLU(), nn.Linear(d, 1))
+
+    def forward(self, obs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """``obs``: the observation's arrays as float tensors with a batch
+        dimension. Returns logits ``[B, F]`` (masking them is the caller's
+        job) and values ``[B]``."""
+        fmask, kmask = obs["function_mask"], obs["kind_mask"]
+        b, n_k, d = fmask.shape[0], kmask.shape[1], self.config.width
+        # One incidence matrix for the three roles: [B, F, 3K].
+        inc = torch.cat([obs["reads"], obs["consumes"], obs["produces"]], -1)
+        inc_t = inc.transpose(1, 2)
+        fm, km = fmask.unsqueeze(-1), kmask.unsqueeze(-1)
+        kinds = self.kind_in(_kind_inputs(obs)) * km
+        funcs = self.function_in(_function_inputs(obs)) * fm
+        for r in range(self.config.rounds):
+            # Functions gather the kinds they read, consume and produce ...
+            roles = self.roles[r](kinds).view(b, n_k, 3, d).transpose(1, 2).reshape(b, 3 * n_k, d)
+            funcs = (funcs + self.function_update[r](torch.cat([funcs, inc @ roles], -1))) * fm
+            # ... and kinds gather who reads, consumes and produces them.
+            back = (inc_t @ funcs).view(b, 3, n_k, d).transpose(1, 2).reshape(b, n_k, 3 * d)
+            kinds = (kinds + self.kind_update[r](back)) * km
+        if self.attend is not None:
+            funcs = self.attend(funcs, src_key_padding_mask=fmask < 0.5) * fm
+        logits = self.score(funcs).squeeze(-1)
+        pooled = torch.cat(
+            [
+                funcs.sum(1) / fmask.sum(-1, keepdim=True).clamp(min=1.0),
+                kinds.sum(1) / kmask.sum(-1, keepdim=True).clamp(min=1.0),
+                torch.log1p(obs["budget_left"]),
+            ],
+            -1,
+        )
+        return logits, self.value(pooled).squeeze(-1)
+
+
+def _mlp(n_in: int, d: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(n_in, d), nn.ReLU(), nn.Linear(d, d))
+
+
+def _kind_inputs(obs: dict[str, Tensor]) -> Tensor:
+    held, goal = obs["held"], obs["goal"]
+    missing = goal * (1 - held)
+    return torch.stack([held, goal, obs["bonus_goal"], obs["kind_mask"], missing], -1)
+
+
+def _function_inputs(obs: dict[str, Tensor]) -> Tensor:
+    """Costs on a log scale and against the budget left, so levels of any
+    price range look alike; the relaxed cost-to-go when observed."""
+    cost, warmup, warm = obs["cost"], obs["warmup"], obs["warm"]
+    budget = obs["budget_left"]  # [B, 1]
+    price = cost + warmup * (1 - warm)
+    to_go = obs.get("cost_to_go")
+    to_go = torch.log1p(to_go) if to_go is not None else torch.zeros_like(cost)
+    return torch.stack(
+        [
+            torch.log1p(cost),
+            torch.log1p(warmup),
+            obs["failure"],
+            warm,
+            obs["function_mask"],
+            torch.log1p(price),
+            (price / (budget + 1.0)).clamp(max=10.0),
+            to_go,
+        ],
+        -1,
+    )

@@ -1,0 +1,73 @@
+"""The ``symphony`` command line, run as a real subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+SYMPHONY = [sys.executable, "-m", "symphony_lab.cli"]
+
+
+def symphony(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [*SYMPHONY, *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd,
+        timeout=600,
+    )  # fmt: skip
+
+
+def test_quest_solve_prints_the_plan_and_the_expected_cost() -> None:
+    done = symphony("quest", "solve", "software_delivery")
+    assert done.returncode == 0, done.stderr
+    assert "generate_code_local" in done.stdout
+    assert "expected cost when calls fail" in done.stdout
+    assert "(value_iteration)" in done.stdout
+
+
+def test_a_person_can_play_a_level_to_the_end() -> None:
+    done = symphony("quest", "play", "key_and_door", stdin="1\n0\n1\n2\n")
+    assert done.returncode == 0, done.stderr
+    assert "not possible now" in done.stdout  # use_key before the key
+    assert "won: 3 calls, cost 3; the best policy's expected cost is 3" in done.stdout
+    quit_ = symphony("quest", "play", "key_and_door", stdin="q\n")
+    assert quit_.returncode == 1
+    assert "given up" in quit_.stdout
+
+
+def test_errors_are_one_line_with_a_non_zero_status(tmp_path: Path) -> None:
+    for args, message in [
+        (("quest", "solve", "nightmare"), "unknown level 'nightmare'"),
+        (("quest", "solve", "test-medium:999"), "has 200 levels; no index 999"),
+        (("eval", str(tmp_path / "none.pt")), "cannot be read"),
+        (("train", "--tier", "impossible", "--steps", "8"), "unknown environment 'impossible'"),
+    ]:
+        done = symphony(*args)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("error: ")
+        assert message in lines[0]
+    assert symphony("train", "--steps", "lots").returncode == 2  # a usage error
+
+
+def test_train_then_eval_writes_a_checkpoint_a_table_and_a_plot(tmp_path: Path) -> None:
+    out = tmp_path / "c.pt"
+    done = symphony(
+        "train", "--tier", "tutorial", "--steps", "256", "--envs", "2",
+        "--pretrain-episodes", "20", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+    csv, png = tmp_path / "e.csv", tmp_path / "e.png"
+    done = symphony(
+        "eval", str(out), "--pack", "test-tutorial", "--episodes", "4",
+        "--csv", str(csv), "--plot", str(png),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for agent in ("conductor", "random", "greedy", "relaxed_greedy", "exact_replanning"):
+        assert agent in done.stdout
+    frame = pd.read_csv(csv)
+    assert len(frame) == 20
+    assert png.stat().st_size > 1000

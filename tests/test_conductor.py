@@ -1,0 +1,186 @@
+"""The Conductor: learning, deciding, evaluating, saving and loading."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import function_quest as fq
+import numpy as np
+import pytest
+import torch
+from function_quest.packs import load_pack
+
+from symphony_lab.conductor import (
+    Conductor,
+    ConductorConfig,
+    ConductorError,
+    ConductorFileError,
+    NetworkConfig,
+    checkpoint,
+    resolve_levels,
+)
+
+SMALL = ConductorConfig(network=NetworkConfig(width=32), n_steps=64, batch_size=64)
+
+
+def test_imitation_and_ppo_learn_a_tiny_pack() -> None:
+    levels = load_pack("train", "easy")[:8]
+    conductor = Conductor(SMALL, seed=0)
+    before = conductor.evaluate(levels, baselines=False).summary().loc["conductor"]
+    conductor.train(levels, total_steps=512, n_envs=2, pretrain="solver", pretrain_episodes=40)
+    after = conductor.evaluate(levels, baselines=False).summary().loc["conductor"]
+    assert after["solve_rate"] >= 0.875, after
+    assert after["solve_rate"] > before["solve_rate"]
+    assert conductor.num_timesteps >= 512
+    assert conductor.history
+    assert {"steps", "solve_rate", "mean_return"} <= set(conductor.history[-1])
+
+
+def test_the_same_seed_gives_the_same_weights() -> None:
+    levels = load_pack("train", "tutorial")[:4]
+    weights = []
+    for _ in range(2):
+        c = Conductor(SMALL, seed=3).train(levels, total_steps=128, n_envs=2)
+        weights.append(c.net.state_dict())
+    for key, value in weights[0].items():
+        assert torch.equal(value, weights[1][key]), key
+
+
+def test_decisions_follow_the_functions_and_ignore_the_order_of_kinds() -> None:
+    level = fq.load("software_delivery")
+    conductor = Conductor(SMALL, seed=0)
+    order = list(reversed(range(len(level.functions))))
+    shuffled = replace(
+        level,
+        functions=tuple(level.functions[i] for i in order),
+        kinds=dict(reversed(list(level.kinds.items()))),
+    )
+    logits = []
+    for lv in (level, shuffled):
+        env = conductor.make_env([lv])
+        obs, _ = env.reset(seed=0)
+        with torch.inference_mode():
+            logits.append(conductor.net(conductor.tensors(obs))[0][0, : len(level.functions)])
+    assert torch.allclose(logits[0][order], logits[1], atol=1e-5)
+
+
+def test_one_policy_serves_larger_levels_than_it_was_built_for() -> None:
+    conductor = Conductor(SMALL, seed=0)
+    wide = replace(SMALL, max_functions=48, max_kinds=40)
+    env = Conductor(wide).make_env([fq.load("software_delivery")])
+    obs, _ = env.reset(seed=0)
+    assert obs["function_mask"].shape == (48,)
+    choice = conductor.decide(obs, env.action_masks())
+    assert env.action_masks()[choice]
+    batch = {k: np.stack([v, v]) for k, v in obs.items()}
+    masks = np.stack([env.action_masks()] * 2)
+    assert conductor.decide_batch(batch, masks).tolist() == [choice, choice]
+
+
+def test_save_and_load_keep_decisions_and_resume_training(tmp_path: Path) -> None:
+    levels = load_pack("train", "tutorial")[:4]
+    conductor = Conductor(SMALL, seed=1).train(
+        levels, total_steps=256, n_envs=2, checkpoint_every=128, checkpoint_dir=tmp_path / "ck"
+    )
+    saved = sorted((tmp_path / "ck").glob("conductor-*.pt"))
+    assert saved, "a checkpoint every 128 steps"
+    path = conductor.save(tmp_path / "c.pt")
+    loaded = Conductor.load(path)
+    assert loaded.config == conductor.config
+    assert loaded.num_timesteps == conductor.num_timesteps
+    env = conductor.make_env(levels)
+    for seed in range(4):
+        obs, _ = env.reset(seed=seed)
+        assert loaded.decide(obs, env.action_masks()) == conductor.decide(obs, env.action_masks())
+    loaded.train(levels, total_steps=128, n_envs=2)
+    assert loaded.num_timesteps >= conductor.num_timesteps + 128
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_bad_files_raise_errors_that_name_the_problem(tmp_path: Path) -> None:
+    good = Conductor(SMALL).save(tmp_path / "good.pt")
+    data = good.read_bytes()
+    cases = {
+        "missing": (tmp_path / "nope.pt", "cannot be read"),
+        "foreign": (tmp_path / "foreign.pt", "not a saved Conductor"),
+        "truncated": (tmp_path / "truncated.pt", "truncated"),
+        "corrupt": (tmp_path / "corrupt.pt", "corrupt"),
+    }
+    cases["foreign"][0].write_bytes(b"PK\x03\x04 some zip")
+    cases["truncated"][0].write_bytes(data[: len(data) // 2])
+    flipped = bytearray(data)
+    flipped[-100] ^= 0xFF
+    cases["corrupt"][0].write_bytes(bytes(flipped))
+    for name, (path, message) in cases.items():
+        with pytest.raises(ConductorFileError, match=message):
+            Conductor.load(path)
+        assert name
+    payload = checkpoint.read(good)
+    newer = tmp_path / "newer.pt"
+    checkpoint.write(newer, {**payload, "observation_version": 999})
+    with pytest.raises(ConductorFileError, match="observation version 999"):
+        Conductor.load(newer)
+    odd = tmp_path / "odd.pt"
+    checkpoint.write(odd, {**payload, "config": {**payload["config"], "colour": "red"}})
+    with pytest.raises(ConductorFileError, match="colour"):
+        Conductor.load(odd)
+
+
+def test_bad_requests_raise_documented_errors() -> None:
+    with pytest.raises(ConductorError, match="unknown environment 'nightmare'"):
+        resolve_levels("nightmare")
+    conductor = Conductor(SMALL)
+    with pytest.raises(ValueError, match="pretrain must be None or 'solver'"):
+        conductor.train("tutorial", total_steps=8, pretrain="magic")
+    env = conductor.make_env([fq.load("key_and_door")])
+    obs, _ = env.reset(seed=0)
+    del obs["cost_to_go"]
+    with pytest.raises(ConductorError, match="cost_to_go"):
+        conductor.decide(obs)
+    with pytest.raises(ConductorError, match="allows no call"):
+        conductor.decide(env.reset(seed=0)[0], np.zeros(32, bool))
+
+
+def test_evaluation_sets_the_conductor_beside_every_baseline(tmp_path: Path) -> None:
+    conductor = Conductor(SMALL)
+    ev = conductor.evaluate("test-tutorial", episodes=5)
+    assert set(ev.frame["agent"]) == {
+        "conductor",
+        "random",
+        "greedy",
+        "relaxed_greedy",
+        "exact_replanning",
+    }
+    assert len(ev.frame) == 25
+    summary = ev.summary()
+    assert summary.loc["exact_replanning", "solve_rate"] == 1.0
+    assert summary.loc["exact_replanning", "cost_ratio"] == pytest.approx(1.0)
+    fig = ev.plot(tmp_path / "eval.png")
+    assert (tmp_path / "eval.png").stat().st_size > 1000
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("tier", ["medium", "expert"])
+def test_the_numpy_decision_path_equals_the_network(tier: str) -> None:
+    from symphony_lab.conductor.fast import FastLogits
+
+    conductor = Conductor(replace(SMALL, network=NetworkConfig(width=24, rounds=3)), seed=5)
+    fast = FastLogits(conductor.net)
+    env = Conductor(replace(SMALL, max_functions=40, max_kinds=36)).make_env(
+        load_pack("val", tier)[:10]
+    )
+    rng = np.random.default_rng(0)
+    for seed in range(10):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(4):
+            with torch.inference_mode():
+                full = conductor.net(conductor.tensors(obs))[0][0].numpy()
+            ours = fast(obs)
+            np.testing.assert_allclose(ours, full[: len(ours)], rtol=1e-4, atol=1e-5)
+            mask = env.action_masks()
+            assert conductor.decide(obs, mask) == int(np.argmax(np.where(mask, full, -np.inf)))
+            legal = np.flatnonzero(mask)
+            if legal.size == 0:
+                break
+            obs, _, done, cut, _ = env.step(int(rng.choice(legal)))
+            if done or cut:
+                break
