@@ -184,3 +184,15 @@ def test_the_numpy_decision_path_equals_the_network(tier: str) -> None:
             obs, _, done, cut, _ = env.step(int(rng.choice(legal)))
             if done or cut:
                 break
+
+
+def test_listeners_see_each_rollout_and_tensorboard_logs_when_asked(tmp_path: Path) -> None:
+    rows: list[dict] = []
+    levels = load_pack("train", "tutorial")[:4]
+    Conductor(SMALL, seed=0).train(
+        levels, total_steps=256, n_envs=2, callbacks=[rows.append], tensorboard_log=tmp_path
+    )
+    assert [r["steps"] for r in rows] == [128.0, 256.0]
+    assert list(tmp_path.rglob("events.out.tfevents.*")), "a TensorBoard event file"
+    with pytest.raises(TypeError, match="callback"):
+        Conductor(SMALL).train(levels, total_steps=64, callbacks=[42])  # type: ignore[list-item]

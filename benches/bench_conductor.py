@@ -1,0 +1,208 @@
+"""The Conductor against its targets, and against SB3 and a flat MLP.
+
+1. One decision: ``Conductor.decide`` median against SB3's
+   ``MaskablePPO.predict`` on the same network and observations (target
+   <= 100 us).
+2. Medium from scratch: imitation + PPO on ``train-medium``, then the
+   held-out ``test-medium`` pack (targets: solve rate >= 99%, mean cost
+   ratio <= 1.05, wall time <= 20 min).
+3. Hard and expert: a Conductor trained on ``train-hard`` + ``train-expert``,
+   evaluated on their test packs beside the baselines (targets: solve rate
+   >= 95%; mean cost <= 0.85x the relaxed-plan greedy's and <= 1.0x the
+   replanning exact planner's on the levels both solved; <= 1.10x the best
+   policy's exact expectation).
+4. Larger levels than any trained on (more than 32 functions and kinds):
+   solve rate and cost ratio, reported.
+5. Ablation, same PPO step budget: MaskablePPO with SB3's default
+   MultiInputPolicy (a flat MLP over the padded observation), without
+   imitation, on ``test-medium``, beside ours and the cheapest-first greedy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from function_quest.generator import Knobs, generate
+
+from symphony_lab.conductor import Conductor, Evaluation, resolve_levels
+
+#: Larger than the default observation (32 functions, 32 kinds).
+LARGE = Knobs(4, (1, 2), 4, 3, 3, 0.15, 2, 2, 2, 1.4, True)
+
+
+def mark(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def decision_time(conductor: Conductor, n: int = 2000) -> tuple[float, float]:
+    """Median seconds of ``decide`` and of SB3's ``predict`` on one obs."""
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from symphony_lab.conductor.sb3_policy import ConductorPolicy
+
+    levels = resolve_levels("test-medium")
+    env = conductor.make_env(levels)
+    model = MaskablePPO(ConductorPolicy, DummyVecEnv([lambda: env]), device="cpu")
+    model.policy.net.load_state_dict(conductor.net.state_dict())  # type: ignore[union-attr]
+    samples = []
+    obs, _ = env.reset(seed=0)
+    for i in range(200):
+        mask = env.action_masks()
+        samples.append((obs, mask))
+        obs, _, done, cut, _ = env.step(conductor.decide(obs, mask))
+        if done or cut:
+            obs, _ = env.reset(seed=i)
+    ours, sb3 = [], []
+    # Blocks of each in turn, not one call of each: a PyTorch call between
+    # two decisions would evict what the next decision finds in cache.
+    runners = [(conductor.decide, ours), (_sb3(model), sb3)]
+    for block in range(n // len(samples)):
+        for decide, times in runners if block % 2 == 0 else runners[::-1]:
+            for obs, mask in samples:
+                start = time.perf_counter()
+                decide(obs, mask)
+                times.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(sb3)
+
+
+def _sb3(model: Any) -> Any:
+    return lambda obs, mask: model.predict(obs, action_masks=mask, deterministic=True)
+
+
+def both_solved_ratio(ev: Evaluation, agent: str, peer: str) -> float:
+    """Our mean cost over the peer's, on the levels both solved."""
+    f = ev.frame
+    a = f[(f["agent"] == agent) & f["solved"]].set_index("level")["cost"]
+    b = f[(f["agent"] == peer) & f["solved"]].set_index("level")["cost"]
+    common = a.index.intersection(b.index)
+    return float(a[common].mean() / b[common].mean())
+
+
+def summary_line(ev: Evaluation, agent: str = "conductor") -> tuple[float, float]:
+    s = ev.summary().loc[agent]
+    return float(s["solve_rate"]), float(s["cost_ratio"])
+
+
+def flat_mlp_ablation(steps: int, seed: int) -> Evaluation:
+    """SB3's default MultiInputPolicy, no imitation, the same PPO budget."""
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    shell = Conductor(seed=seed)
+    levels = resolve_levels("medium")
+    c = shell.config
+    venv = DummyVecEnv([lambda: shell.make_env(levels, solve_optimal=False) for _ in range(8)])
+    model = MaskablePPO(
+        "MultiInputPolicy",
+        venv,
+        n_steps=c.n_steps,
+        batch_size=c.batch_size,
+        n_epochs=c.n_epochs,
+        gamma=c.gamma,
+        seed=seed,
+        device="cpu",
+    )
+    model.learn(steps)
+
+    def policy(obs: dict[str, Any], mask: np.ndarray, env: Any) -> int:
+        action, _ = model.predict(obs, action_masks=mask, deterministic=True)
+        return int(action)
+
+    from symphony_lab.conductor.evaluation import COLUMNS, play
+
+    test = resolve_levels("test-medium")
+    env = shell.make_env(test, solve_optimal=False)
+    rows = [{"agent": "flat_mlp", **play(env, policy, lv, seed + i)} for i, lv in enumerate(test)]
+    return Evaluation(pd.DataFrame(rows, columns=list(COLUMNS)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30_000, help="PPO steps per training")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--large", type=int, default=30, help="larger levels to play")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip (1-5)")
+    args = parser.parse_args(argv)
+    skip = set(args.skip.split(","))
+    torch.set_num_threads(1)  # one core, as the targets are stated
+    ok = True
+
+    print(f"2. medium from scratch: imitation + {args.steps:,} PPO steps on train-medium")
+    start = time.perf_counter()
+    medium = Conductor(seed=args.seed).train(
+        "medium", total_steps=args.steps, n_envs=8, pretrain="solver"
+    )
+    wall = time.perf_counter() - start
+    ev = medium.evaluate("test-medium", baselines=False)
+    solved, ratio = summary_line(ev)
+    good = solved >= 0.99 and ratio <= 1.05 and wall <= 1200
+    ok &= good
+    print(
+        f"  [{mark(good)}] test-medium: solved {solved:.1%} (>= 99%), cost ratio {ratio:.3f}"
+        f" (<= 1.05), trained in {wall:.0f} s (<= 1200 s)"
+    )
+
+    if "1" not in skip:
+        ours, sb3 = decision_time(medium)
+        good = ours <= 100e-6
+        ok &= good
+        print("\n1. one decision, median")
+        print(f"  Conductor.decide          {ours * 1e6:7.1f} us")
+        print(f"  MaskablePPO.predict       {sb3 * 1e6:7.1f} us   ours / SB3 = {ours / sb3:.2f}x")
+        print(f"  [{mark(good)}] decide <= 100 us")
+
+    if "3" not in skip:
+        print(f"\n3. hard and expert: imitation + {args.steps:,} PPO steps on train-hard + expert")
+        levels = resolve_levels("train-hard") + resolve_levels("train-expert")
+        hard = Conductor(seed=args.seed).train(
+            levels, total_steps=args.steps, n_envs=8, pretrain="solver", pretrain_episodes=4000
+        )
+        for pack in ("test-hard", "test-expert"):
+            ev = hard.evaluate(pack)
+            solved, ratio = summary_line(ev)
+            vs_relaxed = both_solved_ratio(ev, "conductor", "relaxed_greedy")
+            vs_replan = both_solved_ratio(ev, "conductor", "exact_replanning")
+            good = solved >= 0.95 and vs_relaxed <= 0.85 and vs_replan <= 1.0 and ratio <= 1.10
+            ok &= good
+            print(
+                f"  [{mark(good)}] {pack}: solved {solved:.1%} (>= 95%), cost / relaxed greedy"
+                f" {vs_relaxed:.3f} (<= 0.85), / replanning {vs_replan:.3f} (<= 1.0),"
+                f" / best expected {ratio:.3f} (<= 1.10)"
+            )
+            print(ev.summary()[["solve_rate", "cost_ratio", "calls", "failures"]].to_string())
+
+    if "4" not in skip:
+        large = [generate(10_000 + i, knobs=LARGE) for i in range(args.large)]
+        sizes = [len(lv.functions) for lv in large]
+        ev = medium.evaluate(large, baselines=False)
+        solved, ratio = summary_line(ev)
+        print(
+            f"\n4. larger than trained ({min(sizes)}-{max(sizes)} functions, trained on <= 32):"
+            f" solved {solved:.1%}, cost ratio {ratio:.3f}"
+        )
+
+    if "5" not in skip:
+        print(f"\n5. ablation, {args.steps:,} PPO steps each, test-medium")
+        flat = flat_mlp_ablation(args.steps, args.seed)
+        ours = medium.evaluate("test-medium", baselines=True)
+        both = Evaluation(pd.concat([ours.frame, flat.frame], ignore_index=True))
+        table = both.summary().loc[["conductor", "flat_mlp", "greedy"]]
+        print(table[["solve_rate", "cost_ratio", "calls"]].to_string())
+        print(
+            "  flat MLP: imitation is ours alone, so this shows what the set encoder and the"
+            " warm start buy together"
+        )
+    print(f"\n{'all targets met' if ok else 'some targets missed'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
