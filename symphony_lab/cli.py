@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -46,16 +47,16 @@ def main() -> None:
 
     from symphony_lab.errors import ConductorError
 
-    known = (_Fail, ConductorError, LevelError, PackError, FileNotFoundError, KeyError, ValueError)
+    # Errors of the user's making; anything else is a bug and keeps its traceback.
+    known = (_Fail, ConductorError, LevelError, PackError, OSError)
     try:
         # Without standalone mode click returns an Exit's status instead.
         status = app(standalone_mode=False)
         if isinstance(status, int) and status:
             sys.exit(status)
     except known as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
         err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(f"[red]error:[/] {message}", markup=True)
+        err.print(f"[red]error:[/] {escape(str(e))}")
         sys.exit(1)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -145,7 +146,7 @@ def quest_play(
     terminated = truncated = False
     while not (terminated or truncated):
         console.print(env.render(), markup=False)
-        answer = typer.prompt("call", default="q").strip()
+        answer = typer.prompt("call (q to give up)").strip()
         if answer.lower() in ("q", "quit"):
             console.print("given up.")
             raise typer.Exit(1)
@@ -177,14 +178,16 @@ def train(
     tier: Annotated[
         str, typer.Option(help="tier or split-tier of the pack to train on")
     ] = "medium",
-    steps: Annotated[int, typer.Option(help="PPO environment steps")] = 30_000,
-    envs: Annotated[int, typer.Option(help="environments stepped together")] = 8,
+    steps: Annotated[int, typer.Option(min=1, help="PPO environment steps")] = 30_000,
+    envs: Annotated[int, typer.Option(min=1, help="environments stepped together")] = 8,
     seed: int = 0,
     pretrain: Annotated[bool, typer.Option(help="imitate the exact solver first")] = True,
-    pretrain_episodes: Annotated[int, typer.Option(help="solver episodes to imitate")] = 2000,
+    pretrain_episodes: Annotated[
+        int, typer.Option(min=1, help="solver episodes to imitate")
+    ] = 2000,
     out: Annotated[Path, typer.Option(help="where the checkpoint goes")] = Path("conductor.pt"),
     resume: Annotated[Path | None, typer.Option(help="a checkpoint to continue")] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(help="save every N steps")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(min=1, help="save every N steps")] = None,
     tensorboard: Annotated[Path | None, typer.Option(help="TensorBoard log folder")] = None,
 ) -> None:
     """Train a Conductor on a pack of levels and save it."""
@@ -215,7 +218,7 @@ def train(
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="a saved Conductor")],
     pack: Annotated[str, typer.Option(help="split-tier of the levels")] = "test-medium",
-    episodes: Annotated[int | None, typer.Option(help="at most this many levels")] = None,
+    episodes: Annotated[int | None, typer.Option(min=1, help="at most this many levels")] = None,
     baselines: bool = True,
     plot: Annotated[Path | None, typer.Option(help="save the figure here")] = None,
     csv: Annotated[Path | None, typer.Option(help="save one row per episode here")] = None,
@@ -223,6 +226,9 @@ def evaluate(
     """Evaluate a saved Conductor beside the baselines."""
     from symphony_lab.conductor import Conductor
 
+    for target in (csv, plot):
+        if target is not None and not target.parent.is_dir():
+            raise _Fail(f"cannot write {target}: folder {target.parent} does not exist")
     conductor = Conductor.load(checkpoint)
     ev = conductor.evaluate(pack, episodes=episodes, baselines=baselines)
     print_summary(ev, pack)
@@ -261,8 +267,8 @@ def _num(x: Any) -> str:
 @app.command("run")
 def run(
     out: Annotated[Path, typer.Option(help="runs/<timestamp>/ is made here")] = Path("runs"),
-    steps: Annotated[int, typer.Option(help="PPO steps after imitation")] = 30_000,
-    envs: int = 8,
+    steps: Annotated[int, typer.Option(min=1, help="PPO steps after imitation")] = 30_000,
+    envs: Annotated[int, typer.Option(min=1)] = 8,
     seed: int = 0,
     packs: Annotated[str, typer.Option(help="held-out packs, comma-separated")] = (
         "test-medium,test-hard,test-expert"
@@ -272,8 +278,13 @@ def run(
     beside every baseline, and write the table, plots and checkpoint."""
     from symphony_lab.conductor import Conductor
 
-    folder = out / time.strftime("%Y%m%d-%H%M%S")
-    folder.mkdir(parents=True, exist_ok=False)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = out / stamp
+    for n in range(2, 100):  # two runs in one second get folders of their own
+        if not folder.exists():
+            break
+        folder = out / f"{stamp}-{n}"
+    folder.mkdir(parents=True)
     console.rule("symphony: train a Conductor on the medium pack")
     start = time.perf_counter()
     conductor = Conductor(seed=seed)

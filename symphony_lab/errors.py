@@ -88,6 +88,8 @@ class LockTimeout(ArbiterError, TimeoutError):
 __all__ = [
     "ArbiterError",
     "CheckpointError",
+    "ConductorError",
+    "ConductorFileError",
     "CycleError",
     "DuplicateTaskError",
     "LeaseError",

@@ -42,6 +42,10 @@ def test_errors_are_one_line_with_a_non_zero_status(tmp_path: Path) -> None:
         (("quest", "solve", "test-medium:999"), "has 200 levels; no index 999"),
         (("eval", str(tmp_path / "none.pt")), "cannot be read"),
         (("train", "--tier", "impossible", "--steps", "8"), "unknown environment 'impossible'"),
+        (
+            ("eval", str(tmp_path / "none.pt"), "--csv", str(tmp_path / "no" / "x.csv")),
+            "does not exist",
+        ),
     ]:
         done = symphony(*args)
         assert done.returncode == 1, (args, done.stdout, done.stderr)
@@ -50,6 +54,7 @@ def test_errors_are_one_line_with_a_non_zero_status(tmp_path: Path) -> None:
         assert lines[0].startswith("error: ")
         assert message in lines[0]
     assert symphony("train", "--steps", "lots").returncode == 2  # a usage error
+    assert symphony("train", "--steps", "0").returncode == 2
 
 
 def test_train_then_eval_writes_a_checkpoint_a_table_and_a_plot(tmp_path: Path) -> None:

@@ -175,7 +175,9 @@ def test_the_numpy_decision_path_equals_the_network(tier: str) -> None:
             with torch.inference_mode():
                 full = conductor.net(conductor.tensors(obs))[0][0].numpy()
             ours = fast(obs)
-            np.testing.assert_allclose(ours, full[: len(ours)], rtol=1e-4, atol=1e-5)
+            real = obs["function_mask"] == 1
+            np.testing.assert_allclose(ours[real], full[real], rtol=1e-4, atol=1e-5)
+            assert np.isneginf(ours[~real]).all()
             mask = env.action_masks()
             assert conductor.decide(obs, mask) == int(np.argmax(np.where(mask, full, -np.inf)))
             legal = np.flatnonzero(mask)
@@ -196,3 +198,82 @@ def test_listeners_see_each_rollout_and_tensorboard_logs_when_asked(tmp_path: Pa
     assert list(tmp_path.rglob("events.out.tfevents.*")), "a TensorBoard event file"
     with pytest.raises(TypeError, match="callback"):
         Conductor(SMALL).train(levels, total_steps=64, callbacks=[42])  # type: ignore[list-item]
+
+
+def test_decide_handles_any_padding_layout_and_float_flags() -> None:
+    conductor = Conductor(SMALL, seed=2)
+    env = conductor.make_env([fq.load("software_delivery")])
+    obs, _ = env.reset(seed=0)
+    mask = env.action_masks()
+    n = int(obs["function_mask"].sum())
+    # Move the first function to the last slot: padding is no longer a suffix.
+    order = np.r_[1:32, 0] if n < 32 else np.arange(32)
+    moved = {
+        k: (v[order] if v.shape[:1] == (32,) else v) for k, v in obs.items() if k != "budget_left"
+    }
+    moved["budget_left"] = obs["budget_left"]
+    with torch.inference_mode():
+        full = conductor.net(conductor.tensors(moved))[0][0].numpy()
+    expected = int(np.argmax(np.where(mask[order], full, -np.inf)))
+    assert conductor.decide(moved, mask[order]) == expected
+    floats = {k: v.astype(np.float32) for k, v in obs.items()}
+    assert conductor.decide(floats, mask) == conductor.decide(obs, mask)
+    with pytest.raises(ConductorError, match="decide_batch"):
+        conductor.decide({k: np.stack([v, v]) for k, v in obs.items()})
+    with pytest.raises(ConductorError, match="the mask has shape"):
+        conductor.decide(obs, mask[:5])
+
+
+def test_decisions_follow_weights_edited_in_place() -> None:
+    conductor = Conductor(SMALL, seed=4)
+    env = conductor.make_env([fq.load("software_delivery")])
+    obs, _ = env.reset(seed=0)
+    mask = env.action_masks()
+    before = conductor.decide(obs, mask)  # takes the numpy copy of the weights
+    with torch.no_grad():
+        conductor.net.score[-1].weight.mul_(-3.0)  # reverses the ranking
+    with torch.inference_mode():
+        full = conductor.net(conductor.tensors(obs))[0][0].numpy()
+    after = conductor.decide(obs, mask)
+    assert after == int(np.argmax(np.where(mask, full, -np.inf)))
+    assert after != before
+
+
+def test_training_again_with_other_envs_rebuilds_and_keeps_the_weights() -> None:
+    levels = load_pack("train", "tutorial")[:4]
+    conductor = Conductor(SMALL, seed=0).train(levels, total_steps=128, n_envs=2)
+    before = {k: v.clone() for k, v in conductor.net.state_dict().items()}
+    wide = [fq.load("software_delivery"), *levels]
+    conductor.train(wide, total_steps=96, n_envs=3, vec_env="subproc")
+    conductor.train(wide, total_steps=96, n_envs=3, vec_env="subproc")
+    assert conductor.num_timesteps >= 128 + 2 * 96
+    changed = any(not torch.equal(v, conductor.net.state_dict()[k]) for k, v in before.items())
+    assert changed
+
+
+def test_a_conductor_without_cost_to_go_ignores_it() -> None:
+    plain = Conductor(replace(SMALL, cost_to_go=False), seed=0)
+    env = Conductor(SMALL).make_env([fq.load("software_delivery")])  # observes cost_to_go
+    obs, _ = env.reset(seed=0)
+    without = {k: v for k, v in obs.items() if k != "cost_to_go"}
+    mask = env.action_masks()
+    assert plain.decide(obs, mask) == plain.decide(without, mask)
+    with torch.inference_mode():
+        a = plain.net(plain.tensors(obs))[0]
+        b = plain.net(plain.tensors(without))[0]
+    assert torch.equal(a, b)
+
+
+def test_files_with_odd_contents_are_refused_by_name(tmp_path: Path) -> None:
+    payload = checkpoint.read(Conductor(SMALL).save(tmp_path / "good.pt"))
+    for change, message in [
+        ({"seed": "x"}, "does not hold a Conductor"),
+        ({"num_timesteps": "many"}, "does not hold a Conductor"),
+        ({"history": 5}, "does not hold a Conductor"),
+        ({"optimizer": {"junk": 1}}, "optimiser state is malformed"),
+        ({"weights": {}}, "does not hold a Conductor"),
+    ]:
+        path = checkpoint.write(tmp_path / "odd.pt", {**payload, **change})
+        with pytest.raises(ConductorFileError, match=message):
+            Conductor.load(path)
+    assert oct((tmp_path / "odd.pt").stat().st_mode & 0o777) == "0o644"

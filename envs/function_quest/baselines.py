@@ -9,7 +9,8 @@ baselines, allowed to look at the level itself) the environment.
 
 A call's cost here is what it costs now: its cost plus its warm-up if cold.
 - ``ExactReplanningPolicy``: the first call of the exact solver's plan from
-  the current state, replanned after every call (so after every failure).
+  the current state, replanned after every call (so after every failure);
+  with ``expected_costs=True``, planned on expected costs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy.typing as npt
 from function_quest.env import FunctionQuestEnv
 from function_quest.level import Level, needed_kinds
 from function_quest.scoring import Score, score
-from function_quest.solver import Compiled, solve
+from function_quest.solver import Compiled, expected_costs, solve
 from symphony_lab._pit import quest_h_add
 
 Observation = dict[str, npt.NDArray[Any]]
@@ -94,17 +95,33 @@ class RelaxedPlanPolicy:
 
 
 class ExactReplanningPolicy:
+    """The first call of the exact plan from here, as if nothing fails. With
+    ``expected_costs=True`` it plans on expected costs instead (each call
+    retried until it succeeds), which is the best policy wherever no
+    function both warms up and fails; the Conductor imitates that one."""
+
+    def __init__(self, *, expected_costs: bool = False) -> None:
+        self.expected_costs = expected_costs
+        self._levels: dict[int, tuple[Level, Level]] = {}
+
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
         level = env.level
+        planned = level
+        if self.expected_costs:
+            known = self._levels.get(id(level))
+            if known is None or known[0] is not level:
+                known = self._levels[id(level)] = (level, expected_costs(level))
+            planned = known[1]
         plan = solve(
-            level,
+            planned,
             held=env.held_kinds(),
             warm=env.warm_functions(),
-            budget=level.budget - env.spent,
+            budget=float("inf") if self.expected_costs else level.budget - env.spent,
         )
         if plan is None or not plan.calls:
             return GreedyPolicy()(obs, mask, env)
-        return [f.name for f in level.functions].index(plan.calls[0])
+        call = [f.name for f in level.functions].index(plan.calls[0])
+        return call if mask[call] else GreedyPolicy()(obs, mask, env)
 
 
 def run_episode(env: FunctionQuestEnv, policy: Policy, *, seed: int | None = None) -> Score:

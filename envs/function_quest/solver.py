@@ -156,11 +156,7 @@ def expected_optimum(
     if not any(f.failure > 0 for f in level.functions):
         return solve(level, budget=float("inf"))
     if not any(f.failure > 0 and f.warmup > 0 for f in level.functions):
-        expected = tuple(
-            replace(f, cost=f.cost + f.failure * (f.cost + f.warmup) / (1 - f.failure), failure=0)
-            for f in level.functions
-        )
-        return _as(solve(replace(level, functions=expected), budget=float("inf")), "retry")
+        return _as(solve(expected_costs(level), budget=float("inf")), "retry")
     c = Compiled(level)
     found = quest_expected(
         c.needs,
@@ -187,6 +183,18 @@ def expected_optimum(
     calls, cost, bonus, _ = found
     names = tuple(level.functions[c.index[f]].name for f in calls)
     return Plan(names, cost, bonus, _held_after(level, names), "value_iteration")
+
+
+def expected_costs(level: Level) -> Level:
+    """The level with each call's expected cost when retried until it
+    succeeds, and no failures: ``c + p (c + w) / (1 - p)``, warm-up ``w`` on
+    top from cold. Planning on it is exact where no function both warms up
+    and fails, and a good guide elsewhere."""
+    expected = tuple(
+        replace(f, cost=f.cost + f.failure * (f.cost + f.warmup) / (1 - f.failure), failure=0)
+        for f in level.functions
+    )
+    return replace(level, functions=expected)
 
 
 def _as(plan: Plan | None, method: str) -> Plan | None:

@@ -67,7 +67,6 @@ class TrainingLog(BaseCallback):
             "wall_s": time.perf_counter() - self._start,
         }
         self.conductor.history.append(row)
-        self.conductor.refresh()  # decisions a listener asks for see the new weights
         for key in ("solve_rate", "mean_return", "mean_cost", "mean_calls"):
             self.logger.record(f"conductor/{key}", row[key])
         for listen in self.listeners:

@@ -37,6 +37,7 @@ def write(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     header = MAGIC + len(body).to_bytes(8, "little") + hashlib.sha256(body).digest()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; a checkpoint is shared
         with os.fdopen(fd, "wb") as f:
             f.write(header)
             f.write(body)

@@ -10,6 +10,7 @@ in one checked file.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -81,42 +82,48 @@ class ConductorConfig:
 class Conductor:
     """A trainable, savable orchestration policy."""
 
+    _fast: tuple[int, FastLogits] | None
+
     def __init__(self, config: ConductorConfig | None = None, *, seed: int = 0) -> None:
         self.config = config or ConductorConfig()
         self.seed = seed
-        torch.manual_seed(seed)
-        self.net = ConductorNet(self.config.network)
+        with torch.random.fork_rng():  # seeds the weights, not the caller's torch
+            torch.manual_seed(seed)
+            net = ConductorNet(self.config.network, cost_to_go=self.config.cost_to_go)
+        self.net = net
         self.model: MaskablePPO | None = None
         self.num_timesteps = 0
         #: One row per PPO rollout: steps so far, mean episode reward and
         #: length, solve rate of the episodes that ended (see ``TrainingLog``).
         self.history: list[dict[str, float]] = []
         self._optimizer_state: dict[str, Any] | None = None
-        self._fast: FastLogits | None = None
+
+    @property
+    def net(self) -> ConductorNet:
+        """The network; ``decide`` reads a copy of its weights, taken again
+        whenever they change."""
+        return self._net
+
+    @net.setter
+    def net(self, net: ConductorNet) -> None:
+        self._net = net
+        self._params = list(net.parameters())
+        self._fast = None
 
     # ---- environments ----
 
     def make_env(self, levels: Sequence[Level], **kwargs: Any) -> gym.Env:
         """A Function Quest env over ``levels`` that gives this Conductor's
         observation; sized up for levels larger than the config's."""
-        from function_quest.env import FunctionQuestEnv
-
-        c = self.config
-        return FunctionQuestEnv(
-            list(levels),
-            masked=c.masked,
-            max_functions=max([c.max_functions, *(len(lv.functions) for lv in levels)]),
-            max_kinds=max([c.max_kinds, *(len(lv.kinds) for lv in levels)]),
-            max_steps=c.max_episode_steps,
-            cost_to_go=c.cost_to_go,
-            **kwargs,
-        )
+        return make_env(self.config, levels, **kwargs)
 
     def _factory(self, env: EnvSpec) -> tuple[Callable[[], gym.Env], list[Level] | None]:
         if callable(env) and not isinstance(env, str | Sequence):
             return env, None
         levels = resolve_levels(env)
-        return (lambda: self.make_env(levels, solve_optimal=False)), levels
+        # A module-level function, not a closure over self: subprocess
+        # vector envs pickle it.
+        return functools.partial(make_env, self.config, levels, solve_optimal=False), levels
 
     # ---- training ----
 
@@ -148,15 +155,15 @@ class Conductor:
         ``vec_env``: ``"dummy"`` (one process, best when steps are cheap) or
         ``"subproc"``. Same seed, same machine: same weights.
         """
-        from sb3_contrib import MaskablePPO
         from stable_baselines3.common.callbacks import CallbackList
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
         from symphony_lab.conductor.callbacks import CheckpointEvery, TrainingLog, split_callbacks
-        from symphony_lab.conductor.sb3_policy import ConductorPolicy
 
         if total_steps < 1 or n_envs < 1:
             raise ValueError("total_steps and n_envs must be >= 1")
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         if pretrain not in (None, "solver"):
             raise ValueError(f"pretrain must be None or 'solver', not {pretrain!r}")
         if vec_env not in ("dummy", "subproc"):
@@ -169,40 +176,16 @@ class Conductor:
             from symphony_lab.conductor.imitation import imitate_solver
 
             imitate_solver(self, levels, episodes=pretrain_episodes, seed=seed)
-            self.refresh()
         vec_cls = DummyVecEnv if vec_env == "dummy" else SubprocVecEnv
         vec = vec_cls([make for _ in range(n_envs)])
-        vec.seed(seed)
-        c = self.config
-        if self.model is None:
-            self.model = MaskablePPO(
-                ConductorPolicy,
-                vec,
-                learning_rate=c.learning_rate,
-                n_steps=c.n_steps,
-                batch_size=c.batch_size,
-                n_epochs=c.n_epochs,
-                gamma=c.gamma,
-                gae_lambda=c.gae_lambda,
-                ent_coef=c.ent_coef,
-                clip_range=c.clip_range,
-                policy_kwargs={"network": c.network.to_dict()},
-                tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
-                seed=seed,
-                verbose=0,
-                device="cpu",
-            )
-            policy = self.model.policy
-            policy.net.load_state_dict(self.net.state_dict())  # type: ignore[union-attr]
-            self.net = policy.net  # type: ignore[assignment,union-attr]
-            if self._optimizer_state is not None:
-                policy.optimizer.load_state_dict(self._optimizer_state)
-                self._optimizer_state = None
-            self.model.num_timesteps = self.num_timesteps
-        else:
-            self.model.set_env(vec)
-            if tensorboard_log is not None:
-                self.model.tensorboard_log = str(tensorboard_log)
+        try:
+            # Offset by the steps done, so a resumed run plays new episodes.
+            vec.seed(seed + self.num_timesteps)
+            self._attach(vec, seed, tensorboard_log)
+        except BaseException:
+            vec.close()
+            raise
+        assert self.model is not None
         sb3_callbacks, listeners = split_callbacks(tuple(callbacks))
         own: list[BaseCallback] = [TrainingLog(self, listeners)]
         if checkpoint_every:
@@ -217,47 +200,111 @@ class Conductor:
             )
         finally:
             vec.close()
-            self.refresh()
         self.num_timesteps = self.model.num_timesteps
         return self
+
+    def _attach(self, vec: Any, seed: int, tensorboard_log: Any) -> None:
+        """Gives the PPO model these envs; builds it (again) when there is
+        none yet or the envs differ in number or observation size, carrying
+        the weights and the optimiser state over."""
+        from sb3_contrib import MaskablePPO
+
+        from symphony_lab.conductor.sb3_policy import ConductorPolicy
+
+        if self.model is not None:
+            same = (
+                self.model.n_envs == vec.num_envs
+                and self.model.observation_space == vec.observation_space
+            )
+            if same:
+                self.model.set_env(vec)
+                if tensorboard_log is not None:
+                    self.model.tensorboard_log = str(tensorboard_log)
+                return
+            self._optimizer_state = self.model.policy.optimizer.state_dict()
+            self.model = None
+        c = self.config
+        model = MaskablePPO(
+            ConductorPolicy,
+            vec,
+            learning_rate=c.learning_rate,
+            n_steps=c.n_steps,
+            batch_size=c.batch_size,
+            n_epochs=c.n_epochs,
+            gamma=c.gamma,
+            gae_lambda=c.gae_lambda,
+            ent_coef=c.ent_coef,
+            clip_range=c.clip_range,
+            policy_kwargs={"network": c.network.to_dict(), "cost_to_go": c.cost_to_go},
+            tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
+            seed=seed,
+            verbose=0,
+            device="cpu",
+        )
+        policy = model.policy
+        policy.net.load_state_dict(self.net.state_dict())  # type: ignore[union-attr]
+        if self._optimizer_state is not None:
+            try:
+                policy.optimizer.load_state_dict(self._optimizer_state)
+            except (KeyError, ValueError, TypeError) as e:
+                raise ConductorFileError(f"the saved optimiser state does not fit: {e}") from e
+            self._optimizer_state = None
+        model.num_timesteps = self.num_timesteps
+        self.model = model
+        self.net = policy.net  # type: ignore[assignment,union-attr]
 
     # ---- deciding ----
 
     def tensors(self, observation: Observation, *, batched: bool = False) -> dict[str, Tensor]:
         """An observation (or a batch, with ``batched``) as float tensors."""
+        self._check(observation)
         out = {}
         for key, value in observation.items():
+            if key == "cost_to_go" and not self.config.cost_to_go:
+                continue
             t = torch.from_numpy(np.asarray(value, dtype=np.float32))
             out[key] = t if batched else t.unsqueeze(0)
-        missing = {"function_mask", "kind_mask", "reads"} - set(out)
+        return out
+
+    def _check(self, observation: Observation) -> None:
+        missing = {"function_mask", "kind_mask", "reads"} - set(observation)
         if missing:
             raise ConductorError(f"not a Conductor observation: it lacks {sorted(missing)}")
-        if self.config.cost_to_go and "cost_to_go" not in out:
+        if self.config.cost_to_go and "cost_to_go" not in observation:
             raise ConductorError(
                 "this Conductor reads cost_to_go: make the env with cost_to_go=True"
             )
-        return out
 
     def decide(self, observation: Observation, mask: npt.NDArray[np.bool_] | None = None) -> int:
         """The call to make: the highest-scoring function the mask allows.
         Runs the numpy copy of the network (``fast.py``) where it applies:
         a decision is a few dozen small products, and numpy dispatches each
         several times faster than PyTorch here."""
-        if self.config.cost_to_go and "cost_to_go" not in observation:
-            raise ConductorError(
-                "this Conductor reads cost_to_go: make the env with cost_to_go=True"
-            )
+        self._check(observation)
         if self.net.attend is not None:
             return self._decide_torch(observation, mask)
-        if self._fast is None:
-            self._fast = FastLogits(self.net)
-        logits = self._fast(observation)
-        if mask is not None:
-            allowed = np.asarray(mask, dtype=bool)[: len(logits)]
-            if not allowed.any():
-                raise ConductorError("the mask allows no call")
-            logits = np.where(allowed, logits, -np.inf)
-        return int(np.argmax(logits))
+        logits = self._fast_logits()(observation, cost_to_go=self.config.cost_to_go)
+        if mask is None:
+            return int(np.argmax(logits))
+        allowed = np.asarray(mask, dtype=bool)
+        if allowed.shape != logits.shape:
+            raise ConductorError(
+                f"the mask has shape {allowed.shape}; the observation has "
+                f"{len(logits)} function slots"
+            )
+        logits[~allowed] = -np.inf
+        best = int(np.argmax(logits))
+        if not allowed[best]:  # every slot is -inf
+            raise ConductorError("the mask allows no call")
+        return best
+
+    def _fast_logits(self) -> FastLogits:
+        """The numpy copy of the weights, taken again when any weight has
+        changed (each in-place update bumps a tensor's version counter)."""
+        version = sum(p._version for p in self._params)
+        if self._fast is None or self._fast[0] != version:
+            self._fast = (version, FastLogits(self.net))
+        return self._fast[1]
 
     @torch.inference_mode()
     def _decide_torch(self, observation: Observation, mask: npt.NDArray[np.bool_] | None) -> int:
@@ -269,11 +316,6 @@ class Conductor:
                 raise ConductorError("the mask allows no call")
             logits = logits.masked_fill(~allowed, -torch.inf)
         return int(logits.argmax())
-
-    def refresh(self) -> None:
-        """Drops the copy of the weights ``decide`` reads; training, loading
-        and imitation call it, and so should code that edits the weights."""
-        self._fast = None
 
     @torch.inference_mode()
     def decide_batch(
@@ -307,6 +349,8 @@ class Conductor:
 
         chosen = resolve_levels(levels)
         if episodes is not None:
+            if episodes < 1:
+                raise ValueError(f"episodes must be >= 1, got {episodes}")
             chosen = chosen[:episodes]
         return evaluate(self, chosen, seed=seed, baselines=baselines)
 
@@ -353,18 +397,40 @@ class Conductor:
             config = ConductorConfig.from_dict(data["config"])
             conductor = cls(config, seed=int(data.get("seed", 0)))
             conductor.net.load_state_dict(data["weights"])
-        except (KeyError, TypeError, RuntimeError) as e:
+            conductor.num_timesteps = int(data.get("num_timesteps") or 0)
+            conductor.history = [dict(row) for row in data.get("history") or []]
+            optimizer = data.get("optimizer")
+            if optimizer is not None and not (
+                isinstance(optimizer, dict) and {"state", "param_groups"} <= set(optimizer)
+            ):
+                raise ValueError("the optimiser state is malformed")
+        except ConductorFileError as e:
+            raise ConductorFileError(f"{path}: {e}") from e
+        except (KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e:
             raise ConductorFileError(
                 f"{path}: does not hold a Conductor of this version: {e}"
             ) from e
-        conductor.num_timesteps = int(data.get("num_timesteps", 0))
-        conductor.history = list(data.get("history") or [])
-        conductor._optimizer_state = data.get("optimizer")
+        conductor._optimizer_state = optimizer
         return conductor
 
     def with_config(self, **changes: Any) -> Conductor:
         """A new, untrained Conductor whose config differs in ``changes``."""
         return Conductor(replace(self.config, **changes), seed=self.seed)
+
+
+def make_env(config: ConductorConfig, levels: Sequence[Level], **kwargs: Any) -> gym.Env:
+    """``Conductor.make_env`` for a config."""
+    from function_quest.env import FunctionQuestEnv
+
+    return FunctionQuestEnv(
+        list(levels),
+        masked=config.masked,
+        max_functions=max([config.max_functions, *(len(lv.functions) for lv in levels)]),
+        max_kinds=max([config.max_kinds, *(len(lv.kinds) for lv in levels)]),
+        max_steps=config.max_episode_steps,
+        cost_to_go=config.cost_to_go,
+        **kwargs,
+    )
 
 
 def resolve_levels(spec: str | Sequence[Level]) -> list[Level]:

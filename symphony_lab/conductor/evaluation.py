@@ -44,7 +44,8 @@ class Evaluation:
     def summary(self) -> pd.DataFrame:
         """Per agent: levels played, solve rate, mean and median cost ratio
         over solved levels (cost plus reward forgone, over the best policy's
-        expectation), mean calls and failures, mean wall time per episode."""
+        expectation), mean calls, failures met and failures recovered from
+        (met on the way to a win), mean wall time per episode."""
         f = self.frame
         solved = f[f["solved"]]
         out = pd.DataFrame(
@@ -55,6 +56,7 @@ class Evaluation:
                 "median_ratio": solved.groupby("agent", sort=False)["cost_ratio"].median(),
                 "calls": f.groupby("agent", sort=False)["calls"].mean(),
                 "failures": f.groupby("agent", sort=False)["failures"].mean(),
+                "recoveries": f.groupby("agent", sort=False)["recoveries"].mean(),
                 "wall_ms": f.groupby("agent", sort=False)["wall_ms"].mean(),
             }
         )
@@ -105,15 +107,17 @@ def play(env: Any, policy: Policy, level: Level, seed: int) -> dict[str, Any]:
     plan = env.optimum()
     extras = {g.kind: g.reward for g in level.goals if g.importance != "essential"}
     held = env.held_kinds()
-    s = score(
-        solved=terminated,
-        calls=len(env.calls),
-        cost=env.spent,
-        optimal_calls=len(plan.calls) if plan else 0,
-        optimal_cost=plan.cost if plan else float("inf"),
-        forgone=sum(r for k, r in extras.items() if k not in held),
-        optimal_forgone=sum(extras.values()) - plan.bonus if plan else 0.0,
-    )
+    ratio = float("nan")  # no best policy to compare with
+    if plan is not None:
+        ratio = score(
+            solved=terminated,
+            calls=len(env.calls),
+            cost=env.spent,
+            optimal_calls=len(plan.calls),
+            optimal_cost=plan.cost,
+            forgone=sum(r for k, r in extras.items() if k not in held),
+            optimal_forgone=sum(extras.values()) - plan.bonus,
+        ).cost_ratio
     return {
         "level": level.id,
         "difficulty": level.difficulty,
@@ -121,7 +125,7 @@ def play(env: Any, policy: Policy, level: Level, seed: int) -> dict[str, Any]:
         "calls": len(env.calls),
         "cost": env.spent,
         "optimal_cost": plan.cost if plan else float("nan"),
-        "cost_ratio": s.cost_ratio,
+        "cost_ratio": ratio,
         "failures": env.failures,
         "recoveries": env.failures if terminated else 0,
         "wall_ms": wall * 1e3,

@@ -2,8 +2,8 @@
 
 A decision is some twenty small matrix products. PyTorch spends ~4 µs
 dispatching each operator on this CPU whatever its size, numpy under 1 µs,
-so one decision runs here, on weights copied from the network, trimmed to
-the level's real functions and kinds (padding contributes nothing). A test
+so one decision runs here, on weights copied from the network, on the
+level's real functions and kinds only (padding contributes nothing). A test
 holds this forward equal to the network's.
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from symphony_lab.conductor.network import ConductorNet
+from symphony_lab.errors import ConductorError
 
 Array = npt.NDArray[np.float32]
 
@@ -57,41 +58,48 @@ class FastLogits:
             self.kind_out.append((k2, kb2))
         self.score = mlp("score")
 
-    def __call__(self, obs: dict[str, Any]) -> Array:
-        """Logits over the observation's real functions (``function_mask``'s
-        leading ones); padding slots are left out."""
-        n_f = int(np.count_nonzero(obs["function_mask"]))
-        n_k = int(np.count_nonzero(obs["kind_mask"]))
-        # Slices are views; numpy promotes the int8 flags where they meet floats.
+    def __call__(self, obs: dict[str, Any], *, cost_to_go: bool = True) -> Array:
+        """Logits over every function slot of one observation, ``-inf`` at
+        padding. ``cost_to_go=False`` ignores that feature if present."""
+        fmask, kmask = np.asarray(obs["function_mask"]), np.asarray(obs["kind_mask"])
+        if fmask.ndim != 1 or np.asarray(obs["reads"]).ndim != 2:
+            raise ConductorError("decide takes one observation; decide_batch takes a batch")
+        n_f, n_k = int(np.count_nonzero(fmask)), int(np.count_nonzero(kmask))
+        if fmask[:n_f].all() and kmask[:n_k].all():
+            # Padding at the end, as the env makes it: slices are views.
+            fs: Any = slice(0, n_f)
+            ks: Any = slice(0, n_k)
+            grid: Any = (fs, ks)
+        else:
+            fs, ks = np.flatnonzero(fmask), np.flatnonzero(kmask)
+            grid = np.ix_(fs, ks)
         inc = np.concatenate(
-            [obs["reads"][:n_f, :n_k], obs["consumes"][:n_f, :n_k], obs["produces"][:n_f, :n_k]],
-            axis=1,
+            [np.asarray(obs[k])[grid] for k in ("reads", "consumes", "produces")], axis=1
         ).astype(np.float32)  # [F, 3K]
-        held, goal = obs["held"][:n_k], obs["goal"][:n_k]
-        kinds = _mlp(
-            np.stack(
-                [held, goal, obs["bonus_goal"][:n_k], obs["kind_mask"][:n_k], goal & (1 - held)],
-                -1,
-            ).astype(np.float32),
-            self.kind_in,
-        )
-        cost, warmup, warm = obs["cost"][:n_f], obs["warmup"][:n_f], obs["warm"][:n_f]
-        price = cost + warmup * (1 - warm)
-        to_go = obs.get("cost_to_go")
-        budget = float(obs["budget_left"][0])
-        inputs = np.stack(
-            [
-                np.log1p(cost),
-                np.log1p(warmup),
-                obs["failure"][:n_f],
-                warm,
-                obs["function_mask"][:n_f],
-                np.log1p(price),
-                np.minimum(price / (budget + 1.0), 10.0),
-                np.log1p(to_go[:n_f]) if to_go is not None else np.zeros_like(cost),
-            ],
-            -1,
-        )
+        # Inputs written column by column into one array: cheaper than
+        # stacking mixed-type columns.
+        held = np.asarray(obs["held"])[ks]
+        goal = np.asarray(obs["goal"])[ks]
+        x = np.empty((held.shape[0], 5), np.float32)
+        x[:, 0] = held
+        x[:, 1] = goal
+        x[:, 2] = np.asarray(obs["bonus_goal"])[ks]
+        x[:, 3] = kmask[ks]
+        x[:, 4] = goal * (1 - x[:, 0])
+        kinds = _mlp(x, self.kind_in)
+        cost, warmup = np.asarray(obs["cost"])[fs], np.asarray(obs["warmup"])[fs]
+        budget = float(np.asarray(obs["budget_left"]).reshape(-1)[0])
+        to_go = obs.get("cost_to_go") if cost_to_go else None
+        inputs = np.empty((cost.shape[0], 8), np.float32)
+        inputs[:, 3] = np.asarray(obs["warm"])[fs]
+        price = cost + warmup * (1 - inputs[:, 3])
+        inputs[:, 0] = np.log1p(cost)
+        inputs[:, 1] = np.log1p(warmup)
+        inputs[:, 2] = np.asarray(obs["failure"])[fs]
+        inputs[:, 4] = fmask[fs]
+        inputs[:, 5] = np.log1p(price)
+        inputs[:, 6] = np.minimum(price / (budget + 1.0), 10.0)
+        inputs[:, 7] = np.log1p(np.asarray(to_go)[fs]) if to_go is not None else 0.0
         funcs = _mlp(inputs, self.function_in)
         # inc^T with the roles side by side: [K, 3F], [k, i*F + f] = inc[f, i*K + k].
         inc_t = inc.reshape(n_f, 3, n_k).transpose(2, 1, 0).reshape(n_k, 3 * n_f)
@@ -105,7 +113,9 @@ class FastLogits:
                 k2, kb2 = self.kind_out[r]
                 hidden = np.maximum(inc_t @ _stack_roles(funcs @ spread) + kb1, 0.0)
                 kinds = kinds + hidden @ k2 + kb2
-        return _mlp(funcs, self.score)[:, 0]
+        out = np.full(len(fmask), -np.inf, np.float32)
+        out[fs] = _mlp(funcs, self.score)[:, 0]
+        return out
 
 
 def _stack_roles(x: Array) -> Array:

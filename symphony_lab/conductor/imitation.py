@@ -1,6 +1,7 @@
 """Warm start: imitate the exact solver before reinforcement learning.
 
-The exact planner (replanning after every failure) plays the training levels;
+The exact planner (replanning after every call, on expected costs) plays the
+training levels;
 the network learns its calls by masked cross-entropy and the discounted
 returns by regression, so PPO starts from a policy that already wins and a
 critic that already knows what winning is worth.
@@ -29,7 +30,9 @@ def solver_demonstrations(
     from function_quest.baselines import ExactReplanningPolicy
 
     env = conductor.make_env(levels, solve_optimal=False)
-    expert = ExactReplanningPolicy()
+    # Planning on expected costs: the best policy wherever no function both
+    # warms up and fails (every generated level), unlike plain replanning.
+    expert = ExactReplanningPolicy(expected_costs=True)
     obs_rows: list[dict[str, np.ndarray]] = []
     masks, actions, returns = [], [], []
     gamma = conductor.config.gamma

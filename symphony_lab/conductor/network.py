@@ -41,9 +41,11 @@ class NetworkConfig:
 class ConductorNet(nn.Module):
     """Observation tensors in, per-function logits and a value out."""
 
-    def __init__(self, config: NetworkConfig | None = None) -> None:
+    def __init__(self, config: NetworkConfig | None = None, *, cost_to_go: bool = True) -> None:
         super().__init__()
         self.config = c = config or NetworkConfig()
+        #: Read the observation's ``cost_to_go`` (else zeros in its place).
+        self.cost_to_go = cost_to_go
         d = c.width
         self.kind_in = _mlp(KIND_INPUTS, d)
         self.function_in = _mlp(FUNCTION_INPUTS, d)
@@ -73,7 +75,7 @@ class ConductorNet(nn.Module):
         inc_t = inc.transpose(1, 2)
         fm, km = fmask.unsqueeze(-1), kmask.unsqueeze(-1)
         kinds = self.kind_in(_kind_inputs(obs)) * km
-        funcs = self.function_in(_function_inputs(obs)) * fm
+        funcs = self.function_in(_function_inputs(obs, self.cost_to_go)) * fm
         for r in range(self.config.rounds):
             # Functions gather the kinds they read, consume and produce ...
             roles = self.roles[r](kinds).view(b, n_k, 3, d).transpose(1, 2).reshape(b, 3 * n_k, d)
@@ -105,13 +107,13 @@ def _kind_inputs(obs: dict[str, Tensor]) -> Tensor:
     return torch.stack([held, goal, obs["bonus_goal"], obs["kind_mask"], missing], -1)
 
 
-def _function_inputs(obs: dict[str, Tensor]) -> Tensor:
+def _function_inputs(obs: dict[str, Tensor], use_to_go: bool) -> Tensor:
     """Costs on a log scale and against the budget left, so levels of any
     price range look alike; the relaxed cost-to-go when observed."""
     cost, warmup, warm = obs["cost"], obs["warmup"], obs["warm"]
     budget = obs["budget_left"]  # [B, 1]
     price = cost + warmup * (1 - warm)
-    to_go = obs.get("cost_to_go")
+    to_go = obs.get("cost_to_go") if use_to_go else None
     to_go = torch.log1p(to_go) if to_go is not None else torch.zeros_like(cost)
     return torch.stack(
         [

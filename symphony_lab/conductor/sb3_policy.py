@@ -22,10 +22,12 @@ from symphony_lab.conductor.network import ConductorNet, NetworkConfig
 class ConductorFeatures(BaseFeaturesExtractor):
     """``ConductorNet`` as a features extractor: ``[logits | value]``."""
 
-    def __init__(self, observation_space: gym.spaces.Dict, network: dict[str, Any]) -> None:
+    def __init__(
+        self, observation_space: gym.spaces.Dict, network: dict[str, Any], cost_to_go: bool
+    ) -> None:
         n_functions = observation_space["function_mask"].shape[0]
         super().__init__(observation_space, features_dim=n_functions + 1)
-        self.net = ConductorNet(NetworkConfig(**network))
+        self.net = ConductorNet(NetworkConfig(**network), cost_to_go=cost_to_go)
 
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
         logits, value = self.net(obs)
@@ -44,9 +46,15 @@ class _Slice(nn.Module):
 class ConductorPolicy(MaskableActorCriticPolicy):
     """``MaskablePPO("...", policy=ConductorPolicy, policy_kwargs={"network": {...}})``."""
 
-    def __init__(self, *args: Any, network: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        network: dict[str, Any] | None = None,
+        cost_to_go: bool = True,
+        **kwargs: Any,
+    ) -> None:
         kwargs["features_extractor_class"] = ConductorFeatures
-        kwargs["features_extractor_kwargs"] = {"network": network or {}}
+        kwargs["features_extractor_kwargs"] = {"network": network or {}, "cost_to_go": cost_to_go}
         kwargs["net_arch"] = []  # the MLP between features and heads is the identity
         kwargs.setdefault("ortho_init", False)  # keep the network's own initialisation
         super().__init__(*args, **kwargs)
