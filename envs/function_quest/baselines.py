@@ -131,18 +131,23 @@ def run_episode(env: FunctionQuestEnv, policy: Policy, *, seed: int | None = Non
     terminated = truncated = False
     while not (terminated or truncated):
         obs, _, terminated, truncated, _ = env.step(policy(obs, env.action_masks(), env))
+    return score_episode(env, solved=terminated)
+
+
+def score_episode(env: FunctionQuestEnv, *, solved: bool) -> Score:
+    """The episode the env has just played, against the best policy on its
+    level; an unsolvable level scores as unsolved."""
     plan = env.optimum()
     if plan is None:
         return Score(False, 0.0, float("inf"))
     extras = {g.kind: g.reward for g in env.level.goals if g.importance != "essential"}
-    max_bonus = sum(extras.values())
     held = env.held_kinds()
     return score(
-        solved=terminated,
+        solved=solved,
         calls=len(env.calls),
         cost=env.spent,
         optimal_calls=len(plan.calls),
         optimal_cost=plan.cost,
         forgone=sum(r for k, r in extras.items() if k not in held),
-        optimal_forgone=max_bonus - plan.bonus,  # expected, where calls fail
+        optimal_forgone=sum(extras.values()) - plan.bonus,  # expected, where calls fail
     )

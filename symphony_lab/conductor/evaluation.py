@@ -96,7 +96,7 @@ class Evaluation:
 
 def play(env: Any, policy: Policy, level: Level, seed: int) -> dict[str, Any]:
     """One episode of ``policy`` on ``level``: a row of ``Evaluation.frame``."""
-    from function_quest.scoring import score
+    from function_quest.baselines import score_episode
 
     start = time.perf_counter()
     obs, _ = env.reset(seed=seed, options={"level": level})
@@ -105,19 +105,8 @@ def play(env: Any, policy: Policy, level: Level, seed: int) -> dict[str, Any]:
         obs, _, terminated, truncated, _ = env.step(policy(obs, env.action_masks(), env))
     wall = time.perf_counter() - start
     plan = env.optimum()
-    extras = {g.kind: g.reward for g in level.goals if g.importance != "essential"}
-    held = env.held_kinds()
-    ratio = float("nan")  # no best policy to compare with
-    if plan is not None:
-        ratio = score(
-            solved=terminated,
-            calls=len(env.calls),
-            cost=env.spent,
-            optimal_calls=len(plan.calls),
-            optimal_cost=plan.cost,
-            forgone=sum(r for k, r in extras.items() if k not in held),
-            optimal_forgone=sum(extras.values()) - plan.bonus,
-        ).cost_ratio
+    # No best policy to compare with: no ratio.
+    ratio = score_episode(env, solved=terminated).cost_ratio if plan else float("nan")
     return {
         "level": level.id,
         "difficulty": level.difficulty,
