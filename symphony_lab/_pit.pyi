@@ -1,6 +1,8 @@
 """Type stubs for the compiled Pit (``symphony_lab._pit``)."""
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+import pathlib
+from collections.abc import Buffer, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeAlias
 
@@ -263,6 +265,48 @@ class ResourceLock:
     def items(self) -> list[tuple[str, Literal["shared", "exclusive"]]]: ...
     @property
     def held(self) -> bool: ...
+
+class ArtifactStore:
+    def __init__(
+        self, path: str | os.PathLike[str], *, level: int = 3, durable: bool = True
+    ) -> None: ...
+    def put(
+        self,
+        name: str,
+        data: Buffer,
+        *,
+        kind: str | None = None,
+        media_type: str | None = None,
+        producer: str | None = None,
+        inputs: list[str] = ...,
+        quality: float | None = None,
+        tags: list[str] = ...,
+    ) -> tuple[str, int]: ...
+    def put_blob(
+        self,
+        data: Buffer,
+        *,
+        kind: str | None = None,
+        media_type: str | None = None,
+        producer: str | None = None,
+        inputs: list[str] = ...,
+        quality: float | None = None,
+        tags: list[str] = ...,
+    ) -> str: ...
+    def get(self, name: str, version: int | None = None) -> bytes: ...
+    def get_by_hash(self, hash_hex: str) -> bytes: ...
+    def resolve(self, name: str, version: int | None = None) -> str: ...
+    def __contains__(self, hash_hex: str) -> bool: ...
+    def info(self, hash_hex: str) -> dict[str, Any]: ...
+    def history(self, name: str) -> list[tuple[int, str, float]]: ...
+    def lineage(self, hash_hex: str) -> list[tuple[str, str]]: ...
+    def find(
+        self, *, kind: str | None = None, tag: str | None = None, producer: str | None = None
+    ) -> list[str]: ...
+    def verify(self) -> dict[str, Any]: ...
+    def object_path(self, hash_hex: str) -> pathlib.Path | None: ...
+    @property
+    def root(self) -> pathlib.Path: ...
 
 class QuestEpisode:
     def __init__(

@@ -85,11 +85,33 @@ class LockTimeout(ArbiterError, TimeoutError):
     """Locks on named resources could not be had before the timeout."""
 
 
+class ArtifactError(PitError):
+    """The artifact store failed (its index could not be read or written)."""
+
+
+class UnknownArtifact(ArtifactError, KeyError):
+    """No artifact with this hash, or no such name or version."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CorruptArtifact(ArtifactError, ValueError):
+    """An artifact's stored bytes do not match its hash (or are missing):
+    reading it never returns wrong bytes."""
+
+
+class StoreFormatError(ArtifactError, ValueError):
+    """The folder is not an artifact store, or one of a newer format."""
+
+
 __all__ = [
     "ArbiterError",
+    "ArtifactError",
     "CheckpointError",
     "ConductorError",
     "ConductorFileError",
+    "CorruptArtifact",
     "CycleError",
     "DuplicateTaskError",
     "LeaseError",
@@ -100,7 +122,9 @@ __all__ = [
     "PoolError",
     "PoolTimeout",
     "StateError",
+    "StoreFormatError",
     "TaskNotFoundError",
+    "UnknownArtifact",
     "UnknownFunctionError",
     "UnknownNameError",
 ]

@@ -1,13 +1,16 @@
 """The Pit: the Rust core of symphony-lab, called in-process.
 
-Members so far: :class:`DagTracker`, :class:`PoolManager`, :class:`Arbiter`.
+Members so far: :class:`DagTracker`, :class:`PoolManager`, :class:`Arbiter`,
+:class:`ArtifactStore`.
 """
 
-from symphony_lab._pit import CHECKPOINT_VERSION, DagTracker
+from symphony_lab._pit import CHECKPOINT_VERSION, ArtifactStore, DagTracker
 from symphony_lab.arbiter import Arbiter, Conflict, Decision, Priority, ResourceLock, Verdict
 from symphony_lab.errors import (
     ArbiterError,
+    ArtifactError,
     CheckpointError,
+    CorruptArtifact,
     CycleError,
     DuplicateTaskError,
     LeaseError,
@@ -18,7 +21,9 @@ from symphony_lab.errors import (
     PoolError,
     PoolTimeout,
     StateError,
+    StoreFormatError,
     TaskNotFoundError,
+    UnknownArtifact,
     UnknownFunctionError,
     UnknownNameError,
 )
@@ -28,8 +33,11 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "Arbiter",
     "ArbiterError",
+    "ArtifactError",
+    "ArtifactStore",
     "CheckpointError",
     "Conflict",
+    "CorruptArtifact",
     "CycleError",
     "DagTracker",
     "Decision",
@@ -50,7 +58,9 @@ __all__ = [
     "Reason",
     "ResourceLock",
     "StateError",
+    "StoreFormatError",
     "TaskNotFoundError",
+    "UnknownArtifact",
     "UnknownFunctionError",
     "UnknownNameError",
     "Verdict",

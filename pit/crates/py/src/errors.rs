@@ -106,3 +106,21 @@ pub fn arbiter_error(py: Python<'_>, msg: String) -> PyErr {
 pub fn lock_timeout(py: Python<'_>, msg: String) -> PyErr {
     raise(class(py, &LOCK_TIMEOUT, "LockTimeout"), msg)
 }
+
+static ARTIFACT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNKNOWN_ARTIFACT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CORRUPT_ARTIFACT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORE_FORMAT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+pub fn artifact_to_py(py: Python<'_>, e: pit_artifacts::ArtifactError) -> PyErr {
+    use pit_artifacts::ArtifactError as E;
+    let msg = e.to_string();
+    match e {
+        E::UnknownHash(_) | E::UnknownName { .. } => raise(class(py, &UNKNOWN_ARTIFACT, "UnknownArtifact"), msg),
+        E::Corrupt { .. } => raise(class(py, &CORRUPT_ARTIFACT, "CorruptArtifact"), msg),
+        E::NotAStore(_) | E::NewerFormat { .. } => raise(class(py, &STORE_FORMAT, "StoreFormatError"), msg),
+        E::Invalid(_) => PyValueError::new_err(msg),
+        E::Io { source, .. } => pyo3::exceptions::PyOSError::new_err((source.raw_os_error().unwrap_or(0), msg)),
+        E::Index(_) => raise(class(py, &ARTIFACT, "ArtifactError"), msg),
+    }
+}

@@ -3,6 +3,7 @@
 //! GIL while Rust works.
 
 mod arbiter;
+mod artifacts;
 mod convert;
 mod dag;
 mod errors;
@@ -16,6 +17,7 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dag::PyDagTracker>()?;
     m.add_class::<pool::PyPool>()?;
     m.add_class::<pool::PyLease>()?;
+    m.add_class::<artifacts::PyArtifactStore>()?;
     m.add_class::<arbiter::PyArbiter>()?;
     m.add_class::<arbiter::PyResourceLock>()?;
     m.add_class::<quest::PyQuestEpisode>()?;

@@ -1,0 +1,120 @@
+//! Blobs on disk: one file per content hash under a two-character fan-out
+//! folder, `objects/ab/cdef….zst` (a plain zstd frame: `zstd -d` reads it)
+//! or `….raw` when compressing would not pay. Written atomically.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::Hash;
+use crate::error::{ArtifactError, Result, io};
+
+/// Below this size a blob is stored raw: zstd's frame would eat the gain.
+const SMALL: usize = 256;
+/// Stored raw unless compression saves at least this fraction.
+const MIN_SAVING: f64 = 0.03;
+
+/// How a blob is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Raw,
+    Zstd,
+}
+
+impl Encoding {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Encoding::Raw => "raw",
+            Encoding::Zstd => "zst",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Raw => "raw",
+            Encoding::Zstd => "zstd",
+        }
+    }
+}
+
+pub(crate) fn path_of(objects: &Path, hash: &Hash, encoding: Encoding) -> PathBuf {
+    let hex = hash.to_hex();
+    objects
+        .join(&hex[..2])
+        .join(format!("{}.{}", &hex[2..], encoding.suffix()))
+}
+
+/// The file holding `hash`, whichever encoding it has, if any.
+pub(crate) fn find(objects: &Path, hash: &Hash) -> Option<(PathBuf, Encoding)> {
+    [Encoding::Zstd, Encoding::Raw]
+        .into_iter()
+        .map(|e| (path_of(objects, hash, e), e))
+        .find(|(p, _)| p.exists())
+}
+
+/// The bytes to store and how: zstd at `level` when it saves enough.
+pub(crate) fn encode(data: &[u8], level: i32) -> Result<(Vec<u8>, Encoding)> {
+    if data.len() >= SMALL {
+        let packed = zstd::bulk::compress(data, level)
+            .map_err(|e| ArtifactError::Invalid(format!("zstd could not compress: {e}")))?;
+        if (packed.len() as f64) <= data.len() as f64 * (1.0 - MIN_SAVING) {
+            return Ok((packed, Encoding::Zstd));
+        }
+    }
+    Ok((data.to_vec(), Encoding::Raw))
+}
+
+/// Writes `bytes` to `target` through a temporary file in `tmp`: the target
+/// appears whole or not at all. `durable` adds fsync of the file and of the
+/// target's folder, so the blob survives a power cut once this returns.
+pub(crate) fn write_atomic(tmp: &Path, target: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    let folder = target.parent().expect("objects/ab/file");
+    fs::create_dir_all(folder).map_err(io(folder))?;
+    let name = format!(
+        "{}.{}.tmp",
+        target.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
+        std::process::id()
+    );
+    let staging = tmp.join(name);
+    let mut f = File::create(&staging).map_err(io(&staging))?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|_| if durable { f.sync_all() } else { Ok(()) });
+    drop(f);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&staging);
+        return Err(io(&staging)(e));
+    }
+    if let Err(e) = fs::rename(&staging, target) {
+        let _ = fs::remove_file(&staging);
+        return Err(io(target)(e));
+    }
+    if durable {
+        File::open(folder).and_then(|d| d.sync_all()).map_err(io(folder))?;
+    }
+    Ok(())
+}
+
+/// The blob's original bytes, checked against its hash.
+pub(crate) fn read(objects: &Path, hash: &Hash) -> Result<Vec<u8>> {
+    let (path, encoding) = find(objects, hash).ok_or_else(|| ArtifactError::Corrupt {
+        hash: *hash,
+        why: "its file is missing".into(),
+    })?;
+    let stored = fs::read(&path).map_err(io(&path))?;
+    let data = match encoding {
+        Encoding::Raw => stored,
+        Encoding::Zstd => zstd::stream::decode_all(&stored[..]).map_err(|e| ArtifactError::Corrupt {
+            hash: *hash,
+            why: format!("it does not decompress ({e})"),
+        })?,
+    };
+    let actual = Hash::of(&data);
+    if actual != *hash {
+        return Err(ArtifactError::Corrupt {
+            hash: *hash,
+            why: format!("its bytes hash to {actual}"),
+        });
+    }
+    Ok(data)
+}

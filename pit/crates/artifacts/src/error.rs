@@ -1,0 +1,73 @@
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::Hash;
+
+/// What went wrong, with what it was about.
+#[derive(Debug)]
+pub enum ArtifactError {
+    /// The folder exists but is not a store (no `FORMAT` file, and not empty).
+    NotAStore(PathBuf),
+    /// The store was written by a newer version of this format.
+    NewerFormat {
+        found: u32,
+        supported: u32,
+    },
+    /// No blob with this hash is known.
+    UnknownHash(Hash),
+    /// No ref with this name, or no such version of it.
+    UnknownName {
+        name: String,
+        version: Option<u32>,
+    },
+    /// A blob's bytes do not hash to its name, or do not decompress.
+    Corrupt {
+        hash: Hash,
+        why: String,
+    },
+    /// A name or metadata value that cannot be stored.
+    Invalid(String),
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Index(rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, ArtifactError>;
+
+impl fmt::Display for ArtifactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArtifactError::NotAStore(p) => write!(
+                f,
+                "{} is not an artifact store: it has files but no FORMAT file",
+                p.display()
+            ),
+            ArtifactError::NewerFormat { found, supported } => write!(
+                f,
+                "the store has format version {found}; this version reads up to {supported}"
+            ),
+            ArtifactError::UnknownHash(h) => write!(f, "no artifact {h}"),
+            ArtifactError::UnknownName { name, version: None } => write!(f, "no artifact named '{name}'"),
+            ArtifactError::UnknownName { name, version: Some(v) } => write!(f, "artifact '{name}' has no version {v}"),
+            ArtifactError::Corrupt { hash, why } => write!(f, "artifact {hash} is corrupt: {why}"),
+            ArtifactError::Invalid(why) => f.write_str(why),
+            ArtifactError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            ArtifactError::Index(e) => write!(f, "the metadata index: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ArtifactError {}
+
+impl From<rusqlite::Error> for ArtifactError {
+    fn from(e: rusqlite::Error) -> Self {
+        ArtifactError::Index(e)
+    }
+}
+
+pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ArtifactError {
+    let path = path.into();
+    move |source| ArtifactError::Io { path, source }
+}

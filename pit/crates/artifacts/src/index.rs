@@ -1,0 +1,110 @@
+//! The metadata index: one SQLite database in WAL mode, readable with the
+//! `sqlite3` command line. Tables:
+//!
+//! - `artifacts(hash, size, stored_size, encoding, kind, media_type,
+//!   producer, quality, created, accessed, access_count)`
+//! - `inputs(hash, input)`: lineage, the artifacts each one was made from
+//! - `tags(hash, tag)`
+//! - `refs(name, version, hash, created)`: named versions
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+use crate::{Hash, Info};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS artifacts (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    stored_size INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    kind TEXT,
+    media_type TEXT,
+    producer TEXT,
+    quality REAL,
+    created REAL NOT NULL,
+    accessed REAL NOT NULL,
+    access_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS inputs (
+    hash TEXT NOT NULL REFERENCES artifacts(hash),
+    input TEXT NOT NULL,
+    PRIMARY KEY (hash, input)
+);
+CREATE TABLE IF NOT EXISTS tags (
+    hash TEXT NOT NULL REFERENCES artifacts(hash),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (hash, tag)
+);
+CREATE INDEX IF NOT EXISTS tags_by_tag ON tags(tag);
+CREATE TABLE IF NOT EXISTS refs (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL REFERENCES artifacts(hash),
+    created REAL NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind);
+CREATE INDEX IF NOT EXISTS artifacts_by_producer ON artifacts(producer);
+";
+
+pub(crate) fn open(path: &Path, durable: bool) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    // Several processes share one store: wait for a writer rather than fail.
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+pub(crate) fn info(conn: &Connection, hash: &Hash) -> Result<Option<Info>> {
+    let h = hash.to_hex();
+    let row = conn
+        .query_row(
+            "SELECT size, stored_size, encoding, kind, media_type, producer, quality, created, accessed, access_count
+             FROM artifacts WHERE hash = ?1",
+            [&h],
+            |r| {
+                Ok(Info {
+                    hash: *hash,
+                    size: r.get::<_, i64>(0)? as u64,
+                    stored_size: r.get::<_, i64>(1)? as u64,
+                    encoding: r.get(2)?,
+                    kind: r.get(3)?,
+                    media_type: r.get(4)?,
+                    producer: r.get(5)?,
+                    quality: r.get(6)?,
+                    created: r.get(7)?,
+                    accessed: r.get(8)?,
+                    access_count: r.get::<_, i64>(9)? as u64,
+                    inputs: Vec::new(),
+                    tags: Vec::new(),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut info) = row else { return Ok(None) };
+    info.inputs = column(conn, "SELECT input FROM inputs WHERE hash = ?1 ORDER BY rowid", &h)?
+        .iter()
+        .filter_map(|s| Hash::from_hex(s).ok())
+        .collect();
+    info.tags = column(conn, "SELECT tag FROM tags WHERE hash = ?1 ORDER BY tag", &h)?;
+    Ok(Some(info))
+}
+
+pub(crate) fn column(conn: &Connection, sql: &str, arg: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![arg], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,468 @@
+//! The Pit's artifact store.
+//!
+//! Every artifact is immutable and named by the BLAKE3 hash of its bytes, so
+//! identical content is stored once. A store is a folder a person can read:
+//!
+//! ```text
+//! FORMAT               "symphony-artifacts <version>"
+//! objects/ab/cdef….zst a blob as a plain zstd frame (`zstd -d` reads it)
+//! objects/ab/cdef….raw a blob stored as is (small, or incompressible)
+//! index.sqlite         metadata, lineage, tags and named versions (WAL)
+//! tmp/                 blobs being written
+//! ```
+//!
+//! A put writes the blob first (temporary file, fsync, rename, fsync of the
+//! folder) and then records it in one SQLite transaction, so a crash leaves
+//! at worst a blob nobody refers to; a read re-hashes what it returns, so a
+//! damaged blob raises [`ArtifactError::Corrupt`] rather than wrong bytes.
+//! Several processes may share a store.
+
+mod blob;
+mod error;
+mod index;
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use blob::Encoding;
+pub use error::{ArtifactError, Result};
+
+use error::io;
+
+/// The layout version this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A BLAKE3 content hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    pub fn of(data: &[u8]) -> Hash {
+        Hash(*blake3::hash(data).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    pub fn from_hex(s: &str) -> Result<Hash> {
+        blake3::Hash::from_hex(s)
+            .map(|h| Hash(*h.as_bytes()))
+            .map_err(|_| ArtifactError::Invalid(format!("'{s}' is not a 64-digit hex BLAKE3 hash")))
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", &self.to_hex()[..12])
+    }
+}
+
+/// What a put records beside the bytes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub kind: Option<String>,
+    pub media_type: Option<String>,
+    /// The function that made it.
+    pub producer: Option<String>,
+    /// The artifacts it was made from.
+    pub inputs: Vec<Hash>,
+    pub quality: Option<f64>,
+    pub tags: Vec<String>,
+}
+
+/// What the index knows of one artifact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Info {
+    pub hash: Hash,
+    pub size: u64,
+    pub stored_size: u64,
+    /// `"zstd"` or `"raw"`.
+    pub encoding: String,
+    pub kind: Option<String>,
+    pub media_type: Option<String>,
+    pub producer: Option<String>,
+    pub quality: Option<f64>,
+    /// Seconds since the Unix epoch.
+    pub created: f64,
+    pub accessed: f64,
+    pub access_count: u64,
+    pub inputs: Vec<Hash>,
+    pub tags: Vec<String>,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub checked: usize,
+    /// Indexed, but no file holds the blob.
+    pub missing: Vec<Hash>,
+    /// A file holds it, but its bytes are wrong.
+    pub corrupt: Vec<Hash>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.missing.is_empty() && self.corrupt.is_empty()
+    }
+}
+
+/// How a store writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// zstd level, 1 (fast) to 22 (small).
+    pub level: i32,
+    /// fsync every blob and its folder, and the index at commit. Off: faster
+    /// (training throughput), but a power cut may lose the latest puts.
+    pub durable: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            level: 3,
+            durable: true,
+        }
+    }
+}
+
+/// An artifact store in one folder.
+pub struct Store {
+    root: PathBuf,
+    objects: PathBuf,
+    tmp: PathBuf,
+    options: Options,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens the store at `root`, creating it in a folder that is missing or
+    /// empty; refuses a folder with other files, and a newer format.
+    pub fn open(root: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let root = root.as_ref().to_path_buf();
+        if !(1..=22).contains(&options.level) {
+            return Err(ArtifactError::Invalid(format!(
+                "zstd level must be between 1 and 22, got {}",
+                options.level
+            )));
+        }
+        let format = root.join("FORMAT");
+        if format.exists() {
+            let text = fs::read_to_string(&format).map_err(io(&format))?;
+            let found = text
+                .trim()
+                .strip_prefix("symphony-artifacts ")
+                .and_then(|v| v.parse::<u32>().ok())
+                .ok_or_else(|| ArtifactError::NotAStore(root.clone()))?;
+            if found > FORMAT_VERSION {
+                return Err(ArtifactError::NewerFormat {
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+        } else {
+            if root.exists() {
+                if !root.is_dir() {
+                    return Err(ArtifactError::NotAStore(root));
+                }
+                let mut entries = fs::read_dir(&root).map_err(io(&root))?;
+                if entries.next().is_some() {
+                    return Err(ArtifactError::NotAStore(root));
+                }
+            }
+            fs::create_dir_all(&root).map_err(io(&root))?;
+            let staging = root.join(".FORMAT.tmp");
+            fs::write(&staging, format!("symphony-artifacts {FORMAT_VERSION}\n")).map_err(io(&staging))?;
+            fs::rename(&staging, &format).map_err(io(&format))?;
+        }
+        let objects = root.join("objects");
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&objects).map_err(io(&objects))?;
+        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let conn = index::open(&root.join("index.sqlite"), options.durable)?;
+        Ok(Store {
+            root,
+            objects,
+            tmp,
+            options,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic elsewhere cannot leave SQLite's state half-done: it rolls back.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores `data` with `meta`; the hash names it. Content already stored
+    /// is not written again (its metadata stays as first recorded, tags are
+    /// added).
+    pub fn put_blob(&self, data: &[u8], meta: &Meta) -> Result<Hash> {
+        check_meta(meta)?;
+        let hash = Hash::of(data);
+        let known = self
+            .conn()
+            .query_row("SELECT 1 FROM artifacts WHERE hash = ?1", [hash.to_hex()], |_| Ok(()));
+        let indexed = known.optional()?.is_some();
+        if !indexed || blob::find(&self.objects, &hash).is_none() {
+            let (bytes, encoding) = blob::encode(data, self.options.level)?;
+            let target = blob::path_of(&self.objects, &hash, encoding);
+            blob::write_atomic(&self.tmp, &target, &bytes, self.options.durable)?;
+            if !indexed {
+                self.record(&hash, data.len(), bytes.len(), encoding, meta)?;
+                return Ok(hash);
+            }
+        }
+        self.add_tags(&hash, &meta.tags)?;
+        Ok(hash)
+    }
+
+    fn record(&self, hash: &Hash, size: usize, stored: usize, encoding: Encoding, meta: &Meta) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let h = hash.to_hex();
+        let now = index::now();
+        tx.execute(
+            "INSERT OR IGNORE INTO artifacts
+             (hash, size, stored_size, encoding, kind, media_type, producer, quality, created, accessed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            params![
+                h,
+                size as i64,
+                stored as i64,
+                encoding.name(),
+                meta.kind,
+                meta.media_type,
+                meta.producer,
+                meta.quality,
+                now
+            ],
+        )?;
+        for input in &meta.inputs {
+            tx.execute(
+                "INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)",
+                params![h, input.to_hex()],
+            )?;
+        }
+        for tag in &meta.tags {
+            tx.execute(
+                "INSERT OR IGNORE INTO tags (hash, tag) VALUES (?1, ?2)",
+                params![h, tag],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn add_tags(&self, hash: &Hash, tags: &[String]) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn();
+        for tag in tags {
+            conn.execute(
+                "INSERT OR IGNORE INTO tags (hash, tag) VALUES (?1, ?2)",
+                params![hash.to_hex(), tag],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Stores `data` as the next version of `name` (1 for a new name);
+    /// returns its hash and version.
+    pub fn put(&self, name: &str, data: &[u8], meta: &Meta) -> Result<(Hash, u32)> {
+        check_name(name)?;
+        let hash = self.put_blob(data, meta)?;
+        let mut conn = self.conn();
+        // IMMEDIATE: two processes adding versions of one name take turns.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: u32 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM refs WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO refs (name, version, hash, created) VALUES (?1, ?2, ?3, ?4)",
+            params![name, version, hash.to_hex(), index::now()],
+        )?;
+        tx.commit()?;
+        Ok((hash, version))
+    }
+
+    /// The hash of `name`'s `version` (the latest when `None`).
+    pub fn resolve(&self, name: &str, version: Option<u32>) -> Result<Hash> {
+        let conn = self.conn();
+        let found: Option<String> = match version {
+            None => conn
+                .query_row(
+                    "SELECT hash FROM refs WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            Some(v) => conn
+                .query_row(
+                    "SELECT hash FROM refs WHERE name = ?1 AND version = ?2",
+                    params![name, v],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        let hex = found.ok_or_else(|| ArtifactError::UnknownName {
+            name: name.to_owned(),
+            version,
+        })?;
+        Hash::from_hex(&hex)
+    }
+
+    /// The bytes of `name`'s `version` (the latest when `None`).
+    pub fn get(&self, name: &str, version: Option<u32>) -> Result<Vec<u8>> {
+        let hash = self.resolve(name, version)?;
+        self.get_by_hash(&hash)
+    }
+
+    /// The bytes of the artifact `hash`, checked against it.
+    pub fn get_by_hash(&self, hash: &Hash) -> Result<Vec<u8>> {
+        if !self.contains(hash)? {
+            return Err(ArtifactError::UnknownHash(*hash));
+        }
+        let data = blob::read(&self.objects, hash)?;
+        self.conn().execute(
+            "UPDATE artifacts SET accessed = ?2, access_count = access_count + 1 WHERE hash = ?1",
+            params![hash.to_hex(), index::now()],
+        )?;
+        Ok(data)
+    }
+
+    pub fn contains(&self, hash: &Hash) -> Result<bool> {
+        let found = self
+            .conn()
+            .query_row("SELECT 1 FROM artifacts WHERE hash = ?1", [hash.to_hex()], |_| Ok(()))
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// What the index knows of `hash`.
+    pub fn info(&self, hash: &Hash) -> Result<Info> {
+        index::info(&self.conn(), hash)?.ok_or(ArtifactError::UnknownHash(*hash))
+    }
+
+    /// `name`'s versions, oldest first: (version, hash, created).
+    pub fn history(&self, name: &str) -> Result<Vec<(u32, Hash, f64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT version, hash, created FROM refs WHERE name = ?1 ORDER BY version")?;
+        let rows = stmt.query_map([name], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (v, h, t) = row?;
+            out.push((v, Hash::from_hex(&h)?, t));
+        }
+        if out.is_empty() {
+            return Err(ArtifactError::UnknownName {
+                name: name.to_owned(),
+                version: None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every ancestor edge `(artifact, input)` reachable from `hash`, breadth first.
+    pub fn lineage(&self, hash: &Hash) -> Result<Vec<(Hash, Hash)>> {
+        if !self.contains(hash)? {
+            return Err(ArtifactError::UnknownHash(*hash));
+        }
+        let conn = self.conn();
+        let mut edges = Vec::new();
+        let mut seen = std::collections::HashSet::from([*hash]);
+        let mut queue = std::collections::VecDeque::from([*hash]);
+        while let Some(h) = queue.pop_front() {
+            for input in index::column(
+                &conn,
+                "SELECT input FROM inputs WHERE hash = ?1 ORDER BY rowid",
+                &h.to_hex(),
+            )? {
+                let input = Hash::from_hex(&input)?;
+                edges.push((h, input));
+                if seen.insert(input) {
+                    queue.push_back(input);
+                }
+            }
+        }
+        Ok(edges)
+    }
+
+    /// Artifacts matching every filter given, oldest first.
+    pub fn find(&self, kind: Option<&str>, tag: Option<&str>, producer: Option<&str>) -> Result<Vec<Hash>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.hash FROM artifacts a
+             WHERE (?1 IS NULL OR a.kind = ?1)
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.hash = a.hash AND t.tag = ?2))
+               AND (?3 IS NULL OR a.producer = ?3)
+             ORDER BY a.created, a.rowid",
+        )?;
+        let rows = stmt.query_map(params![kind, tag, producer], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Hash::from_hex(&r?)).collect()
+    }
+
+    /// Re-hashes every indexed blob; reports the missing and the corrupt.
+    pub fn verify(&self) -> Result<Report> {
+        let hashes: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT hash FROM artifacts ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut report = Report::default();
+        for hex in hashes {
+            let hash = Hash::from_hex(&hex)?;
+            report.checked += 1;
+            if blob::find(&self.objects, &hash).is_none() {
+                report.missing.push(hash);
+            } else if blob::read(&self.objects, &hash).is_err() {
+                report.corrupt.push(hash);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Where the blob of `hash` lies, and how it is encoded.
+    pub fn object_path(&self, hash: &Hash) -> Option<(PathBuf, Encoding)> {
+        blob::find(&self.objects, hash)
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 1024 || name.chars().any(char::is_control) {
+        return Err(ArtifactError::Invalid(format!(
+            "an artifact name must be 1 to 1024 printable characters, got {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_meta(meta: &Meta) -> Result<()> {
+    if let Some(q) = meta.quality
+        && !q.is_finite()
+    {
+        return Err(ArtifactError::Invalid(format!("quality must be finite, got {q}")));
+    }
+    Ok(())
+}

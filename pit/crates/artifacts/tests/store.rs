@@ -1,0 +1,229 @@
+use std::fs;
+
+use pit_artifacts::{ArtifactError, Encoding, Hash, Meta, Options, Store};
+use proptest::prelude::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("store"), Options::default()).unwrap();
+    (dir, s)
+}
+
+fn text(n: usize) -> Vec<u8> {
+    "the quick brown fox jumps over the lazy dog. ".repeat(n).into_bytes()
+}
+
+#[test]
+fn puts_version_names_and_store_content_once() {
+    let (_dir, s) = store();
+    let meta = Meta {
+        kind: Some("report".into()),
+        ..Meta::default()
+    };
+    let (h1, v1) = s.put("report", &text(100), &meta).unwrap();
+    let (h2, v2) = s.put("report", b"second", &meta).unwrap();
+    let (h3, v3) = s.put("report", &text(100), &meta).unwrap();
+    assert_eq!((v1, v2, v3), (1, 2, 3));
+    assert_eq!(h1, h3, "same content, same hash");
+    assert_eq!(s.get("report", None).unwrap(), text(100));
+    assert_eq!(s.get("report", Some(2)).unwrap(), b"second");
+    assert_eq!(s.get_by_hash(&h2).unwrap(), b"second");
+    let history: Vec<(u32, Hash)> = s
+        .history("report")
+        .unwrap()
+        .into_iter()
+        .map(|(v, h, _)| (v, h))
+        .collect();
+    assert_eq!(history, vec![(1, h1), (2, h2), (3, h1)]);
+    let files = walk(&s.root().join("objects"));
+    assert_eq!(files, 2, "two distinct contents, two files");
+    assert!(matches!(
+        s.get("report", Some(9)),
+        Err(ArtifactError::UnknownName { version: Some(9), .. })
+    ));
+    assert!(matches!(s.get("nope", None), Err(ArtifactError::UnknownName { .. })));
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p) } else { 1 }
+        })
+        .sum()
+}
+
+#[test]
+fn compressible_blobs_are_zstd_frames_and_others_raw() {
+    let (_dir, s) = store();
+    let big = s.put_blob(&text(1000), &Meta::default()).unwrap();
+    let small = s.put_blob(b"tiny", &Meta::default()).unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..10_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    let random = s.put_blob(&noise, &Meta::default()).unwrap();
+    let (path, enc) = s.object_path(&big).unwrap();
+    assert_eq!(enc, Encoding::Zstd);
+    assert_eq!(
+        zstd::stream::decode_all(&fs::read(path).unwrap()[..]).unwrap(),
+        text(1000)
+    );
+    assert_eq!(s.object_path(&small).unwrap().1, Encoding::Raw);
+    assert_eq!(s.object_path(&random).unwrap().1, Encoding::Raw);
+    let info = s.info(&big).unwrap();
+    assert_eq!(info.encoding, "zstd");
+    assert!(info.stored_size < info.size / 10);
+}
+
+#[test]
+fn lineage_tags_and_find() {
+    let (_dir, s) = store();
+    let data = s.put_blob(b"raw data", &Meta::default()).unwrap();
+    let clean = s
+        .put_blob(
+            b"clean data",
+            &Meta {
+                kind: Some("table".into()),
+                producer: Some("cleaner".into()),
+                inputs: vec![data],
+                tags: vec!["training".into()],
+                quality: Some(0.9),
+                ..Meta::default()
+            },
+        )
+        .unwrap();
+    let model = s
+        .put_blob(
+            b"weights",
+            &Meta {
+                kind: Some("model".into()),
+                producer: Some("trainer".into()),
+                inputs: vec![clean, data],
+                ..Meta::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        s.lineage(&model).unwrap(),
+        vec![(model, clean), (model, data), (clean, data)]
+    );
+    assert_eq!(s.find(Some("table"), None, None).unwrap(), vec![clean]);
+    assert_eq!(s.find(None, Some("training"), None).unwrap(), vec![clean]);
+    assert_eq!(s.find(None, None, Some("trainer")).unwrap(), vec![model]);
+    assert_eq!(s.find(None, None, None).unwrap().len(), 3);
+    let info = s.info(&clean).unwrap();
+    assert_eq!(
+        (info.quality, info.tags.clone(), info.inputs.clone()),
+        (Some(0.9), vec!["training".into()], vec![data])
+    );
+}
+
+#[test]
+fn damage_is_caught_on_read_and_by_verify() {
+    let (_dir, s) = store();
+    let a = s.put_blob(&text(200), &Meta::default()).unwrap();
+    let b = s.put_blob(b"a raw blob of some length", &Meta::default()).unwrap();
+    let c = s.put_blob(b"to be lost", &Meta::default()).unwrap();
+    assert!(s.verify().unwrap().is_ok());
+    let (pa, _) = s.object_path(&a).unwrap();
+    let mut bytes = fs::read(&pa).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(&pa, bytes).unwrap();
+    let (pb, _) = s.object_path(&b).unwrap();
+    let mut bytes = fs::read(&pb).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&pb, bytes).unwrap();
+    fs::remove_file(s.object_path(&c).unwrap().0).unwrap();
+    for h in [a, b, c] {
+        assert!(matches!(s.get_by_hash(&h), Err(ArtifactError::Corrupt { .. })), "{h}");
+    }
+    let report = s.verify().unwrap();
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.missing, vec![c]);
+    let mut corrupt = report.corrupt.clone();
+    corrupt.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(corrupt, expected);
+    // Putting the content again repairs the blob.
+    s.put_blob(b"to be lost", &Meta::default()).unwrap();
+    assert_eq!(s.get_by_hash(&c).unwrap(), b"to be lost");
+}
+
+#[test]
+fn bad_folders_and_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), Options::default()),
+        Err(ArtifactError::NotAStore(_))
+    ));
+    let newer = dir.path().join("newer");
+    fs::create_dir(&newer).unwrap();
+    fs::write(newer.join("FORMAT"), "symphony-artifacts 99\n").unwrap();
+    let e = Store::open(&newer, Options::default()).err().unwrap();
+    assert!(matches!(e, ArtifactError::NewerFormat { found: 99, .. }), "{e}");
+    let bad = Options {
+        level: 40,
+        ..Options::default()
+    };
+    assert!(Store::open(dir.path().join("x"), bad).is_err());
+    let (_d, s) = store();
+    assert!(matches!(
+        s.put("", b"x", &Meta::default()),
+        Err(ArtifactError::Invalid(_))
+    ));
+    let nan = Meta {
+        quality: Some(f64::NAN),
+        ..Meta::default()
+    };
+    assert!(matches!(s.put_blob(b"x", &nan), Err(ArtifactError::Invalid(_))));
+    assert!(Hash::from_hex("zz").is_err());
+}
+
+#[test]
+fn a_reopened_store_has_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s");
+    let h = {
+        let s = Store::open(
+            &root,
+            Options {
+                level: 19,
+                durable: false,
+            },
+        )
+        .unwrap();
+        s.put("a", &text(50), &Meta::default()).unwrap().0
+    };
+    let s = Store::open(&root, Options::default()).unwrap();
+    assert_eq!(s.resolve("a", None).unwrap(), h);
+    assert_eq!(s.get("a", Some(1)).unwrap(), text(50));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    /// Whatever goes in comes out, under every name and version it was given.
+    #[test]
+    fn round_trips(blobs in prop::collection::vec((0u8..4, prop::collection::vec(any::<u8>(), 0..3000)), 1..12)) {
+        let (_dir, s) = store();
+        let mut expected: Vec<(String, u32, Vec<u8>)> = Vec::new();
+        for (name, data) in blobs {
+            let name = format!("n{name}");
+            let (_, v) = s.put(&name, &data, &Meta::default()).unwrap();
+            expected.push((name, v, data));
+        }
+        for (name, v, data) in expected {
+            prop_assert_eq!(s.get(&name, Some(v)).unwrap(), data);
+        }
+        prop_assert!(s.verify().unwrap().is_ok());
+    }
+}

@@ -1,0 +1,210 @@
+//! `ArtifactStore` for Python: hashes as hex strings; any buffer in (bytes,
+//! bytearray, memoryview, numpy), bytes out; the interpreter released while
+//! blobs are hashed, compressed, written or read.
+
+use pit_artifacts::{Hash, Meta, Options, Store};
+use pyo3::buffer::PyBuffer;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::errors::artifact_to_py;
+
+/// A content-addressed, versioned store of artifacts in one folder.
+#[pyclass(module = "symphony_lab._pit", name = "ArtifactStore", frozen)]
+pub struct PyArtifactStore {
+    store: Store,
+}
+
+fn hash(py: Python<'_>, hex: &str) -> PyResult<Hash> {
+    Hash::from_hex(hex).map_err(|e| artifact_to_py(py, e))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn meta(
+    py: Python<'_>,
+    kind: Option<String>,
+    media_type: Option<String>,
+    producer: Option<String>,
+    inputs: Vec<String>,
+    quality: Option<f64>,
+    tags: Vec<String>,
+) -> PyResult<Meta> {
+    let inputs = inputs.iter().map(|h| hash(py, h)).collect::<PyResult<_>>()?;
+    Ok(Meta {
+        kind,
+        media_type,
+        producer,
+        inputs,
+        quality,
+        tags,
+    })
+}
+
+#[pymethods]
+impl PyArtifactStore {
+    /// Opens (or creates, in a missing or empty folder) the store at ``path``.
+    /// ``level``: zstd level 1-22. ``durable=False`` skips the fsyncs: faster,
+    /// but a power cut may lose the latest puts.
+    #[new]
+    #[pyo3(signature = (path, *, level = 3, durable = true))]
+    fn new(py: Python<'_>, path: std::path::PathBuf, level: i32, durable: bool) -> PyResult<Self> {
+        let store = py
+            .detach(|| Store::open(&path, Options { level, durable }))
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(PyArtifactStore { store })
+    }
+
+    /// Stores ``data`` as the next version of ``name``: ``(hash, version)``.
+    #[pyo3(signature = (name, data, *, kind = None, media_type = None, producer = None,
+        inputs = Vec::new(), quality = None, tags = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        data: PyBuffer<u8>,
+        kind: Option<String>,
+        media_type: Option<String>,
+        producer: Option<String>,
+        inputs: Vec<String>,
+        quality: Option<f64>,
+        tags: Vec<String>,
+    ) -> PyResult<(String, u32)> {
+        let m = meta(py, kind, media_type, producer, inputs, quality, tags)?;
+        let data = data.to_vec(py)?;
+        let (h, v) = py
+            .detach(|| self.store.put(name, &data, &m))
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok((h.to_hex(), v))
+    }
+
+    /// Stores ``data`` without a name: its hash.
+    #[pyo3(signature = (data, *, kind = None, media_type = None, producer = None,
+        inputs = Vec::new(), quality = None, tags = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn put_blob(
+        &self,
+        py: Python<'_>,
+        data: PyBuffer<u8>,
+        kind: Option<String>,
+        media_type: Option<String>,
+        producer: Option<String>,
+        inputs: Vec<String>,
+        quality: Option<f64>,
+        tags: Vec<String>,
+    ) -> PyResult<String> {
+        let m = meta(py, kind, media_type, producer, inputs, quality, tags)?;
+        let data = data.to_vec(py)?;
+        let h = py
+            .detach(|| self.store.put_blob(&data, &m))
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(h.to_hex())
+    }
+
+    /// The bytes of ``name`` (its latest version, or ``version``).
+    #[pyo3(signature = (name, version = None))]
+    fn get<'py>(&self, py: Python<'py>, name: &str, version: Option<u32>) -> PyResult<Bound<'py, PyBytes>> {
+        let data = py
+            .detach(|| self.store.get(name, version))
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// The bytes of the artifact ``hash``, checked against it.
+    fn get_by_hash<'py>(&self, py: Python<'py>, hash_hex: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let h = hash(py, hash_hex)?;
+        let data = py
+            .detach(|| self.store.get_by_hash(&h))
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// The hash of ``name`` (its latest version, or ``version``).
+    #[pyo3(signature = (name, version = None))]
+    fn resolve(&self, py: Python<'_>, name: &str, version: Option<u32>) -> PyResult<String> {
+        let h = self.store.resolve(name, version).map_err(|e| artifact_to_py(py, e))?;
+        Ok(h.to_hex())
+    }
+
+    fn __contains__(&self, py: Python<'_>, hash_hex: &str) -> PyResult<bool> {
+        match Hash::from_hex(hash_hex) {
+            Ok(h) => self.store.contains(&h).map_err(|e| artifact_to_py(py, e)),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// What the index knows of ``hash``, as a dict.
+    fn info<'py>(&self, py: Python<'py>, hash_hex: &str) -> PyResult<Bound<'py, PyDict>> {
+        let h = hash(py, hash_hex)?;
+        let i = self.store.info(&h).map_err(|e| artifact_to_py(py, e))?;
+        let d = PyDict::new(py);
+        d.set_item("hash", i.hash.to_hex())?;
+        d.set_item("size", i.size)?;
+        d.set_item("stored_size", i.stored_size)?;
+        d.set_item("encoding", i.encoding)?;
+        d.set_item("kind", i.kind)?;
+        d.set_item("media_type", i.media_type)?;
+        d.set_item("producer", i.producer)?;
+        d.set_item("quality", i.quality)?;
+        d.set_item("created", i.created)?;
+        d.set_item("accessed", i.accessed)?;
+        d.set_item("access_count", i.access_count)?;
+        d.set_item("inputs", i.inputs.iter().map(Hash::to_hex).collect::<Vec<_>>())?;
+        d.set_item("tags", i.tags)?;
+        Ok(d)
+    }
+
+    /// ``name``'s versions, oldest first: ``(version, hash, created)``.
+    fn history(&self, py: Python<'_>, name: &str) -> PyResult<Vec<(u32, String, f64)>> {
+        let h = self.store.history(name).map_err(|e| artifact_to_py(py, e))?;
+        Ok(h.into_iter().map(|(v, h, t)| (v, h.to_hex(), t)).collect())
+    }
+
+    /// Every ancestor edge ``(artifact, input)`` reachable from ``hash``.
+    fn lineage(&self, py: Python<'_>, hash_hex: &str) -> PyResult<Vec<(String, String)>> {
+        let h = hash(py, hash_hex)?;
+        let edges = self.store.lineage(&h).map_err(|e| artifact_to_py(py, e))?;
+        Ok(edges.into_iter().map(|(a, b)| (a.to_hex(), b.to_hex())).collect())
+    }
+
+    /// Hashes of the artifacts matching every filter given, oldest first.
+    #[pyo3(signature = (*, kind = None, tag = None, producer = None))]
+    fn find(
+        &self,
+        py: Python<'_>,
+        kind: Option<&str>,
+        tag: Option<&str>,
+        producer: Option<&str>,
+    ) -> PyResult<Vec<String>> {
+        let found = self
+            .store
+            .find(kind, tag, producer)
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(found.iter().map(Hash::to_hex).collect())
+    }
+
+    /// Re-hashes every blob: ``{"checked": n, "missing": [...], "corrupt": [...]}``.
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let r = py.detach(|| self.store.verify()).map_err(|e| artifact_to_py(py, e))?;
+        let d = PyDict::new(py);
+        d.set_item("checked", r.checked)?;
+        d.set_item("missing", r.missing.iter().map(Hash::to_hex).collect::<Vec<_>>())?;
+        d.set_item("corrupt", r.corrupt.iter().map(Hash::to_hex).collect::<Vec<_>>())?;
+        Ok(d)
+    }
+
+    /// The file holding ``hash`` (a ``.zst`` zstd frame or a ``.raw`` file).
+    fn object_path(&self, py: Python<'_>, hash_hex: &str) -> PyResult<Option<std::path::PathBuf>> {
+        let h = hash(py, hash_hex)?;
+        Ok(self.store.object_path(&h).map(|(p, _)| p))
+    }
+
+    #[getter]
+    fn root(&self) -> std::path::PathBuf {
+        self.store.root().to_path_buf()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ArtifactStore({:?})", self.store.root())
+    }
+}
