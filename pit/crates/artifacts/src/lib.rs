@@ -143,7 +143,13 @@ pub struct Store {
     tmp: PathBuf,
     options: Options,
     conn: Mutex<Connection>,
+    /// Reads not yet counted in the index: (reads, last read time) per blob.
+    /// Written in batches, so that a read is not a database commit.
+    reads: Mutex<std::collections::HashMap<Hash, (u64, f64)>>,
 }
+
+/// Reads kept in memory before they are written to the index in one go.
+const READS_BATCH: usize = 1024;
 
 impl Store {
     /// Opens the store at `root`, creating it in a folder that is missing or
@@ -196,6 +202,7 @@ impl Store {
             tmp,
             options,
             conn: Mutex::new(conn),
+            reads: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -341,11 +348,41 @@ impl Store {
             return Err(ArtifactError::UnknownHash(*hash));
         }
         let data = blob::read(&self.objects, hash)?;
-        self.conn().execute(
-            "UPDATE artifacts SET accessed = ?2, access_count = access_count + 1 WHERE hash = ?1",
-            params![hash.to_hex(), index::now()],
-        )?;
+        let full = {
+            let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = reads.entry(*hash).or_insert((0, 0.0));
+            entry.0 += 1;
+            entry.1 = index::now();
+            reads.len() >= READS_BATCH
+        };
+        if full {
+            self.flush_reads()?;
+        }
         Ok(data)
+    }
+
+    /// Writes the reads counted in memory to the index (access counts and
+    /// times, which the stale manager weighs). Queries that show them call
+    /// it first, and so does dropping the store; a crash loses at most the
+    /// last batch of counts, never data.
+    pub fn flush_reads(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.reads.lock().unwrap_or_else(|p| p.into_inner()));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE artifacts SET accessed = MAX(accessed, ?2), access_count = access_count + ?3
+                 WHERE hash = ?1",
+            )?;
+            for (hash, (count, last)) in &pending {
+                update.execute(params![hash.to_hex(), last, *count as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn contains(&self, hash: &Hash) -> Result<bool> {
@@ -358,6 +395,7 @@ impl Store {
 
     /// What the index knows of `hash`.
     pub fn info(&self, hash: &Hash) -> Result<Info> {
+        self.flush_reads()?;
         index::info(&self.conn(), hash)?.ok_or(ArtifactError::UnknownHash(*hash))
     }
 
@@ -446,6 +484,12 @@ impl Store {
     /// Where the blob of `hash` lies, and how it is encoded.
     pub fn object_path(&self, hash: &Hash) -> Option<(PathBuf, Encoding)> {
         blob::find(&self.objects, hash)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.flush_reads();
     }
 }
 

@@ -190,6 +190,26 @@ fn bad_folders_and_settings_are_refused() {
 }
 
 #[test]
+fn reads_are_counted_in_batches_and_kept_on_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s");
+    let h = {
+        let s = Store::open(&root, Options::default()).unwrap();
+        let h = s.put_blob(b"read me", &Meta::default()).unwrap();
+        for _ in 0..3 {
+            s.get_by_hash(&h).unwrap();
+        }
+        assert_eq!(s.info(&h).unwrap().access_count, 3, "info flushes first");
+        s.get_by_hash(&h).unwrap();
+        h
+    }; // dropping the store writes the last read
+    let s = Store::open(&root, Options::default()).unwrap();
+    let info = s.info(&h).unwrap();
+    assert_eq!(info.access_count, 4);
+    assert!(info.accessed >= info.created);
+}
+
+#[test]
 fn a_reopened_store_has_everything() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("s");
