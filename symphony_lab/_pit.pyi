@@ -268,7 +268,12 @@ class ResourceLock:
 
 class ArtifactStore:
     def __init__(
-        self, path: str | os.PathLike[str], *, level: int = 3, durable: bool = True
+        self,
+        path: str | os.PathLike[str],
+        *,
+        level: int = 3,
+        durable: bool = True,
+        cache_bytes: int = ...,
     ) -> None: ...
     def put(
         self,

@@ -86,6 +86,7 @@ def test_damage_raises_and_verify_reports_it(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0x10
     path.write_bytes(bytes(data))
     store.object_path(gone).unlink()
+    store = ArtifactStore(tmp_path / "s")  # nothing in memory: reads the damaged files
     with pytest.raises(CorruptArtifact, match=bad):
         store.get_by_hash(bad)
     with pytest.raises(CorruptArtifact, match="missing"):

@@ -18,6 +18,7 @@
 //! Several processes may share a store.
 
 mod blob;
+mod cache;
 mod error;
 mod index;
 
@@ -125,6 +126,10 @@ pub struct Options {
     /// fsync every blob and its folder, and the index at commit. Off: faster
     /// (training throughput), but a power cut may lose the latest puts.
     pub durable: bool,
+    /// Bytes of recently used blobs kept in memory (blobs over an eighth of
+    /// this are not kept). A blob another process deletes may still be read
+    /// from here until it is pushed out; its bytes are never wrong.
+    pub cache_bytes: usize,
 }
 
 impl Default for Options {
@@ -132,6 +137,7 @@ impl Default for Options {
         Options {
             level: 3,
             durable: true,
+            cache_bytes: 64 << 20,
         }
     }
 }
@@ -146,6 +152,7 @@ pub struct Store {
     /// Reads not yet counted in the index: (reads, last read time) per blob.
     /// Written in batches, so that a read is not a database commit.
     reads: Mutex<std::collections::HashMap<Hash, (u64, f64)>>,
+    cache: Mutex<cache::BlobCache>,
 }
 
 /// Reads kept in memory before they are written to the index in one go.
@@ -203,6 +210,7 @@ impl Store {
             options,
             conn: Mutex::new(conn),
             reads: Mutex::new(std::collections::HashMap::new()),
+            cache: Mutex::new(cache::BlobCache::new(options.cache_bytes)),
         })
     }
 
@@ -231,6 +239,7 @@ impl Store {
             blob::write_atomic(&self.tmp, &target, &bytes, self.options.durable)?;
             if !indexed {
                 self.record(&hash, data.len(), bytes.len(), encoding, meta)?;
+                self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, data);
                 return Ok(hash);
             }
         }
@@ -344,10 +353,21 @@ impl Store {
 
     /// The bytes of the artifact `hash`, checked against it.
     pub fn get_by_hash(&self, hash: &Hash) -> Result<Vec<u8>> {
-        if !self.contains(hash)? {
-            return Err(ArtifactError::UnknownHash(*hash));
-        }
-        let data = blob::read(&self.objects, hash)?;
+        let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(hash);
+        let data = match cached {
+            Some(data) => data.to_vec(),
+            None => {
+                if !self.contains(hash)? {
+                    return Err(ArtifactError::UnknownHash(*hash));
+                }
+                let data = blob::read(&self.objects, hash)?;
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(*hash, &data);
+                data
+            }
+        };
         let full = {
             let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
             let entry = reads.entry(*hash).or_insert((0, 0.0));

@@ -44,12 +44,18 @@ fn meta(
 impl PyArtifactStore {
     /// Opens (or creates, in a missing or empty folder) the store at ``path``.
     /// ``level``: zstd level 1-22. ``durable=False`` skips the fsyncs: faster,
-    /// but a power cut may lose the latest puts.
+    /// but a power cut may lose the latest puts. ``cache_bytes``: recently
+    /// used blobs kept in memory (content never changes, so never stale).
     #[new]
-    #[pyo3(signature = (path, *, level = 3, durable = true))]
-    fn new(py: Python<'_>, path: std::path::PathBuf, level: i32, durable: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, level = 3, durable = true, cache_bytes = 64 << 20))]
+    fn new(py: Python<'_>, path: std::path::PathBuf, level: i32, durable: bool, cache_bytes: usize) -> PyResult<Self> {
+        let options = Options {
+            level,
+            durable,
+            cache_bytes,
+        };
         let store = py
-            .detach(|| Store::open(&path, Options { level, durable }))
+            .detach(|| Store::open(&path, options))
             .map_err(|e| artifact_to_py(py, e))?;
         Ok(PyArtifactStore { store })
     }
