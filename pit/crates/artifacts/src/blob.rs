@@ -2,6 +2,7 @@
 //! folder, `objects/ab/cdef….zst` (a plain zstd frame: `zstd -d` reads it)
 //! or `….raw` when compressing would not pay. Written atomically.
 
+use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,11 +53,49 @@ pub(crate) fn find(objects: &Path, hash: &Hash) -> Option<(PathBuf, Encoding)> {
         .find(|(p, _)| p.exists())
 }
 
+thread_local! {
+    // zstd contexts cost more to make than to use on a small blob: one per
+    // thread, kept (the compressor with the level it was made for).
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+fn compress(data: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if !matches!(&*slot, Some((l, _)) if *l == level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        let (_, c) = slot.as_mut().expect("just made");
+        c.compress(data)
+    })
+}
+
+/// `frame` decompressed, which must give exactly `size` bytes (the index's
+/// figure): a damaged header cannot make it allocate more.
+fn decompress(frame: &[u8], size: u64) -> std::result::Result<Vec<u8>, String> {
+    match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n == size => {}
+        Ok(Some(n)) => return Err(format!("its zstd frame holds {n} bytes, the index says {size}")),
+        _ => return Err("its zstd frame does not state its size".into()),
+    }
+    let size = size as usize;
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
+        }
+        let d = slot.as_mut().expect("just made");
+        d.decompress(frame, size)
+            .map_err(|e| format!("it does not decompress ({e})"))
+    })
+}
+
 /// The bytes to store and how: zstd at `level` when it saves enough.
 pub(crate) fn encode(data: &[u8], level: i32) -> Result<(Vec<u8>, Encoding)> {
     if data.len() >= SMALL {
-        let packed = zstd::bulk::compress(data, level)
-            .map_err(|e| ArtifactError::Invalid(format!("zstd could not compress: {e}")))?;
+        let packed =
+            compress(data, level).map_err(|e| ArtifactError::Invalid(format!("zstd could not compress: {e}")))?;
         if (packed.len() as f64) <= data.len() as f64 * (1.0 - MIN_SAVING) {
             return Ok((packed, Encoding::Zstd));
         }
@@ -95,8 +134,8 @@ pub(crate) fn write_atomic(tmp: &Path, target: &Path, bytes: &[u8], durable: boo
     Ok(())
 }
 
-/// The blob's original bytes, checked against its hash.
-pub(crate) fn read(objects: &Path, hash: &Hash) -> Result<Vec<u8>> {
+/// The blob's original bytes (`size` of them, as indexed), checked against its hash.
+pub(crate) fn read(objects: &Path, hash: &Hash, size: u64) -> Result<Vec<u8>> {
     let (path, encoding) = find(objects, hash).ok_or_else(|| ArtifactError::Corrupt {
         hash: *hash,
         why: "its file is missing".into(),
@@ -104,10 +143,7 @@ pub(crate) fn read(objects: &Path, hash: &Hash) -> Result<Vec<u8>> {
     let stored = fs::read(&path).map_err(io(&path))?;
     let data = match encoding {
         Encoding::Raw => stored,
-        Encoding::Zstd => zstd::stream::decode_all(&stored[..]).map_err(|e| ArtifactError::Corrupt {
-            hash: *hash,
-            why: format!("it does not decompress ({e})"),
-        })?,
+        Encoding::Zstd => decompress(&stored, size).map_err(|why| ArtifactError::Corrupt { hash: *hash, why })?,
     };
     let actual = Hash::of(&data);
     if actual != *hash {

@@ -357,10 +357,8 @@ impl Store {
         let data = match cached {
             Some(data) => data.to_vec(),
             None => {
-                if !self.contains(hash)? {
-                    return Err(ArtifactError::UnknownHash(*hash));
-                }
-                let data = blob::read(&self.objects, hash)?;
+                let size = self.size_of(hash)?.ok_or(ArtifactError::UnknownHash(*hash))?;
+                let data = blob::read(&self.objects, hash, size)?;
                 self.cache
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -406,11 +404,18 @@ impl Store {
     }
 
     pub fn contains(&self, hash: &Hash) -> Result<bool> {
-        let found = self
+        Ok(self.size_of(hash)?.is_some())
+    }
+
+    /// The indexed size of `hash`, if it is indexed.
+    fn size_of(&self, hash: &Hash) -> Result<Option<u64>> {
+        let size: Option<i64> = self
             .conn()
-            .query_row("SELECT 1 FROM artifacts WHERE hash = ?1", [hash.to_hex()], |_| Ok(()))
+            .query_row("SELECT size FROM artifacts WHERE hash = ?1", [hash.to_hex()], |r| {
+                r.get(0)
+            })
             .optional()?;
-        Ok(found.is_some())
+        Ok(size.map(|n| n as u64))
     }
 
     /// What the index knows of `hash`.
@@ -482,19 +487,19 @@ impl Store {
 
     /// Re-hashes every indexed blob; reports the missing and the corrupt.
     pub fn verify(&self) -> Result<Report> {
-        let hashes: Vec<String> = {
+        let hashes: Vec<(String, i64)> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT hash FROM artifacts ORDER BY rowid")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut stmt = conn.prepare("SELECT hash, size FROM artifacts ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut report = Report::default();
-        for hex in hashes {
+        for (hex, size) in hashes {
             let hash = Hash::from_hex(&hex)?;
             report.checked += 1;
             if blob::find(&self.objects, &hash).is_none() {
                 report.missing.push(hash);
-            } else if blob::read(&self.objects, &hash).is_err() {
+            } else if blob::read(&self.objects, &hash, size as u64).is_err() {
                 report.corrupt.push(hash);
             }
         }
