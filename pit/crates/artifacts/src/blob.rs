@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Hash;
 use crate::error::{ArtifactError, Result, io};
@@ -109,10 +110,14 @@ pub(crate) fn encode(data: &[u8], level: i32) -> Result<(Vec<u8>, Encoding)> {
 pub(crate) fn write_atomic(tmp: &Path, target: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let folder = target.parent().expect("objects/ab/file");
     fs::create_dir_all(folder).map_err(io(folder))?;
+    // Unique per process and per write: two threads putting the same content
+    // must not write into one temporary file.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let name = format!(
-        "{}.{}.tmp",
+        "{}.{}-{}.tmp",
         target.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
     );
     let staging = tmp.join(name);
     let mut f = File::create(&staging).map_err(io(&staging))?;

@@ -254,3 +254,30 @@ proptest! {
         prop_assert!(s.verify().unwrap().is_ok());
     }
 }
+
+#[test]
+fn threads_putting_the_same_content_at_once_leave_one_whole_blob() {
+    let (_dir, s) = store();
+    let s = std::sync::Arc::new(s);
+    let data = text(5000);
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let (s, data) = (s.clone(), data.clone());
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    s.put(&format!("t{t}"), &data, &Meta::default()).unwrap();
+                    s.put_blob(format!("{t}-{i}").as_bytes(), &Meta::default()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(s.verify().unwrap().is_ok());
+    assert_eq!(s.history("t3").unwrap().len(), 20);
+    assert!(
+        fs::read_dir(s.root().join("tmp")).unwrap().next().is_none(),
+        "no temporary file left"
+    );
+}
