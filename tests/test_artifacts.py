@@ -2,7 +2,6 @@
 
 import multiprocessing as mp
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -72,8 +71,15 @@ def test_blobs_read_back_with_the_zstd_tool_and_the_index_with_sqlite3(tmp_path:
         check=True,
     )
     assert rows.stdout.strip() == "doc|1"
-    with sqlite3.connect(tmp_path / "s" / "index.sqlite") as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # From another process: Python's sqlite3 in this one would be a second copy
+    # of SQLite, blind to the store's locks.
+    mode = subprocess.run(
+        ["sqlite3", str(tmp_path / "s" / "index.sqlite"), "PRAGMA journal_mode"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert mode.stdout.strip() == "wal"
 
 
 def test_damage_raises_and_verify_reports_it(tmp_path: Path) -> None:
@@ -120,6 +126,23 @@ def _writer(root: str, worker: int, n: int) -> None:
         store.put(
             f"shared-{i % 3}", f"worker {worker} item {i} ".encode() * 50, producer=str(worker)
         )
+
+
+def _opener(root: str) -> None:
+    ArtifactStore(root).put("x", b"y")
+
+
+def test_several_processes_create_one_store_at_once(tmp_path: Path) -> None:
+    ctx = mp.get_context("spawn")
+    for attempt in range(5):
+        root = str(tmp_path / f"s{attempt}")
+        procs = [ctx.Process(target=_opener, args=(root,)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+        assert len(ArtifactStore(root).history("x")) == 4
 
 
 def test_several_processes_write_one_store(tmp_path: Path) -> None:

@@ -109,7 +109,13 @@ pub(crate) fn encode(data: &[u8], level: i32) -> Result<(Vec<u8>, Encoding)> {
 /// target's folder, so the blob survives a power cut once this returns.
 pub(crate) fn write_atomic(tmp: &Path, target: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let folder = target.parent().expect("objects/ab/file");
+    let fresh = !folder.exists();
     fs::create_dir_all(folder).map_err(io(folder))?;
+    if fresh && durable {
+        // A new fan-out folder is an entry of objects/: make it last too.
+        let objects = folder.parent().expect("objects/ab");
+        File::open(objects).and_then(|d| d.sync_all()).map_err(io(objects))?;
+    }
     // Unique per process and per write: two threads putting the same content
     // must not write into one temporary file.
     static WRITES: AtomicU64 = AtomicU64::new(0);

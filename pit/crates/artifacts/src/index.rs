@@ -55,9 +55,26 @@ pub(crate) fn open(path: &Path, durable: bool) -> Result<Connection> {
     let conn = Connection::open(path)?;
     // Several processes share one store: wait for a writer rather than fail.
     conn.busy_timeout(Duration::from_secs(30))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Switching to WAL and creating the schema can meet a lock that the busy
+    // handler does not wait for (another process doing the same): retry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let setup = conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| conn.execute_batch(SCHEMA));
+        match setup {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
     conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
-    conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }
 

@@ -151,12 +151,23 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// Reads not yet counted in the index: (reads, last read time) per blob.
     /// Written in batches, so that a read is not a database commit.
-    reads: Mutex<std::collections::HashMap<Hash, (u64, f64)>>,
+    reads: Mutex<Reads>,
     cache: Mutex<cache::BlobCache>,
 }
 
-/// Reads kept in memory before they are written to the index in one go.
-const READS_BATCH: usize = 1024;
+/// Reads kept in memory before they are written to the index in one go,
+/// and the longest they wait (seconds).
+const READS_BATCH: u64 = 1024;
+const READS_EVERY: f64 = 10.0;
+
+/// Reads not yet counted in the index.
+#[derive(Default)]
+struct Reads {
+    /// Per blob: reads, last read time.
+    counts: std::collections::HashMap<Hash, (u64, f64)>,
+    total: u64,
+    since: f64,
+}
 
 impl Store {
     /// Opens the store at `root`, creating it in a folder that is missing or
@@ -188,20 +199,31 @@ impl Store {
                 if !root.is_dir() {
                     return Err(ArtifactError::NotAStore(root));
                 }
-                let mut entries = fs::read_dir(&root).map_err(io(&root))?;
-                if entries.next().is_some() {
-                    return Err(ArtifactError::NotAStore(root));
+                // Only what another process creating the store at this very
+                // moment would have made so far.
+                for entry in fs::read_dir(&root).map_err(io(&root))? {
+                    let name = entry.map_err(io(&root))?.file_name();
+                    let name = name.to_string_lossy();
+                    let ours = name.starts_with(".FORMAT.")
+                        || ["objects", "tmp"].contains(&name.as_ref())
+                        || name.starts_with("index.sqlite");
+                    if !ours {
+                        return Err(ArtifactError::NotAStore(root));
+                    }
                 }
             }
             fs::create_dir_all(&root).map_err(io(&root))?;
-            let staging = root.join(".FORMAT.tmp");
+            let staging = root.join(format!(".FORMAT.{}.tmp", std::process::id()));
             fs::write(&staging, format!("symphony-artifacts {FORMAT_VERSION}\n")).map_err(io(&staging))?;
+            // Whoever renames last wins; every writer writes the same text.
             fs::rename(&staging, &format).map_err(io(&format))?;
+            sync_dir(&root, options.durable)?;
         }
         let objects = root.join("objects");
         let tmp = root.join("tmp");
         fs::create_dir_all(&objects).map_err(io(&objects))?;
         fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        sync_dir(&root, options.durable)?;
         let conn = index::open(&root.join("index.sqlite"), options.durable)?;
         Ok(Store {
             root,
@@ -209,7 +231,10 @@ impl Store {
             tmp,
             options,
             conn: Mutex::new(conn),
-            reads: Mutex::new(std::collections::HashMap::new()),
+            reads: Mutex::new(Reads {
+                since: index::now(),
+                ..Reads::default()
+            }),
             cache: Mutex::new(cache::BlobCache::new(options.cache_bytes)),
         })
     }
@@ -229,11 +254,19 @@ impl Store {
     pub fn put_blob(&self, data: &[u8], meta: &Meta) -> Result<Hash> {
         check_meta(meta)?;
         let hash = Hash::of(data);
-        let known = self
+        let stored: Option<i64> = self
             .conn()
-            .query_row("SELECT 1 FROM artifacts WHERE hash = ?1", [hash.to_hex()], |_| Ok(()));
-        let indexed = known.optional()?.is_some();
-        if !indexed || blob::find(&self.objects, &hash).is_none() {
+            .query_row(
+                "SELECT stored_size FROM artifacts WHERE hash = ?1",
+                [hash.to_hex()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let indexed = stored.is_some();
+        // Written again when missing, or when its length shows it torn (a
+        // power cut in non-durable mode can leave that).
+        let whole = |(path, _): (PathBuf, Encoding)| fs::metadata(path).is_ok_and(|m| Some(m.len() as i64) == stored);
+        if !indexed || !blob::find(&self.objects, &hash).is_some_and(whole) {
             let (bytes, encoding) = blob::encode(data, self.options.level)?;
             let target = blob::path_of(&self.objects, &hash, encoding);
             blob::write_atomic(&self.tmp, &target, &bytes, self.options.durable)?;
@@ -366,15 +399,18 @@ impl Store {
                 data
             }
         };
-        let full = {
+        let due = {
             let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = reads.entry(*hash).or_insert((0, 0.0));
+            let now = index::now();
+            let entry = reads.counts.entry(*hash).or_insert((0, 0.0));
             entry.0 += 1;
-            entry.1 = index::now();
-            reads.len() >= READS_BATCH
+            entry.1 = now;
+            reads.total += 1;
+            reads.total >= READS_BATCH || now - reads.since > READS_EVERY
         };
-        if full {
-            self.flush_reads()?;
+        if due {
+            // The bytes are good; a busy index only delays the counts.
+            let _ = self.flush_reads();
         }
         Ok(data)
     }
@@ -384,22 +420,39 @@ impl Store {
     /// it first, and so does dropping the store; a crash loses at most the
     /// last batch of counts, never data.
     pub fn flush_reads(&self) -> Result<()> {
-        let pending = std::mem::take(&mut *self.reads.lock().unwrap_or_else(|p| p.into_inner()));
+        let pending = {
+            let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            reads.total = 0;
+            reads.since = index::now();
+            std::mem::take(&mut reads.counts)
+        };
         if pending.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut update = tx.prepare_cached(
-                "UPDATE artifacts SET accessed = MAX(accessed, ?2), access_count = access_count + ?3
-                 WHERE hash = ?1",
-            )?;
-            for (hash, (count, last)) in &pending {
-                update.execute(params![hash.to_hex(), last, *count as i64])?;
+        let written = (|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE artifacts SET accessed = MAX(accessed, ?2), access_count = access_count + ?3
+                     WHERE hash = ?1",
+                )?;
+                for (hash, (count, last)) in &pending {
+                    update.execute(params![hash.to_hex(), last, *count as i64])?;
+                }
             }
+            tx.commit()
+        })();
+        if let Err(e) = written {
+            // Kept for the next flush rather than lost.
+            let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            for (hash, (count, last)) in pending {
+                let entry = reads.counts.entry(hash).or_insert((0, 0.0));
+                entry.0 += count;
+                entry.1 = entry.1.max(last);
+            }
+            return Err(e.into());
         }
-        tx.commit()?;
         Ok(())
     }
 
@@ -510,6 +563,14 @@ impl Store {
     pub fn object_path(&self, hash: &Hash) -> Option<(PathBuf, Encoding)> {
         blob::find(&self.objects, hash)
     }
+}
+
+/// fsync of a folder, so that the entries made in it survive a power cut.
+pub(crate) fn sync_dir(dir: &Path, durable: bool) -> Result<()> {
+    if durable {
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    }
+    Ok(())
 }
 
 impl Drop for Store {

@@ -281,3 +281,28 @@ fn threads_putting_the_same_content_at_once_leave_one_whole_blob() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn a_torn_blob_is_written_again_by_the_next_put_of_its_content() {
+    let (_dir, s) = store();
+    let h = s.put_blob(&text(300), &Meta::default()).unwrap();
+    let (path, _) = s.object_path(&h).unwrap();
+    let whole = fs::read(&path).unwrap();
+    fs::write(&path, &whole[..whole.len() / 2]).unwrap(); // as a power cut might leave it
+    s.put_blob(&text(300), &Meta::default()).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), whole);
+    assert!(s.verify().unwrap().is_ok());
+}
+
+#[test]
+fn many_reads_of_one_blob_reach_the_index() {
+    let (_dir, s) = store();
+    let h = s.put_blob(b"hot", &Meta::default()).unwrap();
+    for _ in 0..1024 {
+        s.get_by_hash(&h).unwrap();
+    }
+    // Flushed by the count of reads, not of distinct blobs: visible to
+    // another process's store now.
+    let other = Store::open(s.root(), Options::default()).unwrap();
+    assert_eq!(other.info(&h).unwrap().access_count, 1024);
+}

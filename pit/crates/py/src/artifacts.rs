@@ -128,13 +128,15 @@ impl PyArtifactStore {
     /// The hash of ``name`` (its latest version, or ``version``).
     #[pyo3(signature = (name, version = None))]
     fn resolve(&self, py: Python<'_>, name: &str, version: Option<u32>) -> PyResult<String> {
-        let h = self.store.resolve(name, version).map_err(|e| artifact_to_py(py, e))?;
+        let h = py
+            .detach(|| self.store.resolve(name, version))
+            .map_err(|e| artifact_to_py(py, e))?;
         Ok(h.to_hex())
     }
 
     fn __contains__(&self, py: Python<'_>, hash_hex: &str) -> PyResult<bool> {
         match Hash::from_hex(hash_hex) {
-            Ok(h) => self.store.contains(&h).map_err(|e| artifact_to_py(py, e)),
+            Ok(h) => py.detach(|| self.store.contains(&h)).map_err(|e| artifact_to_py(py, e)),
             Err(_) => Ok(false),
         }
     }
@@ -142,7 +144,7 @@ impl PyArtifactStore {
     /// What the index knows of ``hash``, as a dict.
     fn info<'py>(&self, py: Python<'py>, hash_hex: &str) -> PyResult<Bound<'py, PyDict>> {
         let h = hash(py, hash_hex)?;
-        let i = self.store.info(&h).map_err(|e| artifact_to_py(py, e))?;
+        let i = py.detach(|| self.store.info(&h)).map_err(|e| artifact_to_py(py, e))?;
         let d = PyDict::new(py);
         d.set_item("hash", i.hash.to_hex())?;
         d.set_item("size", i.size)?;
@@ -162,14 +164,18 @@ impl PyArtifactStore {
 
     /// ``name``'s versions, oldest first: ``(version, hash, created)``.
     fn history(&self, py: Python<'_>, name: &str) -> PyResult<Vec<(u32, String, f64)>> {
-        let h = self.store.history(name).map_err(|e| artifact_to_py(py, e))?;
+        let h = py
+            .detach(|| self.store.history(name))
+            .map_err(|e| artifact_to_py(py, e))?;
         Ok(h.into_iter().map(|(v, h, t)| (v, h.to_hex(), t)).collect())
     }
 
     /// Every ancestor edge ``(artifact, input)`` reachable from ``hash``.
     fn lineage(&self, py: Python<'_>, hash_hex: &str) -> PyResult<Vec<(String, String)>> {
         let h = hash(py, hash_hex)?;
-        let edges = self.store.lineage(&h).map_err(|e| artifact_to_py(py, e))?;
+        let edges = py
+            .detach(|| self.store.lineage(&h))
+            .map_err(|e| artifact_to_py(py, e))?;
         Ok(edges.into_iter().map(|(a, b)| (a.to_hex(), b.to_hex())).collect())
     }
 
