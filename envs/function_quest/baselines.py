@@ -78,13 +78,8 @@ def h_add(level: Level, held: set[str]) -> float:
     """Sum over the missing essential kinds of their cheapest relaxed cost
     (consumption ignored, costs of shared needs counted again: h_add),
     computed in the Pit."""
-    return h_add_many(level, [held])[0]
-
-
-def h_add_many(level: Level, helds: list[set[str]]) -> list[float]:
-    """``h_add`` from each of several sets of held kinds, in one Pit call."""
     c = Compiled(level, prune=False)
-    return quest_h_add(c.needs, c.produces, c.cost, c.essential, [c.bits(h) for h in helds])
+    return quest_h_add(c.needs, c.produces, c.cost, c.essential, [c.bits(held)])[0]
 
 
 class RelaxedPlanPolicy:

@@ -14,7 +14,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -412,10 +412,6 @@ class Conductor:
             ) from e
         conductor._optimizer_state = optimizer
         return conductor
-
-    def with_config(self, **changes: Any) -> Conductor:
-        """A new, untrained Conductor whose config differs in ``changes``."""
-        return Conductor(replace(self.config, **changes), seed=self.seed)
 
 
 def make_env(config: ConductorConfig, levels: Sequence[Level], **kwargs: Any) -> gym.Env:
