@@ -105,6 +105,11 @@ class StoreFormatError(ArtifactError, ValueError):
     """The folder is not an artifact store, or one of a newer format."""
 
 
+class StoreFull(ArtifactError, OSError):
+    """The disk (or a quota) filled up during a write: that put did not
+    happen, and everything stored before it is intact."""
+
+
 __all__ = [
     "ArbiterError",
     "ArtifactError",
@@ -123,6 +128,7 @@ __all__ = [
     "PoolTimeout",
     "StateError",
     "StoreFormatError",
+    "StoreFull",
     "TaskNotFoundError",
     "UnknownArtifact",
     "UnknownFunctionError",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from symphony_lab.pit import (
+    ArtifactError,
     ArtifactStore,
     CorruptArtifact,
     StoreFormatError,
@@ -82,11 +83,58 @@ def test_blobs_read_back_with_the_zstd_tool_and_the_index_with_sqlite3(tmp_path:
     assert mode.stdout.strip() == "wal"
 
 
+def test_small_blobs_live_in_the_index_and_still_read_back_with_zstd(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "s")
+    small = b"a small report. " * 200  # 3.2 KB: compressed, inline
+    h = store.put_blob(small)
+    info = store.info(h)
+    assert info["inline"]
+    assert info["encoding"] == "zstd"
+    assert store.object_path(h) is None
+    frame = tmp_path / "small.zst"
+    subprocess.run(
+        [
+            "sqlite3",
+            str(tmp_path / "s" / "index.sqlite"),
+            f"SELECT writefile('{frame}', data) FROM artifacts WHERE hash = '{h}'",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(["zstd", "-d", "-c", str(frame)], capture_output=True, check=True)
+    assert out.stdout == small
+
+
+def test_put_many_pins_and_deletes(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "s")
+    out = store.put_many([b"one", bytearray(b"two"), ("named", b"three"), ("named", b"four")])
+    assert [v for _, v in out] == [None, None, 1, 2]
+    assert store.get("named") == b"four"
+    one, two = out[0][0], out[1][0]
+    with pytest.raises(TypeError, match="buffers or"):
+        store.put_many([42])  # type: ignore[list-item]
+    store.pin(one, "keep for the paper")
+    assert store.pins()[0][:2] == (one, "keep for the paper")
+    with pytest.raises(ArtifactError, match="pinned"):
+        store.delete(one)
+    with pytest.raises(ArtifactError, match="named v1"):
+        store.delete(out[2][0])
+    store.delete(two)
+    with pytest.raises(UnknownArtifact, match="deleted"):
+        store.get_by_hash(two)
+    assert store.unpin(one)
+    assert not store.unpin(one)
+    assert store.delete_ref("named") == 2
+    with pytest.raises(UnknownArtifact):
+        store.get("named")
+    assert out[2][0] in store  # the content stays until collected
+
+
 def test_damage_raises_and_verify_reports_it(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "s")
     good = store.put_blob(b"fine " * 100)
     bad = store.put_blob(TEXT)
-    gone = store.put_blob(b"soon gone, a raw blob")
+    gone = store.put_blob(os.urandom(20_000))  # raw, and large enough for a file
     path = store.object_path(bad)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x10

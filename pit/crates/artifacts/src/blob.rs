@@ -24,6 +24,14 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    pub fn parse(name: &str) -> Option<Encoding> {
+        match name {
+            "raw" => Some(Encoding::Raw),
+            "zstd" => Some(Encoding::Zstd),
+            _ => None,
+        }
+    }
+
     pub fn suffix(self) -> &'static str {
         match self {
             Encoding::Raw => "raw",
@@ -73,12 +81,15 @@ fn compress(data: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
 }
 
 /// `frame` decompressed, which must give exactly `size` bytes (the index's
-/// figure): a damaged header cannot make it allocate more.
+/// figure): a damaged header cannot make it allocate more. A frame written
+/// by a streaming put may not state its size; it is then read through a
+/// stream, and a byte past `size` is an error.
 fn decompress(frame: &[u8], size: u64) -> std::result::Result<Vec<u8>, String> {
     match zstd::zstd_safe::get_frame_content_size(frame) {
         Ok(Some(n)) if n == size => {}
         Ok(Some(n)) => return Err(format!("its zstd frame holds {n} bytes, the index says {size}")),
-        _ => return Err("its zstd frame does not state its size".into()),
+        Ok(None) => return decompress_stream(frame, size),
+        Err(_) => return Err("it is not a zstd frame".into()),
     }
     let size = size as usize;
     DECOMPRESSOR.with(|cell| {
@@ -90,6 +101,39 @@ fn decompress(frame: &[u8], size: u64) -> std::result::Result<Vec<u8>, String> {
         d.decompress(frame, size)
             .map_err(|e| format!("it does not decompress ({e})"))
     })
+}
+
+fn decompress_stream(frame: &[u8], size: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let decoder = zstd::stream::read::Decoder::new(frame).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(size.min(1 << 30) as usize);
+    decoder
+        .take(size + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("it does not decompress ({e})"))?;
+    if out.len() as u64 != size {
+        return Err(format!(
+            "its zstd frame holds {} bytes, the index says {size}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// The original bytes of a stored blob, checked against `hash`.
+pub(crate) fn decode(stored: Vec<u8>, encoding: Encoding, size: u64, hash: &Hash) -> Result<Vec<u8>> {
+    let data = match encoding {
+        Encoding::Raw => stored,
+        Encoding::Zstd => decompress(&stored, size).map_err(|why| ArtifactError::Corrupt { hash: *hash, why })?,
+    };
+    let actual = Hash::of(&data);
+    if actual != *hash {
+        return Err(ArtifactError::Corrupt {
+            hash: *hash,
+            why: format!("its bytes hash to {actual}"),
+        });
+    }
+    Ok(data)
 }
 
 /// The bytes to store and how: zstd at `level` when it saves enough.
@@ -152,16 +196,5 @@ pub(crate) fn read(objects: &Path, hash: &Hash, size: u64) -> Result<Vec<u8>> {
         why: "its file is missing".into(),
     })?;
     let stored = fs::read(&path).map_err(io(&path))?;
-    let data = match encoding {
-        Encoding::Raw => stored,
-        Encoding::Zstd => decompress(&stored, size).map_err(|why| ArtifactError::Corrupt { hash: *hash, why })?,
-    };
-    let actual = Hash::of(&data);
-    if actual != *hash {
-        return Err(ArtifactError::Corrupt {
-            hash: *hash,
-            why: format!("its bytes hash to {actual}"),
-        });
-    }
-    Ok(data)
+    decode(stored, encoding, size, hash)
 }

@@ -56,4 +56,11 @@ impl BlobCache {
             }
         }
     }
+
+    pub(crate) fn remove(&mut self, hash: &Hash) {
+        if let Some((gone, tick)) = self.blobs.remove(hash) {
+            self.used -= gone.len();
+            self.order.remove(&tick);
+        }
+    }
 }

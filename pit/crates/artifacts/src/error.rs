@@ -15,6 +15,18 @@ pub enum ArtifactError {
     },
     /// No blob with this hash is known.
     UnknownHash(Hash),
+    /// The stale manager archived or deleted it.
+    Removed {
+        hash: Hash,
+        at: f64,
+        action: String,
+        rule: String,
+    },
+    /// Still referenced (pinned, or a version of a name): not removed.
+    InUse {
+        hash: Hash,
+        why: String,
+    },
     /// No ref with this name, or no such version of it.
     UnknownName {
         name: String,
@@ -34,6 +46,19 @@ pub enum ArtifactError {
     Index(rusqlite::Error),
 }
 
+impl ArtifactError {
+    /// Whether it means the disk, a quota or a file size limit is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            ArtifactError::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG))
+            }
+            ArtifactError::Index(e) => matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull)),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, ArtifactError>;
 
 impl fmt::Display for ArtifactError {
@@ -49,6 +74,18 @@ impl fmt::Display for ArtifactError {
                 "the store has format version {found}; this version reads up to {supported}"
             ),
             ArtifactError::UnknownHash(h) => write!(f, "no artifact {h}"),
+            ArtifactError::Removed { hash, at, action, rule } => {
+                let how = if action == "archive" {
+                    format!("archived (StaleManager.restore('{hash}') brings it back)")
+                } else {
+                    "deleted".to_owned()
+                };
+                write!(
+                    f,
+                    "artifact {hash} was {how} by the stale manager's rule '{rule}' at {at:.0} (Unix time)"
+                )
+            }
+            ArtifactError::InUse { hash, why } => write!(f, "artifact {hash} is in use: {why}"),
             ArtifactError::UnknownName { name, version: None } => write!(f, "no artifact named '{name}'"),
             ArtifactError::UnknownName { name, version: Some(v) } => write!(f, "artifact '{name}' has no version {v}"),
             ArtifactError::Corrupt { hash, why } => write!(f, "artifact {hash} is corrupt: {why}"),

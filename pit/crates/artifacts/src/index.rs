@@ -6,6 +6,14 @@
 //! - `inputs(hash, input)`: lineage, the artifacts each one was made from
 //! - `tags(hash, tag)`
 //! - `refs(name, version, hash, created)`: named versions
+//! - `pins(hash, reason, created)`: kept by the stale manager whatever its rules
+//! - `removed(hash, at, action, rule)`: what the stale manager archived or
+//!   deleted, so that a read can say so
+//! - `journal(seq, hash)`: every change to an artifact, in order; the search
+//!   index and the stale manager catch up from it
+//!
+//! `artifacts.data` holds the stored bytes of small blobs (up to
+//! [`crate::INLINE_MAX`]); larger ones live in `objects/`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,7 +35,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
     quality REAL,
     created REAL NOT NULL,
     accessed REAL NOT NULL,
-    access_count INTEGER NOT NULL DEFAULT 0
+    access_count INTEGER NOT NULL DEFAULT 0,
+    data BLOB
 );
 CREATE TABLE IF NOT EXISTS inputs (
     hash TEXT NOT NULL REFERENCES artifacts(hash),
@@ -47,6 +56,23 @@ CREATE TABLE IF NOT EXISTS refs (
     created REAL NOT NULL,
     PRIMARY KEY (name, version)
 );
+CREATE INDEX IF NOT EXISTS refs_by_hash ON refs(hash);
+CREATE TABLE IF NOT EXISTS pins (
+    hash TEXT PRIMARY KEY,
+    reason TEXT,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS removed (
+    hash TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    action TEXT NOT NULL,
+    rule TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inputs_by_input ON inputs(input);
 CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind);
 CREATE INDEX IF NOT EXISTS artifacts_by_producer ON artifacts(producer);
 ";
@@ -61,7 +87,8 @@ pub(crate) fn open(path: &Path, durable: bool) -> Result<Connection> {
     loop {
         let setup = conn
             .pragma_update(None, "journal_mode", "WAL")
-            .and_then(|_| conn.execute_batch(SCHEMA));
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .and_then(|_| upgrade(&conn));
         match setup {
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
@@ -78,6 +105,27 @@ pub(crate) fn open(path: &Path, durable: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A version 1 store kept every blob in a file: give `artifacts` the column
+/// for inline blobs.
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    let has_data: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('artifacts') WHERE name = 'data'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_data {
+        conn.execute_batch("ALTER TABLE artifacts ADD COLUMN data BLOB")?;
+    }
+    Ok(())
+}
+
+/// Appends `hash` to the journal: something about it changed.
+pub(crate) fn journal(conn: &Connection, hash: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO journal (hash) VALUES (?1)")?
+        .execute([hash])
+        .map(|_| ())
+}
+
 pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -89,7 +137,8 @@ pub(crate) fn info(conn: &Connection, hash: &Hash) -> Result<Option<Info>> {
     let h = hash.to_hex();
     let row = conn
         .query_row(
-            "SELECT size, stored_size, encoding, kind, media_type, producer, quality, created, accessed, access_count
+            "SELECT size, stored_size, encoding, kind, media_type, producer, quality, created, accessed,
+                    access_count, data IS NOT NULL
              FROM artifacts WHERE hash = ?1",
             [&h],
             |r| {
@@ -105,6 +154,7 @@ pub(crate) fn info(conn: &Connection, hash: &Hash) -> Result<Option<Info>> {
                     created: r.get(7)?,
                     accessed: r.get(8)?,
                     access_count: r.get::<_, i64>(9)? as u64,
+                    inline: r.get(10)?,
                     inputs: Vec::new(),
                     tags: Vec::new(),
                 })

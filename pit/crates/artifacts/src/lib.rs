@@ -19,6 +19,7 @@
 
 mod blob;
 mod cache;
+mod collect;
 mod error;
 mod index;
 
@@ -30,12 +31,40 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use blob::Encoding;
+pub use collect::{Entry, Removal, Snapshot, Stored};
 pub use error::{ArtifactError, Result};
 
 use error::io;
 
-/// The layout version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The layout version this code writes and reads. Version 1 (every blob in
+/// a file) is upgraded in place when opened.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Blobs up to this size are kept in the index beside their metadata, as
+/// diskcache and git's packs keep small objects: a put is then one SQLite
+/// commit, not a file created, renamed and committed.
+pub const INLINE_MAX: usize = 16 << 10;
+
+/// One blob to put: its bytes, what to record of it, and the name whose
+/// next version it becomes, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub data: &'a [u8],
+    pub meta: &'a Meta,
+    pub name: Option<&'a str>,
+}
+
+/// What a put gave: the hash, and the version when the item had a name.
+pub type Put = (Hash, Option<u32>);
+
+/// A blob encoded and ready to record.
+struct Staged {
+    size: usize,
+    stored: usize,
+    encoding: Encoding,
+    /// The stored bytes of a blob kept in the index; `None`: in its file.
+    inline: Option<Vec<u8>>,
+}
 
 /// A BLAKE3 content hash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,6 +127,8 @@ pub struct Info {
     pub created: f64,
     pub accessed: f64,
     pub access_count: u64,
+    /// Kept in the index rather than in a file of its own.
+    pub inline: bool,
     pub inputs: Vec<Hash>,
     pub tags: Vec<String>,
 }
@@ -181,6 +212,7 @@ impl Store {
             )));
         }
         let format = root.join("FORMAT");
+        let mut upgrade = false;
         if format.exists() {
             let text = fs::read_to_string(&format).map_err(io(&format))?;
             let found = text
@@ -194,6 +226,7 @@ impl Store {
                     supported: FORMAT_VERSION,
                 });
             }
+            upgrade = found < FORMAT_VERSION;
         } else {
             if root.exists() {
                 if !root.is_dir() {
@@ -213,11 +246,7 @@ impl Store {
                 }
             }
             fs::create_dir_all(&root).map_err(io(&root))?;
-            let staging = root.join(format!(".FORMAT.{}.tmp", std::process::id()));
-            fs::write(&staging, format!("symphony-artifacts {FORMAT_VERSION}\n")).map_err(io(&staging))?;
-            // Whoever renames last wins; every writer writes the same text.
-            fs::rename(&staging, &format).map_err(io(&format))?;
-            sync_dir(&root, options.durable)?;
+            write_format(&root, options.durable)?;
         }
         let objects = root.join("objects");
         let tmp = root.join("tmp");
@@ -225,6 +254,10 @@ impl Store {
         fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         sync_dir(&root, options.durable)?;
         let conn = index::open(&root.join("index.sqlite"), options.durable)?;
+        if upgrade {
+            // The index has its new columns now: say so.
+            write_format(&root, options.durable)?;
+        }
         Ok(Store {
             root,
             objects,
@@ -252,104 +285,175 @@ impl Store {
     /// is not written again (its metadata stays as first recorded, tags are
     /// added).
     pub fn put_blob(&self, data: &[u8], meta: &Meta) -> Result<Hash> {
-        check_meta(meta)?;
-        let hash = Hash::of(data);
-        let stored: Option<i64> = self
-            .conn()
-            .query_row(
-                "SELECT stored_size FROM artifacts WHERE hash = ?1",
-                [hash.to_hex()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let indexed = stored.is_some();
-        // Written again when missing, or when its length shows it torn (a
-        // power cut in non-durable mode can leave that).
-        let whole = |(path, _): (PathBuf, Encoding)| fs::metadata(path).is_ok_and(|m| Some(m.len() as i64) == stored);
-        if !indexed || !blob::find(&self.objects, &hash).is_some_and(whole) {
-            let (bytes, encoding) = blob::encode(data, self.options.level)?;
-            let target = blob::path_of(&self.objects, &hash, encoding);
-            blob::write_atomic(&self.tmp, &target, &bytes, self.options.durable)?;
-            if !indexed {
-                self.record(&hash, data.len(), bytes.len(), encoding, meta)?;
-                self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, data);
-                return Ok(hash);
-            }
-        }
-        self.add_tags(&hash, &meta.tags)?;
-        Ok(hash)
-    }
-
-    fn record(&self, hash: &Hash, size: usize, stored: usize, encoding: Encoding, meta: &Meta) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let h = hash.to_hex();
-        let now = index::now();
-        tx.execute(
-            "INSERT OR IGNORE INTO artifacts
-             (hash, size, stored_size, encoding, kind, media_type, producer, quality, created, accessed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-            params![
-                h,
-                size as i64,
-                stored as i64,
-                encoding.name(),
-                meta.kind,
-                meta.media_type,
-                meta.producer,
-                meta.quality,
-                now
-            ],
-        )?;
-        for input in &meta.inputs {
-            tx.execute(
-                "INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)",
-                params![h, input.to_hex()],
-            )?;
-        }
-        for tag in &meta.tags {
-            tx.execute(
-                "INSERT OR IGNORE INTO tags (hash, tag) VALUES (?1, ?2)",
-                params![h, tag],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn add_tags(&self, hash: &Hash, tags: &[String]) -> Result<()> {
-        if tags.is_empty() {
-            return Ok(());
-        }
-        let conn = self.conn();
-        for tag in tags {
-            conn.execute(
-                "INSERT OR IGNORE INTO tags (hash, tag) VALUES (?1, ?2)",
-                params![hash.to_hex(), tag],
-            )?;
-        }
-        Ok(())
+        Ok(self.put_many(&[Item { data, meta, name: None }])?[0].0)
     }
 
     /// Stores `data` as the next version of `name` (1 for a new name);
     /// returns its hash and version.
     pub fn put(&self, name: &str, data: &[u8], meta: &Meta) -> Result<(Hash, u32)> {
-        check_name(name)?;
-        let hash = self.put_blob(data, meta)?;
+        let (hash, version) = self.put_many(&[Item {
+            data,
+            meta,
+            name: Some(name),
+        }])?[0];
+        Ok((hash, version.expect("a named put gets a version")))
+    }
+
+    /// Stores every item in one commit (large blobs are written to their
+    /// files first): the fast way to store many small artifacts. Returns
+    /// each item's hash, and its version when it has a name.
+    pub fn put_many(&self, items: &[Item<'_>]) -> Result<Vec<Put>> {
+        for item in items {
+            check_meta(item.meta)?;
+            if let Some(name) = item.name {
+                check_name(name)?;
+            }
+        }
+        let hashes: Vec<Hash> = items.iter().map(|i| Hash::of(i.data)).collect();
+        let mut staged: Vec<Option<Staged>> = (0..items.len()).map(|_| None).collect();
+        // A collector may remove content between our look and our commit:
+        // the commit then finds it gone, and we stage it again.
+        for _ in 0..8 {
+            let known = self.stored_sizes(&hashes)?;
+            for (i, item) in items.iter().enumerate() {
+                if staged[i].is_none() && !self.is_whole(&hashes[i], known.get(&hashes[i]).copied()) {
+                    staged[i] = Some(self.stage(&hashes[i], item.data)?);
+                }
+            }
+            if let Some(out) = self.commit(items, &hashes, &staged)? {
+                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                for (item, hash) in items.iter().zip(&hashes) {
+                    cache.insert(*hash, item.data);
+                }
+                return Ok(out);
+            }
+        }
+        Err(ArtifactError::Invalid(
+            "a put kept racing a collector removing the same content; try again".into(),
+        ))
+    }
+
+    /// Stored sizes of those of `hashes` that are indexed; `-1` for inline.
+    fn stored_sizes(&self, hashes: &[Hash]) -> Result<std::collections::HashMap<Hash, i64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT CASE WHEN data IS NULL THEN stored_size ELSE -1 END FROM artifacts WHERE hash = ?1",
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for h in hashes {
+            if let Some(n) = stmt.query_row([h.to_hex()], |r| r.get::<_, i64>(0)).optional()? {
+                out.insert(*h, n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether an indexed blob is whole: inline, or its file has the stored
+    /// length (a power cut in non-durable mode can leave a file torn).
+    fn is_whole(&self, hash: &Hash, stored: Option<i64>) -> bool {
+        match stored {
+            None => false,
+            Some(-1) => true,
+            Some(n) => {
+                blob::find(&self.objects, hash).is_some_and(|(p, _)| fs::metadata(p).is_ok_and(|m| m.len() as i64 == n))
+            }
+        }
+    }
+
+    /// Encodes a blob; a large one is written to its file now.
+    fn stage(&self, hash: &Hash, data: &[u8]) -> Result<Staged> {
+        let (bytes, encoding) = blob::encode(data, self.options.level)?;
+        let stored = bytes.len();
+        if data.len() <= INLINE_MAX {
+            return Ok(Staged {
+                size: data.len(),
+                stored,
+                encoding,
+                inline: Some(bytes),
+            });
+        }
+        let target = blob::path_of(&self.objects, hash, encoding);
+        blob::write_atomic(&self.tmp, &target, &bytes, self.options.durable)?;
+        Ok(Staged {
+            size: data.len(),
+            stored,
+            encoding,
+            inline: None,
+        })
+    }
+
+    /// Records `items` in one IMMEDIATE transaction, or returns `None` when
+    /// content it did not stage has gone meanwhile. The file of a new blob
+    /// is checked under the write lock, which a collector holds while it
+    /// unlinks: a blob is never indexed without its file.
+    fn commit(&self, items: &[Item<'_>], hashes: &[Hash], staged: &[Option<Staged>]) -> Result<Option<Vec<Put>>> {
         let mut conn = self.conn();
-        // IMMEDIATE: two processes adding versions of one name take turns.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let version: u32 = tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM refs WHERE name = ?1",
-            [name],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO refs (name, version, hash, created) VALUES (?1, ?2, ?3, ?4)",
-            params![name, version, hash.to_hex(), index::now()],
-        )?;
+        let now = index::now();
+        let mut out = Vec::with_capacity(items.len());
+        for ((item, hash), staged) in items.iter().zip(hashes).zip(staged) {
+            let h = hash.to_hex();
+            let present = tx
+                .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
+                .exists([&h])?;
+            let mut changed = false;
+            if !present {
+                let Some(st) = staged else { return Ok(None) };
+                if st.inline.is_none()
+                    && !blob::find(&self.objects, hash)
+                        .is_some_and(|(p, _)| fs::metadata(p).is_ok_and(|m| m.len() as usize == st.stored))
+                {
+                    return Ok(None);
+                }
+                let meta = item.meta;
+                tx.prepare_cached(
+                    "INSERT INTO artifacts
+                     (hash, size, stored_size, encoding, kind, media_type, producer, quality, created, accessed, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                )?
+                .execute(params![
+                    h,
+                    st.size as i64,
+                    st.stored as i64,
+                    st.encoding.name(),
+                    meta.kind,
+                    meta.media_type,
+                    meta.producer,
+                    meta.quality,
+                    now,
+                    st.inline
+                ])?;
+                let mut input = tx.prepare_cached("INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)")?;
+                for i in &meta.inputs {
+                    input.execute(params![h, i.to_hex()])?;
+                }
+                tx.prepare_cached("DELETE FROM removed WHERE hash = ?1")?
+                    .execute([&h])?;
+                changed = true;
+            }
+            let mut tag = tx.prepare_cached("INSERT OR IGNORE INTO tags (hash, tag) VALUES (?1, ?2)")?;
+            for t in &item.meta.tags {
+                changed |= tag.execute(params![h, t])? > 0;
+            }
+            let version = match item.name {
+                None => None,
+                Some(name) => {
+                    let v: u32 = tx
+                        .prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM refs WHERE name = ?1")?
+                        .query_row([name], |r| r.get(0))?;
+                    tx.prepare_cached("INSERT INTO refs (name, version, hash, created) VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![name, v, h, now])?;
+                    changed = true;
+                    Some(v)
+                }
+            };
+            if changed {
+                index::journal(&tx, &h)?;
+            }
+            out.push((*hash, version));
+        }
         tx.commit()?;
-        Ok((hash, version))
+        Ok(Some(out))
     }
 
     /// The hash of `name`'s `version` (the latest when `None`).
@@ -390,8 +494,7 @@ impl Store {
         let data = match cached {
             Some(data) => data.to_vec(),
             None => {
-                let size = self.size_of(hash)?.ok_or(ArtifactError::UnknownHash(*hash))?;
-                let data = blob::read(&self.objects, hash, size)?;
+                let data = self.read_stored(hash)?;
                 self.cache
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -456,6 +559,53 @@ impl Store {
         Ok(())
     }
 
+    /// Reads and checks a blob from the index or its file.
+    fn read_stored(&self, hash: &Hash) -> Result<Vec<u8>> {
+        let row: Option<(i64, String, Option<Vec<u8>>)> = self
+            .conn()
+            .prepare_cached("SELECT size, encoding, data FROM artifacts WHERE hash = ?1")?
+            .query_row([hash.to_hex()], |r| {
+                Ok((r.get(0)?, r.get(1)?, stored_bytes(r.get_ref(2)?)))
+            })
+            .optional()?;
+        let Some((size, encoding, data)) = row else {
+            return Err(self.why_unknown(hash));
+        };
+        match data {
+            Some(stored) => {
+                let encoding = Encoding::parse(&encoding).ok_or_else(|| ArtifactError::Corrupt {
+                    hash: *hash,
+                    why: format!("the index gives it the unknown encoding '{encoding}'"),
+                })?;
+                blob::decode(stored, encoding, size as u64, hash)
+            }
+            None => blob::read(&self.objects, hash, size as u64),
+        }
+    }
+
+    /// The error for a hash the index does not hold: removed by the stale
+    /// manager (and how), or never stored.
+    pub(crate) fn why_unknown(&self, hash: &Hash) -> ArtifactError {
+        let removed: Option<(f64, String, String)> = self
+            .conn()
+            .prepare_cached("SELECT at, action, rule FROM removed WHERE hash = ?1")
+            .and_then(|mut s| {
+                s.query_row([hash.to_hex()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .ok()
+            .flatten();
+        match removed {
+            Some((at, action, rule)) => ArtifactError::Removed {
+                hash: *hash,
+                at,
+                action,
+                rule,
+            },
+            None => ArtifactError::UnknownHash(*hash),
+        }
+    }
+
     pub fn contains(&self, hash: &Hash) -> Result<bool> {
         Ok(self.size_of(hash)?.is_some())
     }
@@ -474,7 +624,8 @@ impl Store {
     /// What the index knows of `hash`.
     pub fn info(&self, hash: &Hash) -> Result<Info> {
         self.flush_reads()?;
-        index::info(&self.conn(), hash)?.ok_or(ArtifactError::UnknownHash(*hash))
+        let found = index::info(&self.conn(), hash)?;
+        found.ok_or_else(|| self.why_unknown(hash))
     }
 
     /// `name`'s versions, oldest first: (version, hash, created).
@@ -540,29 +691,56 @@ impl Store {
 
     /// Re-hashes every indexed blob; reports the missing and the corrupt.
     pub fn verify(&self) -> Result<Report> {
-        let hashes: Vec<(String, i64)> = {
+        let rows: Vec<(String, bool)> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT hash, size FROM artifacts ORDER BY rowid")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let mut stmt = conn.prepare("SELECT hash, data IS NOT NULL FROM artifacts ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut report = Report::default();
-        for (hex, size) in hashes {
+        for (hex, inline) in rows {
             let hash = Hash::from_hex(&hex)?;
             report.checked += 1;
-            if blob::find(&self.objects, &hash).is_none() {
+            if !inline && blob::find(&self.objects, &hash).is_none() {
                 report.missing.push(hash);
-            } else if blob::read(&self.objects, &hash, size as u64).is_err() {
-                report.corrupt.push(hash);
+                continue;
+            }
+            match self.read_stored(&hash) {
+                Ok(_) => {}
+                // Removed meanwhile by another process: not damage.
+                Err(ArtifactError::UnknownHash(_) | ArtifactError::Removed { .. }) => report.checked -= 1,
+                Err(_) => report.corrupt.push(hash),
             }
         }
         Ok(report)
     }
 
-    /// Where the blob of `hash` lies, and how it is encoded.
+    /// Where the blob of `hash` lies, and how it is encoded; `None` for a
+    /// blob kept in the index (see [`INLINE_MAX`]) or not stored.
     pub fn object_path(&self, hash: &Hash) -> Option<(PathBuf, Encoding)> {
         blob::find(&self.objects, hash)
     }
+}
+
+/// An inline blob's bytes however SQLite typed them (an edit by hand can
+/// leave text): wrong bytes are then caught by the hash, not by a type error.
+fn stored_bytes(v: rusqlite::types::ValueRef<'_>) -> Option<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
+        ValueRef::Real(x) => Some(x.to_string().into_bytes()),
+        ValueRef::Null => None,
+    }
+}
+
+fn write_format(root: &Path, durable: bool) -> Result<()> {
+    let staging = root.join(format!(".FORMAT.{}.tmp", std::process::id()));
+    fs::write(&staging, format!("symphony-artifacts {FORMAT_VERSION}\n")).map_err(io(&staging))?;
+    // Whoever renames last wins; every writer writes the same text.
+    let format = root.join("FORMAT");
+    fs::rename(&staging, &format).map_err(io(&format))?;
+    sync_dir(root, durable)
 }
 
 /// fsync of a folder, so that the entries made in it survive a power cut.

@@ -20,12 +20,12 @@ fn puts_version_names_and_store_content_once() {
         kind: Some("report".into()),
         ..Meta::default()
     };
-    let (h1, v1) = s.put("report", &text(100), &meta).unwrap();
+    let (h1, v1) = s.put("report", &text(1000), &meta).unwrap();
     let (h2, v2) = s.put("report", b"second", &meta).unwrap();
-    let (h3, v3) = s.put("report", &text(100), &meta).unwrap();
+    let (h3, v3) = s.put("report", &text(1000), &meta).unwrap();
     assert_eq!((v1, v2, v3), (1, 2, 3));
     assert_eq!(h1, h3, "same content, same hash");
-    assert_eq!(s.get("report", None).unwrap(), text(100));
+    assert_eq!(s.get("report", None).unwrap(), text(1000));
     assert_eq!(s.get("report", Some(2)).unwrap(), b"second");
     assert_eq!(s.get_by_hash(&h2).unwrap(), b"second");
     let history: Vec<(u32, Hash)> = s
@@ -36,12 +36,26 @@ fn puts_version_names_and_store_content_once() {
         .collect();
     assert_eq!(history, vec![(1, h1), (2, h2), (3, h1)]);
     let files = walk(&s.root().join("objects"));
-    assert_eq!(files, 2, "two distinct contents, two files");
+    assert_eq!(files, 1, "one large content, one file; the small one is inline");
+    assert!(s.info(&h2).unwrap().inline && !s.info(&h1).unwrap().inline);
     assert!(matches!(
         s.get("report", Some(9)),
         Err(ArtifactError::UnknownName { version: Some(9), .. })
     ));
     assert!(matches!(s.get("nope", None), Err(ArtifactError::UnknownName { .. })));
+}
+
+/// Bytes that do not compress.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
 }
 
 fn walk(dir: &std::path::Path) -> usize {
@@ -60,7 +74,7 @@ fn compressible_blobs_are_zstd_frames_and_others_raw() {
     let big = s.put_blob(&text(1000), &Meta::default()).unwrap();
     let small = s.put_blob(b"tiny", &Meta::default()).unwrap();
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..10_000)
+    let noise: Vec<u8> = (0..40_000)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -75,8 +89,12 @@ fn compressible_blobs_are_zstd_frames_and_others_raw() {
         zstd::stream::decode_all(&fs::read(path).unwrap()[..]).unwrap(),
         text(1000)
     );
-    assert_eq!(s.object_path(&small).unwrap().1, Encoding::Raw);
+    assert!(s.object_path(&small).is_none(), "small blobs live in the index");
+    assert_eq!(s.info(&small).unwrap().encoding, "raw");
     assert_eq!(s.object_path(&random).unwrap().1, Encoding::Raw);
+    let medium = s.put_blob(&text(200), &Meta::default()).unwrap();
+    let info = s.info(&medium).unwrap();
+    assert!(info.inline && info.encoding == "zstd", "{info:?}");
     let info = s.info(&big).unwrap();
     assert_eq!(info.encoding, "zstd");
     assert!(info.stored_size < info.size / 10);
@@ -128,9 +146,9 @@ fn lineage_tags_and_find() {
 #[test]
 fn damage_is_caught_on_read_and_by_verify() {
     let (_dir, s) = store();
-    let a = s.put_blob(&text(200), &Meta::default()).unwrap();
-    let b = s.put_blob(b"a raw blob of some length", &Meta::default()).unwrap();
-    let c = s.put_blob(b"to be lost", &Meta::default()).unwrap();
+    let a = s.put_blob(&text(1000), &Meta::default()).unwrap();
+    let b = s.put_blob(&noise(20_000, 1), &Meta::default()).unwrap();
+    let c = s.put_blob(&noise(20_000, 2), &Meta::default()).unwrap();
     assert!(s.verify().unwrap().is_ok());
     let (pa, _) = s.object_path(&a).unwrap();
     let mut bytes = fs::read(&pa).unwrap();
@@ -158,8 +176,8 @@ fn damage_is_caught_on_read_and_by_verify() {
     expected.sort();
     assert_eq!(corrupt, expected);
     // Putting the content again repairs the blob.
-    s.put_blob(b"to be lost", &Meta::default()).unwrap();
-    assert_eq!(s.get_by_hash(&c).unwrap(), b"to be lost");
+    s.put_blob(&noise(20_000, 2), &Meta::default()).unwrap();
+    assert_eq!(s.get_by_hash(&c).unwrap(), noise(20_000, 2));
 }
 
 #[test]
@@ -285,11 +303,11 @@ fn threads_putting_the_same_content_at_once_leave_one_whole_blob() {
 #[test]
 fn a_torn_blob_is_written_again_by_the_next_put_of_its_content() {
     let (_dir, s) = store();
-    let h = s.put_blob(&text(300), &Meta::default()).unwrap();
+    let h = s.put_blob(&text(1000), &Meta::default()).unwrap();
     let (path, _) = s.object_path(&h).unwrap();
     let whole = fs::read(&path).unwrap();
     fs::write(&path, &whole[..whole.len() / 2]).unwrap(); // as a power cut might leave it
-    s.put_blob(&text(300), &Meta::default()).unwrap();
+    s.put_blob(&text(1000), &Meta::default()).unwrap();
     assert_eq!(fs::read(&path).unwrap(), whole);
     assert!(s.verify().unwrap().is_ok());
 }
@@ -305,4 +323,78 @@ fn many_reads_of_one_blob_reach_the_index() {
     // another process's store now.
     let other = Store::open(s.root(), Options::default()).unwrap();
     assert_eq!(other.info(&h).unwrap().access_count, 1024);
+}
+
+#[test]
+fn damage_to_an_inline_blob_is_caught() {
+    let (_dir, s) = store();
+    let h = s.put_blob(&text(100), &Meta::default()).unwrap();
+    let root = s.root().to_path_buf();
+    drop(s);
+    let db = rusqlite::Connection::open(root.join("index.sqlite")).unwrap();
+    db.execute(
+        "UPDATE artifacts SET data = substr(data, 1, 20) || 'x' || substr(data, 22)",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let s = Store::open(&root, Options::default()).unwrap();
+    assert!(matches!(s.get_by_hash(&h), Err(ArtifactError::Corrupt { .. })));
+    assert_eq!(s.verify().unwrap().corrupt, vec![h]);
+}
+
+#[test]
+fn put_many_stores_a_batch_in_one_commit() {
+    let (_dir, s) = store();
+    let meta = Meta::default();
+    let blobs: Vec<Vec<u8>> = (0..100).map(|i| format!("blob {i}").into_bytes()).collect();
+    let mut items: Vec<pit_artifacts::Item> = blobs
+        .iter()
+        .map(|b| pit_artifacts::Item {
+            data: b,
+            meta: &meta,
+            name: None,
+        })
+        .collect();
+    let big = text(1000);
+    items.push(pit_artifacts::Item {
+        data: &big,
+        meta: &meta,
+        name: Some("big"),
+    });
+    items.push(pit_artifacts::Item {
+        data: &big,
+        meta: &meta,
+        name: Some("big"),
+    });
+    let out = s.put_many(&items).unwrap();
+    assert_eq!(out.len(), 102);
+    assert_eq!((out[100].1, out[101].1), (Some(1), Some(2)));
+    for (b, (h, _)) in blobs.iter().zip(&out) {
+        assert_eq!(&s.get_by_hash(h).unwrap(), b);
+    }
+    assert_eq!(s.get("big", Some(2)).unwrap(), big);
+}
+
+#[test]
+fn a_version_1_store_is_upgraded_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("old");
+    let h = {
+        let s = Store::open(&root, Options::default()).unwrap();
+        s.put("big", &text(1000), &Meta::default()).unwrap().0
+    };
+    // What version 1 wrote: no inline column, FORMAT 1.
+    let db = rusqlite::Connection::open(root.join("index.sqlite")).unwrap();
+    db.execute_batch("ALTER TABLE artifacts DROP COLUMN data").unwrap();
+    drop(db);
+    fs::write(root.join("FORMAT"), "symphony-artifacts 1\n").unwrap();
+    let s = Store::open(&root, Options::default()).unwrap();
+    assert_eq!(s.get("big", None).unwrap(), text(1000));
+    assert_eq!(s.get_by_hash(&h).unwrap(), text(1000));
+    s.put_blob(b"small, inline", &Meta::default()).unwrap();
+    assert_eq!(
+        fs::read_to_string(root.join("FORMAT")).unwrap().trim(),
+        format!("symphony-artifacts {}", pit_artifacts::FORMAT_VERSION)
+    );
 }

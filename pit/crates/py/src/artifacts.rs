@@ -2,7 +2,7 @@
 //! bytearray, memoryview, numpy), bytes out; the interpreter released while
 //! blobs are hashed, compressed, written or read.
 
-use pit_artifacts::{Hash, Meta, Options, Store};
+use pit_artifacts::{Hash, Item, Meta, Options, Store};
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -12,10 +12,10 @@ use crate::errors::artifact_to_py;
 /// A content-addressed, versioned store of artifacts in one folder.
 #[pyclass(module = "symphony_lab._pit", name = "ArtifactStore", frozen)]
 pub struct PyArtifactStore {
-    store: Store,
+    pub(crate) store: std::sync::Arc<Store>,
 }
 
-fn hash(py: Python<'_>, hex: &str) -> PyResult<Hash> {
+pub(crate) fn hash(py: Python<'_>, hex: &str) -> PyResult<Hash> {
     Hash::from_hex(hex).map_err(|e| artifact_to_py(py, e))
 }
 
@@ -57,7 +57,9 @@ impl PyArtifactStore {
         let store = py
             .detach(|| Store::open(&path, options))
             .map_err(|e| artifact_to_py(py, e))?;
-        Ok(PyArtifactStore { store })
+        Ok(PyArtifactStore {
+            store: std::sync::Arc::new(store),
+        })
     }
 
     /// Stores ``data`` as the next version of ``name``: ``(hash, version)``.
@@ -157,6 +159,7 @@ impl PyArtifactStore {
         d.set_item("created", i.created)?;
         d.set_item("accessed", i.accessed)?;
         d.set_item("access_count", i.access_count)?;
+        d.set_item("inline", i.inline)?;
         d.set_item("inputs", i.inputs.iter().map(Hash::to_hex).collect::<Vec<_>>())?;
         d.set_item("tags", i.tags)?;
         Ok(d)
@@ -205,7 +208,91 @@ impl PyArtifactStore {
         Ok(d)
     }
 
-    /// The file holding ``hash`` (a ``.zst`` zstd frame or a ``.raw`` file).
+    /// Stores many blobs in one commit: ``items`` are buffers, or
+    /// ``(name, data)`` pairs whose data becomes the next version of name
+    /// (name may be ``None``). Every item gets the same metadata. Returns
+    /// ``(hash, version or None)`` per item.
+    #[pyo3(signature = (items, *, kind = None, media_type = None, producer = None,
+        inputs = Vec::new(), quality = None, tags = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn put_many(
+        &self,
+        py: Python<'_>,
+        items: Vec<Bound<'_, PyAny>>,
+        kind: Option<String>,
+        media_type: Option<String>,
+        producer: Option<String>,
+        inputs: Vec<String>,
+        quality: Option<f64>,
+        tags: Vec<String>,
+    ) -> PyResult<Vec<(String, Option<u32>)>> {
+        let m = meta(py, kind, media_type, producer, inputs, quality, tags)?;
+        let mut owned: Vec<(Option<String>, Vec<u8>)> = Vec::with_capacity(items.len());
+        for item in &items {
+            if let Ok(buf) = PyBuffer::<u8>::get(item) {
+                owned.push((None, buf.to_vec(py)?));
+            } else {
+                let (name, data): (Option<String>, PyBuffer<u8>) = item.extract().map_err(|_| {
+                    pyo3::exceptions::PyTypeError::new_err(format!(
+                        "put_many takes buffers or (name, buffer) pairs, got {}",
+                        item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    ))
+                })?;
+                owned.push((name, data.to_vec(py)?));
+            }
+        }
+        let out = py
+            .detach(|| {
+                let batch: Vec<Item<'_>> = owned
+                    .iter()
+                    .map(|(name, data)| Item {
+                        data,
+                        meta: &m,
+                        name: name.as_deref(),
+                    })
+                    .collect();
+                self.store.put_many(&batch)
+            })
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(out.into_iter().map(|(h, v)| (h.to_hex(), v)).collect())
+    }
+
+    /// Keeps ``hash`` whatever the stale manager's rules say, until unpinned.
+    #[pyo3(signature = (hash_hex, reason = None))]
+    fn pin(&self, py: Python<'_>, hash_hex: &str, reason: Option<&str>) -> PyResult<()> {
+        let h = hash(py, hash_hex)?;
+        py.detach(|| self.store.pin(&h, reason))
+            .map_err(|e| artifact_to_py(py, e))
+    }
+
+    /// Whether ``hash`` was pinned.
+    fn unpin(&self, py: Python<'_>, hash_hex: &str) -> PyResult<bool> {
+        let h = hash(py, hash_hex)?;
+        py.detach(|| self.store.unpin(&h)).map_err(|e| artifact_to_py(py, e))
+    }
+
+    /// Pinned artifacts: ``(hash, reason, pinned at)``.
+    fn pins(&self, py: Python<'_>) -> PyResult<Vec<(String, Option<String>, f64)>> {
+        let pins = py.detach(|| self.store.pins()).map_err(|e| artifact_to_py(py, e))?;
+        Ok(pins.into_iter().map(|(h, r, t)| (h.to_hex(), r, t)).collect())
+    }
+
+    /// Deletes one artifact for good; refused while it is pinned or a
+    /// version of a name.
+    fn delete(&self, py: Python<'_>, hash_hex: &str) -> PyResult<()> {
+        let h = hash(py, hash_hex)?;
+        py.detach(|| self.store.delete(&h)).map_err(|e| artifact_to_py(py, e))
+    }
+
+    /// Forgets every version of ``name`` (the artifacts stay until the
+    /// stale manager finds them unreachable); returns how many there were.
+    fn delete_ref(&self, py: Python<'_>, name: &str) -> PyResult<usize> {
+        py.detach(|| self.store.delete_ref(name))
+            .map_err(|e| artifact_to_py(py, e))
+    }
+
+    /// The file holding ``hash`` (a ``.zst`` zstd frame or a ``.raw`` file);
+    /// ``None`` for a small blob kept in the index.
     fn object_path(&self, py: Python<'_>, hash_hex: &str) -> PyResult<Option<std::path::PathBuf>> {
         let h = hash(py, hash_hex)?;
         Ok(self.store.object_path(&h).map(|(p, _)| p))

@@ -111,16 +111,25 @@ static ARTIFACT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UNKNOWN_ARTIFACT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CORRUPT_ARTIFACT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STORE_FORMAT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORE_FULL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 pub fn artifact_to_py(py: Python<'_>, e: pit_artifacts::ArtifactError) -> PyErr {
     use pit_artifacts::ArtifactError as E;
     let msg = e.to_string();
+    if e.is_disk_full() {
+        return raise(
+            class(py, &STORE_FULL, "StoreFull"),
+            format!("{msg} (the disk is full: nothing was stored, and what was stored before is intact)"),
+        );
+    }
     match e {
-        E::UnknownHash(_) | E::UnknownName { .. } => raise(class(py, &UNKNOWN_ARTIFACT, "UnknownArtifact"), msg),
+        E::UnknownHash(_) | E::UnknownName { .. } | E::Removed { .. } => {
+            raise(class(py, &UNKNOWN_ARTIFACT, "UnknownArtifact"), msg)
+        }
         E::Corrupt { .. } => raise(class(py, &CORRUPT_ARTIFACT, "CorruptArtifact"), msg),
         E::NotAStore(_) | E::NewerFormat { .. } => raise(class(py, &STORE_FORMAT, "StoreFormatError"), msg),
         E::Invalid(_) => PyValueError::new_err(msg),
         E::Io { source, .. } => pyo3::exceptions::PyOSError::new_err((source.raw_os_error().unwrap_or(0), msg)),
-        E::Index(_) => raise(class(py, &ARTIFACT, "ArtifactError"), msg),
+        E::Index(_) | E::InUse { .. } => raise(class(py, &ARTIFACT, "ArtifactError"), msg),
     }
 }

@@ -1,0 +1,388 @@
+//! What a collector (the stale manager) needs of a store: a snapshot of all
+//! it weighs, the stored bytes to archive, pins, and removal and restore
+//! that keep the index, the files and the journal in step.
+//!
+//! A removal runs in one IMMEDIATE transaction and unlinks files before it
+//! commits; a put checks its new file under the same write lock, so a blob
+//! is never indexed without its file. Anything the journal shows changed
+//! since the snapshot (a new ref, pin or child) is spared, with its
+//! ancestors: a collector working from an old snapshot cannot remove what
+//! became reachable meanwhile.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs;
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::error::{ArtifactError, Result};
+use crate::{Encoding, Hash, Info, Item, Meta, Store, blob, index};
+
+/// One artifact as a collector weighs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub hash: Hash,
+    pub size: u64,
+    pub stored_size: u64,
+    pub created: f64,
+    pub accessed: f64,
+    pub access_count: u64,
+    pub quality: Option<f64>,
+    pub kind: Option<String>,
+}
+
+/// Everything in the index that decides what may go, read at one instant.
+/// Links are indices into `entries`; links to artifacts not stored are left
+/// out.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub entries: Vec<Entry>,
+    /// `(artifact, input)`.
+    pub edges: Vec<(u32, u32)>,
+    /// `(name, version, artifact)`.
+    pub refs: Vec<(String, u32, u32)>,
+    pub pins: Vec<u32>,
+    /// The artifacts carrying each tag asked for.
+    pub tagged: HashMap<String, Vec<u32>>,
+    /// The last journal entry the snapshot reflects.
+    pub seq: i64,
+    /// When it was taken (seconds since the Unix epoch).
+    pub taken: f64,
+}
+
+/// Where an artifact's stored bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    Inline(Vec<u8>),
+    File(PathBuf),
+}
+
+/// An artifact to remove, how, and by which rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removal {
+    pub hash: Hash,
+    /// `"archive"` (restorable) or `"delete"`.
+    pub action: String,
+    pub rule: String,
+}
+
+impl Store {
+    /// Reads all a collector weighs in one read transaction.
+    pub fn snapshot(&self, tags: &[&str]) -> Result<Snapshot> {
+        self.flush_reads()?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut snap = Snapshot {
+            taken: index::now(),
+            ..Snapshot::default()
+        };
+        let mut at: HashMap<Hash, u32> = HashMap::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT hash, size, stored_size, created, accessed, access_count, quality, kind FROM artifacts",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let hash = Hash::from_hex(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+                at.insert(hash, snap.entries.len() as u32);
+                snap.entries.push(Entry {
+                    hash,
+                    size: r.get::<_, i64>(1)? as u64,
+                    stored_size: r.get::<_, i64>(2)? as u64,
+                    created: r.get(3)?,
+                    accessed: r.get(4)?,
+                    access_count: r.get::<_, i64>(5)? as u64,
+                    quality: r.get(6)?,
+                    kind: r.get(7)?,
+                });
+            }
+        }
+        let lookup = |hex: &str| Hash::from_hex(hex).ok().and_then(|h| at.get(&h).copied());
+        {
+            let mut stmt = tx.prepare("SELECT hash, input FROM inputs")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let a = lookup(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?);
+                let b = lookup(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?);
+                if let (Some(a), Some(b)) = (a, b) {
+                    snap.edges.push((a, b));
+                }
+            }
+        }
+        {
+            let mut stmt = tx.prepare("SELECT name, version, hash FROM refs")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                if let Some(i) = lookup(r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?) {
+                    snap.refs.push((r.get(0)?, r.get(1)?, i));
+                }
+            }
+        }
+        for hex in column_all(&tx, "SELECT hash FROM pins")? {
+            if let Some(i) = lookup(&hex) {
+                snap.pins.push(i);
+            }
+        }
+        for tag in tags {
+            let found = index::column(&tx, "SELECT hash FROM tags WHERE tag = ?1", tag)?;
+            snap.tagged
+                .insert((*tag).to_owned(), found.iter().filter_map(|h| lookup(h)).collect());
+        }
+        snap.seq = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0))?;
+        Ok(snap)
+    }
+
+    /// The stored bytes of `hash` (as kept: possibly a zstd frame), their
+    /// encoding, and what the index knows of it: what an archive keeps.
+    pub fn stored(&self, hash: &Hash) -> Result<(Stored, Encoding, Info)> {
+        let info = self.info(hash)?;
+        let encoding = Encoding::parse(&info.encoding).ok_or_else(|| ArtifactError::Corrupt {
+            hash: *hash,
+            why: format!("the index gives it the unknown encoding '{}'", info.encoding),
+        })?;
+        let stored = if info.inline {
+            let data: Option<Vec<u8>> = self
+                .conn()
+                .query_row("SELECT data FROM artifacts WHERE hash = ?1", [hash.to_hex()], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten();
+            Stored::Inline(data.ok_or_else(|| self.why_unknown(hash))?)
+        } else {
+            let (path, _) = blob::find(&self.objects, hash).ok_or_else(|| ArtifactError::Corrupt {
+                hash: *hash,
+                why: "its file is missing".into(),
+            })?;
+            Stored::File(path)
+        };
+        Ok((stored, encoding, info))
+    }
+
+    /// Removes what `removals` name, in one transaction, except what the
+    /// journal shows changed after `since` (and its ancestors). Returns the
+    /// hashes removed.
+    pub fn remove(&self, removals: &[Removal], since: i64) -> Result<Vec<Hash>> {
+        let mut removed = Vec::new();
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let spared = spared_since(&tx, since)?;
+            let now = index::now();
+            let mut files = Vec::new();
+            for r in removals {
+                let h = r.hash.to_hex();
+                if spared.contains(&h) {
+                    continue;
+                }
+                let inline: Option<bool> = tx
+                    .prepare_cached("SELECT data IS NOT NULL FROM artifacts WHERE hash = ?1")?
+                    .query_row([&h], |row| row.get(0))
+                    .optional()?;
+                let Some(inline) = inline else { continue };
+                for sql in [
+                    "DELETE FROM artifacts WHERE hash = ?1",
+                    "DELETE FROM tags WHERE hash = ?1",
+                    "DELETE FROM inputs WHERE hash = ?1",
+                ] {
+                    tx.prepare_cached(sql)?.execute([&h])?;
+                }
+                tx.prepare_cached("INSERT OR REPLACE INTO removed (hash, at, action, rule) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![h, now, r.action, r.rule])?;
+                index::journal(&tx, &h)?;
+                if !inline && let Some((path, _)) = blob::find(&self.objects, &r.hash) {
+                    files.push(path);
+                }
+                removed.push(r.hash);
+            }
+            // Under the write lock: a put of the same content waits, then
+            // finds its file gone and writes it again.
+            for path in &files {
+                match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(crate::error::io(path)(e)),
+                }
+            }
+            tx.commit()?;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        for h in &removed {
+            cache.remove(h);
+        }
+        Ok(removed)
+    }
+
+    /// Deletes one artifact for good. Refused while it is pinned or a
+    /// version of a name: unpin it, or delete the name, first.
+    pub fn delete(&self, hash: &Hash) -> Result<()> {
+        if !self.contains(hash)? {
+            return Err(self.why_unknown(hash));
+        }
+        let (pinned, names) = {
+            let conn = self.conn();
+            let h = hash.to_hex();
+            let pinned = conn
+                .prepare_cached("SELECT 1 FROM pins WHERE hash = ?1")?
+                .exists([&h])?;
+            let names = index::column(&conn, "SELECT name || ' v' || version FROM refs WHERE hash = ?1", &h)?;
+            (pinned, names)
+        };
+        if pinned {
+            return Err(ArtifactError::InUse {
+                hash: *hash,
+                why: "it is pinned".into(),
+            });
+        }
+        if !names.is_empty() {
+            return Err(ArtifactError::InUse {
+                hash: *hash,
+                why: format!("it is {}", names.join(", ")),
+            });
+        }
+        let removal = Removal {
+            hash: *hash,
+            action: "delete".into(),
+            rule: "deleted by the user".into(),
+        };
+        self.remove(&[removal], i64::MAX)?;
+        Ok(())
+    }
+
+    /// Forgets every version of `name`; returns how many there were. The
+    /// artifacts stay until a collector finds them unreachable.
+    pub fn delete_ref(&self, name: &str) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let hashes = index::column(&tx, "SELECT hash FROM refs WHERE name = ?1", name)?;
+        if hashes.is_empty() {
+            return Err(ArtifactError::UnknownName {
+                name: name.to_owned(),
+                version: None,
+            });
+        }
+        tx.execute("DELETE FROM refs WHERE name = ?1", [name])?;
+        for h in &hashes {
+            index::journal(&tx, h)?;
+        }
+        tx.commit()?;
+        Ok(hashes.len())
+    }
+
+    /// Keeps `hash` whatever a collector's rules say, until unpinned.
+    pub fn pin(&self, hash: &Hash, reason: Option<&str>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let h = hash.to_hex();
+        if !tx
+            .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
+            .exists([&h])?
+        {
+            drop(tx);
+            drop(conn);
+            return Err(self.why_unknown(hash));
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO pins (hash, reason, created) VALUES (?1, ?2, ?3)",
+            params![h, reason, index::now()],
+        )?;
+        index::journal(&tx, &h)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether `hash` was pinned.
+    pub fn unpin(&self, hash: &Hash) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let h = hash.to_hex();
+        let was = tx.execute("DELETE FROM pins WHERE hash = ?1", [&h])? > 0;
+        if was {
+            index::journal(&tx, &h)?;
+        }
+        tx.commit()?;
+        Ok(was)
+    }
+
+    /// Pinned artifacts: `(hash, reason, pinned at)`.
+    pub fn pins(&self) -> Result<Vec<(Hash, Option<String>, f64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT hash, reason, created FROM pins ORDER BY created")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (h, reason, at) = row?;
+            out.push((Hash::from_hex(&h)?, reason, at));
+        }
+        Ok(out)
+    }
+
+    /// Puts an archived artifact back: `stored` (as kept, in `encoding`) is
+    /// checked against the hash first, then recorded with its metadata and
+    /// original creation time.
+    pub fn restore(&self, stored: Vec<u8>, encoding: Encoding, info: &Info) -> Result<()> {
+        let data = blob::decode(stored, encoding, info.size, &info.hash)?;
+        let meta = Meta {
+            kind: info.kind.clone(),
+            media_type: info.media_type.clone(),
+            producer: info.producer.clone(),
+            inputs: info.inputs.clone(),
+            quality: info.quality,
+            tags: info.tags.clone(),
+        };
+        self.put_many(&[Item {
+            data: &data,
+            meta: &meta,
+            name: None,
+        }])?;
+        self.conn().execute(
+            "UPDATE artifacts SET created = MIN(created, ?2) WHERE hash = ?1",
+            params![info.hash.to_hex(), info.created],
+        )?;
+        Ok(())
+    }
+
+    /// Journal entries after `since`: `(seq, hash)`, oldest first, at most `limit`.
+    pub fn journal_since(&self, since: i64, limit: usize) -> Result<Vec<(i64, Hash)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT seq, hash FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let rows = stmt.query_map(params![since, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, h) = row?;
+            out.push((seq, Hash::from_hex(&h)?));
+        }
+        Ok(out)
+    }
+}
+
+/// Hashes (hex) the journal shows changed after `since`, with every
+/// ancestor of each.
+fn spared_since(tx: &rusqlite::Transaction<'_>, since: i64) -> Result<HashSet<String>> {
+    let changed = {
+        let mut stmt = tx.prepare_cached("SELECT DISTINCT hash FROM journal WHERE seq > ?1")?;
+        let rows = stmt.query_map([since], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut spared: HashSet<String> = changed.iter().cloned().collect();
+    let mut queue: VecDeque<String> = changed.into();
+    let mut inputs = tx.prepare_cached("SELECT input FROM inputs WHERE hash = ?1")?;
+    while let Some(h) = queue.pop_front() {
+        let found = inputs.query_map([&h], |r| r.get::<_, String>(0))?;
+        for input in found {
+            let input = input?;
+            if spared.insert(input.clone()) {
+                queue.push_back(input);
+            }
+        }
+    }
+    Ok(spared)
+}
+
+fn column_all(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
