@@ -2,9 +2,10 @@
 
 import os
 import pathlib
+import sys
 from collections.abc import Buffer, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypeAlias
+from typing import Any, BinaryIO, Literal, Self, TypeAlias
 
 import networkx
 import numpy as np
@@ -266,6 +267,15 @@ class ResourceLock:
     @property
     def held(self) -> bool: ...
 
+class ArtifactBuffer:
+    """A blob's bytes as a read-only buffer (a raw blob's file memory-mapped)."""
+
+    def __len__(self) -> int: ...
+    @property
+    def mapped(self) -> bool: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
+
 class ArtifactStore:
     def __init__(
         self,
@@ -309,6 +319,23 @@ class ArtifactStore:
         self, *, kind: str | None = None, tag: str | None = None, producer: str | None = None
     ) -> list[str]: ...
     def verify(self) -> dict[str, Any]: ...
+    def put_file(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+        media_type: str | None = None,
+        producer: str | None = None,
+        inputs: list[str] = ...,
+        quality: float | None = None,
+        tags: list[str] = ...,
+    ) -> tuple[str, int | None]: ...
+    def get_file(self, hash_hex: str, dest: str | os.PathLike[str] | BinaryIO) -> int: ...
+    def get_buffer(self, hash_hex: str) -> ArtifactBuffer: ...
+    def search(
+        self, query: str, *, kind: str | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]: ...
     def put_many(
         self,
         items: Sequence[Buffer | tuple[str | None, Buffer]],
@@ -328,6 +355,55 @@ class ArtifactStore:
     def object_path(self, hash_hex: str) -> pathlib.Path | None: ...
     @property
     def root(self) -> pathlib.Path: ...
+
+class StaleManager:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        *,
+        grace: float = 3600.0,
+        max_age: float | None = None,
+        min_access_count: int | None = None,
+        access_grace: float = 86400.0,
+        min_quality: float | None = None,
+        max_total_bytes: int | None = None,
+        preserve_training: bool = True,
+        training_tag: str = "training",
+        keep_tags: list[str] = ...,
+        keep_last_versions: int | None = None,
+        weights: tuple[float, float, float, float] | None = None,
+        half_life: float = ...,
+        action: Literal["archive", "delete"] = "archive",
+        archive_dir: str | os.PathLike[str] | None = None,
+        archive: Any | None = None,
+        roots: Callable[[], list[str]] | None = None,
+    ) -> None: ...
+    def plan(self) -> StalePlan: ...
+    def run(self) -> dict[str, Any]: ...
+    def restore(self, hash_hex: str) -> None: ...
+    def start(self, interval: float) -> None: ...
+    def stop(self) -> None: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def background_runs(self) -> int: ...
+    @property
+    def background_error(self) -> str | None: ...
+
+class StalePlan:
+    def rows(
+        self, decision: Literal["keep", "archive", "delete"] | None = None
+    ) -> list[tuple[str, str, str, float, int]]: ...
+    def explain(self, hash_hex: str) -> tuple[str, str]: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+    @property
+    def kept_bytes(self) -> int: ...
+    @property
+    def freed_bytes(self) -> int: ...
+    @property
+    def over_limit_bytes(self) -> int: ...
+    def __len__(self) -> int: ...
 
 class QuestEpisode:
     def __init__(

@@ -105,6 +105,10 @@ class StoreFormatError(ArtifactError, ValueError):
     """The folder is not an artifact store, or one of a newer format."""
 
 
+class StaleError(ArtifactError):
+    """The stale manager could not archive, or could not get its roots."""
+
+
 class StoreFull(ArtifactError, OSError):
     """The disk (or a quota) filled up during a write: that put did not
     happen, and everything stored before it is intact."""
@@ -126,6 +130,7 @@ __all__ = [
     "PoolClosed",
     "PoolError",
     "PoolTimeout",
+    "StaleError",
     "StateError",
     "StoreFormatError",
     "StoreFull",

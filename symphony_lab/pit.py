@@ -1,10 +1,10 @@
 """The Pit: the Rust core of symphony-lab, called in-process.
 
 Members so far: :class:`DagTracker`, :class:`PoolManager`, :class:`Arbiter`,
-:class:`ArtifactStore`.
+:class:`ArtifactStore`, :class:`StaleManager`.
 """
 
-from symphony_lab._pit import CHECKPOINT_VERSION, ArtifactStore, DagTracker
+from symphony_lab._pit import CHECKPOINT_VERSION, ArtifactBuffer, ArtifactStore, DagTracker
 from symphony_lab.arbiter import Arbiter, Conflict, Decision, Priority, ResourceLock, Verdict
 from symphony_lab.errors import (
     ArbiterError,
@@ -20,6 +20,7 @@ from symphony_lab.errors import (
     PoolClosed,
     PoolError,
     PoolTimeout,
+    StaleError,
     StateError,
     StoreFormatError,
     StoreFull,
@@ -29,11 +30,13 @@ from symphony_lab.errors import (
     UnknownNameError,
 )
 from symphony_lab.pool import Health, InstanceState, Lease, PoolEvent, PoolManager, Reason
+from symphony_lab.stale import FsspecArchive, StaleManager, StalePolicy, StaleReport
 
 __all__ = [
     "CHECKPOINT_VERSION",
     "Arbiter",
     "ArbiterError",
+    "ArtifactBuffer",
     "ArtifactError",
     "ArtifactStore",
     "CheckpointError",
@@ -43,6 +46,7 @@ __all__ = [
     "DagTracker",
     "Decision",
     "DuplicateTaskError",
+    "FsspecArchive",
     "Health",
     "InstanceState",
     "Lease",
@@ -58,6 +62,10 @@ __all__ = [
     "Priority",
     "Reason",
     "ResourceLock",
+    "StaleError",
+    "StaleManager",
+    "StalePolicy",
+    "StaleReport",
     "StateError",
     "StoreFormatError",
     "StoreFull",

@@ -9,8 +9,10 @@
 //! ancestors: a collector working from an old snapshot cannot remove what
 //! became reachable meanwhile.
 
+use std::collections::hash_map::Entry as Entry_;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, params};
@@ -33,14 +35,15 @@ pub struct Entry {
 
 /// Everything in the index that decides what may go, read at one instant.
 /// Links are indices into `entries`; links to artifacts not stored are left
-/// out.
+/// out (but for odds of 1 in 2^64 per link, see `HashIndex::get`).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub entries: Vec<Entry>,
     /// `(artifact, input)`.
     pub edges: Vec<(u32, u32)>,
-    /// `(name, version, artifact)`.
-    pub refs: Vec<(String, u32, u32)>,
+    /// Versions of names: `(newer versions of the same name, artifact)`;
+    /// 0 marks a name's latest version.
+    pub refs: Vec<(u32, u32)>,
     pub pins: Vec<u32>,
     /// The artifacts carrying each tag asked for.
     pub tagged: HashMap<String, Vec<u32>>,
@@ -76,15 +79,16 @@ impl Store {
             taken: index::now(),
             ..Snapshot::default()
         };
-        let mut at: HashMap<Hash, u32> = HashMap::new();
+        let mut at = HashIndex::default();
         {
             let mut stmt = tx.prepare(
                 "SELECT hash, size, stored_size, created, accessed, access_count, quality, kind FROM artifacts",
             )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                let hash = Hash::from_hex(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
-                at.insert(hash, snap.entries.len() as u32);
+                let hash = parse_hex(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?)
+                    .ok_or_else(|| ArtifactError::Invalid("the index holds a malformed hash".into()))?;
+                at.insert(hash, snap.entries.len() as u32, &snap.entries);
                 snap.entries.push(Entry {
                     hash,
                     size: r.get::<_, i64>(1)? as u64,
@@ -97,27 +101,40 @@ impl Store {
                 });
             }
         }
-        let lookup = |hex: &str| Hash::from_hex(hex).ok().and_then(|h| at.get(&h).copied());
+        let lookup = |hex: &[u8]| at.get(hex);
         {
             let mut stmt = tx.prepare("SELECT hash, input FROM inputs")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                let a = lookup(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?);
-                let b = lookup(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?);
+                let a = lookup(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?);
+                let b = lookup(r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?);
                 if let (Some(a), Some(b)) = (a, b) {
                     snap.edges.push((a, b));
                 }
             }
         }
         {
-            let mut stmt = tx.prepare("SELECT name, version, hash FROM refs")?;
+            // In name order, newest first: a version's rank is the count of
+            // rows of its name seen before it. No name is copied out.
+            let mut stmt = tx.prepare("SELECT name, hash FROM refs ORDER BY name, version DESC")?;
             let mut rows = stmt.query([])?;
+            let mut name: Vec<u8> = Vec::new();
+            let mut rank = 0u32;
             while let Some(r) = rows.next()? {
-                if let Some(i) = lookup(r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?) {
-                    snap.refs.push((r.get(0)?, r.get(1)?, i));
+                let this = r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?;
+                if this == name.as_slice() {
+                    rank += 1;
+                } else {
+                    name.clear();
+                    name.extend_from_slice(this);
+                    rank = 0;
+                }
+                if let Some(i) = lookup(r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?) {
+                    snap.refs.push((rank, i));
                 }
             }
         }
+        let lookup = |hex: &str| lookup(hex.as_bytes());
         for hex in column_all(&tx, "SELECT hash FROM pins")? {
             if let Some(i) = lookup(&hex) {
                 snap.pins.push(i);
@@ -170,23 +187,22 @@ impl Store {
             let spared = spared_since(&tx, since)?;
             let now = index::now();
             let mut files = Vec::new();
-            for r in removals {
+            // In key order: neighbours share index pages, so fewer pages are
+            // dirtied (and written to the WAL) per removal.
+            let mut ordered: Vec<&Removal> = removals.iter().collect();
+            ordered.sort_unstable_by_key(|r| r.hash);
+            for r in ordered {
                 let h = r.hash.to_hex();
                 if spared.contains(&h) {
                     continue;
                 }
                 let inline: Option<bool> = tx
-                    .prepare_cached("SELECT data IS NOT NULL FROM artifacts WHERE hash = ?1")?
+                    .prepare_cached("DELETE FROM artifacts WHERE hash = ?1 RETURNING data IS NOT NULL")?
                     .query_row([&h], |row| row.get(0))
                     .optional()?;
                 let Some(inline) = inline else { continue };
-                for sql in [
-                    "DELETE FROM artifacts WHERE hash = ?1",
-                    "DELETE FROM tags WHERE hash = ?1",
-                    "DELETE FROM inputs WHERE hash = ?1",
-                ] {
-                    tx.prepare_cached(sql)?.execute([&h])?;
-                }
+                tx.prepare_cached("DELETE FROM tags WHERE hash = ?1")?.execute([&h])?;
+                tx.prepare_cached("DELETE FROM inputs WHERE hash = ?1")?.execute([&h])?;
                 tx.prepare_cached("INSERT OR REPLACE INTO removed (hash, at, action, rule) VALUES (?1, ?2, ?3, ?4)")?
                     .execute(params![h, now, r.action, r.rule])?;
                 index::journal(&tx, &h)?;
@@ -322,11 +338,13 @@ impl Store {
     /// original creation time.
     pub fn restore(&self, stored: Vec<u8>, encoding: Encoding, info: &Info) -> Result<()> {
         let data = blob::decode(stored, encoding, info.size, &info.hash)?;
+        // Its inputs may be gone for good: the lineage is restored as it was,
+        // not checked as a new put's is.
         let meta = Meta {
             kind: info.kind.clone(),
             media_type: info.media_type.clone(),
             producer: info.producer.clone(),
-            inputs: info.inputs.clone(),
+            inputs: Vec::new(),
             quality: info.quality,
             tags: info.tags.clone(),
         };
@@ -335,10 +353,20 @@ impl Store {
             meta: &meta,
             name: None,
         }])?;
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let h = info.hash.to_hex();
+        tx.execute(
             "UPDATE artifacts SET created = MIN(created, ?2) WHERE hash = ?1",
-            params![info.hash.to_hex(), info.created],
+            params![h, info.created],
         )?;
+        for input in &info.inputs {
+            tx.execute(
+                "INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)",
+                params![h, input.to_hex()],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -356,6 +384,116 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Entry indices by hash, keyed on the hash's first 8 bytes: hashes are
+/// uniformly random, so that is as good a key as the whole and makes a
+/// table of a million half the size, with no hashing to do. The rare prefix
+/// two hashes share moves both to a map keyed on the whole hash.
+#[derive(Default)]
+struct HashIndex {
+    by_prefix: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    shared: HashMap<Hash, u32>,
+}
+
+/// In `by_prefix`: look in `shared`.
+const SHARED: u32 = u32::MAX;
+
+fn prefix(h: &Hash) -> u64 {
+    u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes"))
+}
+
+impl HashIndex {
+    fn insert(&mut self, hash: Hash, i: u32, entries: &[Entry]) {
+        match self.by_prefix.entry(prefix(&hash)) {
+            Entry_::Vacant(v) => {
+                v.insert(i);
+            }
+            Entry_::Occupied(mut o) => {
+                let j = *o.get();
+                if j != SHARED {
+                    self.shared.insert(entries[j as usize].hash, j);
+                    o.insert(SHARED);
+                }
+                self.shared.insert(hash, i);
+            }
+        }
+    }
+
+    /// The entry whose hash `hex` spells. A hash that is not stored but
+    /// shares a stored one's first 8 bytes (odds of 1 in 2^64 per lookup)
+    /// finds that one: a collector then keeps an artifact it could have
+    /// let go, never the reverse. Checking the whole hash would cost a
+    /// second cache miss per lookup, and there are millions.
+    fn get(&self, hex: &[u8]) -> Option<u32> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut first = [0u8; 8];
+        let mut bad = 0u8;
+        for (o, pair) in first.iter_mut().zip(hex[..16].chunks_exact(2)) {
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= hi | lo;
+            *o = (hi << 4) | (lo & 0x0F);
+        }
+        if bad & 0xF0 != 0 {
+            return None;
+        }
+        match *self.by_prefix.get(&u64::from_le_bytes(first))? {
+            SHARED => self.shared.get(&parse_hex(hex)?).copied(),
+            i => Some(i),
+        }
+    }
+}
+
+/// Passes a u64 key through: it is already uniformly random.
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Hex digit values; 0xFF for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
+    }
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        t[b'A' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
+
+/// 64 hex digits to a hash, without blake3's general parser.
+fn parse_hex(hex: &[u8]) -> Option<Hash> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0F);
+    }
+    (bad & 0xF0 == 0).then_some(Hash(out))
 }
 
 /// Hashes (hex) the journal shows changed after `since`, with every

@@ -22,6 +22,11 @@ pub enum ArtifactError {
         action: String,
         rule: String,
     },
+    /// A put names an input that is not stored.
+    MissingInput {
+        input: Hash,
+        why: String,
+    },
     /// Still referenced (pinned, or a version of a name): not removed.
     InUse {
         hash: Hash,
@@ -84,6 +89,9 @@ impl fmt::Display for ArtifactError {
                     f,
                     "artifact {hash} was {how} by the stale manager's rule '{rule}' at {at:.0} (Unix time)"
                 )
+            }
+            ArtifactError::MissingInput { input, why } => {
+                write!(f, "input {input} of this put is not in the store: {why}")
             }
             ArtifactError::InUse { hash, why } => write!(f, "artifact {hash} is in use: {why}"),
             ArtifactError::UnknownName { name, version: None } => write!(f, "no artifact named '{name}'"),

@@ -102,6 +102,15 @@ pub(crate) fn open(path: &Path, durable: bool) -> Result<Connection> {
         }
     }
     conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+    // The REFERENCES clauses document; they are not enforced (rusqlite's
+    // bundled SQLite would): a version of a name outlives its archived
+    // artifact, so that `history` still lists it.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // Hashes are random keys: every insert or delete lands on a random page
+    // of the indexes. A larger cache and reads through mmap keep that off
+    // the system-call path (SQLite's default cache is 2 MB).
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     Ok(conn)
 }
 

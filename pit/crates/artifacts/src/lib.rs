@@ -8,7 +8,7 @@
 //! objects/ab/cdef….zst a blob as a plain zstd frame (`zstd -d` reads it)
 //! objects/ab/cdef….raw a blob stored as is (small, or incompressible)
 //! index.sqlite         metadata, lineage, tags and named versions (WAL)
-//! tmp/                 blobs being written
+//! tmp/                 blobs being written (a killed writer's are removed at open)
 //! ```
 //!
 //! A put writes the blob first (temporary file, fsync, rename, fsync of the
@@ -22,6 +22,8 @@ mod cache;
 mod collect;
 mod error;
 mod index;
+mod search;
+mod stream;
 
 use std::fmt;
 use std::fs;
@@ -33,6 +35,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use blob::Encoding;
 pub use collect::{Entry, Removal, Snapshot, Stored};
 pub use error::{ArtifactError, Result};
+pub use search::Hit;
+pub use stream::Mapped;
 
 use error::io;
 
@@ -238,7 +242,7 @@ impl Store {
                     let name = entry.map_err(io(&root))?.file_name();
                     let name = name.to_string_lossy();
                     let ours = name.starts_with(".FORMAT.")
-                        || ["objects", "tmp"].contains(&name.as_ref())
+                        || ["objects", "tmp", "search"].contains(&name.as_ref())
                         || name.starts_with("index.sqlite");
                     if !ours {
                         return Err(ArtifactError::NotAStore(root));
@@ -252,6 +256,7 @@ impl Store {
         let tmp = root.join("tmp");
         fs::create_dir_all(&objects).map_err(io(&objects))?;
         fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        stream::remove_orphans(&tmp);
         sync_dir(&root, options.durable)?;
         let conn = index::open(&root.join("index.sqlite"), options.durable)?;
         if upgrade {
@@ -382,7 +387,8 @@ impl Store {
         })
     }
 
-    /// Records `items` in one IMMEDIATE transaction, or returns `None` when
+    /// Records `items` (their metadata and names: the bytes are staged
+    /// already) in one IMMEDIATE transaction, or returns `None` when
     /// content it did not stage has gone meanwhile. The file of a new blob
     /// is checked under the write lock, which a collector holds while it
     /// unlinks: a blob is never indexed without its file.
@@ -425,7 +431,24 @@ impl Store {
                 ])?;
                 let mut input = tx.prepare_cached("INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)")?;
                 for i in &meta.inputs {
-                    input.execute(params![h, i.to_hex()])?;
+                    let ih = i.to_hex();
+                    // Lineage names stored artifacts only: an input the stale
+                    // manager removed meanwhile is an error, not a dangling link.
+                    if !tx
+                        .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
+                        .exists([&ih])?
+                    {
+                        let removed: Option<(String, String)> = tx
+                            .prepare_cached("SELECT action, rule FROM removed WHERE hash = ?1")?
+                            .query_row([&ih], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()?;
+                        let why = match removed {
+                            Some((action, rule)) => format!("the stale manager's rule '{rule}' did {action} it"),
+                            None => "it was never stored".to_owned(),
+                        };
+                        return Err(ArtifactError::MissingInput { input: *i, why });
+                    }
+                    input.execute(params![h, ih])?;
                 }
                 tx.prepare_cached("DELETE FROM removed WHERE hash = ?1")?
                     .execute([&h])?;
@@ -502,6 +525,13 @@ impl Store {
                 data
             }
         };
+        self.note_read(hash);
+        Ok(data)
+    }
+
+    /// Counts a read of `hash` in memory; writes the counts to the index
+    /// when a batch is due.
+    fn note_read(&self, hash: &Hash) {
         let due = {
             let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
             let now = index::now();
@@ -515,7 +545,6 @@ impl Store {
             // The bytes are good; a busy index only delays the counts.
             let _ = self.flush_reads();
         }
-        Ok(data)
     }
 
     /// Writes the reads counted in memory to the index (access counts and

@@ -123,7 +123,7 @@ pub fn artifact_to_py(py: Python<'_>, e: pit_artifacts::ArtifactError) -> PyErr 
         );
     }
     match e {
-        E::UnknownHash(_) | E::UnknownName { .. } | E::Removed { .. } => {
+        E::UnknownHash(_) | E::UnknownName { .. } | E::Removed { .. } | E::MissingInput { .. } => {
             raise(class(py, &UNKNOWN_ARTIFACT, "UnknownArtifact"), msg)
         }
         E::Corrupt { .. } => raise(class(py, &CORRUPT_ARTIFACT, "CorruptArtifact"), msg),

@@ -4,11 +4,14 @@
 
 mod arbiter;
 mod artifacts;
+mod artifacts_search;
+mod artifacts_stream;
 mod convert;
 mod dag;
 mod errors;
 mod pool;
 mod quest;
+mod stale;
 
 use pyo3::prelude::*;
 
@@ -18,9 +21,12 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::PyPool>()?;
     m.add_class::<pool::PyLease>()?;
     m.add_class::<artifacts::PyArtifactStore>()?;
+    m.add_class::<artifacts_stream::PyArtifactBuffer>()?;
     m.add_class::<arbiter::PyArbiter>()?;
     m.add_class::<arbiter::PyResourceLock>()?;
     m.add_class::<quest::PyQuestEpisode>()?;
+    m.add_class::<stale::PyStaleManager>()?;
+    m.add_class::<stale::PyPlan>()?;
     m.add_function(wrap_pyfunction!(quest::quest_solve, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_expected, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_h_add, m)?)?;
