@@ -36,6 +36,8 @@ def test_names_versions_and_content_stored_once(tmp_path: Path) -> None:
     assert info["access_count"] == 1  # read once, as version 3
     with pytest.raises(UnknownArtifact, match="artifact 'report' has no version 7"):
         store.get("report", 7)
+    with pytest.raises(ValueError, match="versions count from 1, got -1"):
+        store.get("report", -1)
     with pytest.raises(UnknownArtifact, match="no artifact named 'nope'"):
         store.get("nope")
     with pytest.raises(ValueError, match="64-digit hex"):

@@ -19,6 +19,18 @@ pub(crate) fn hash(py: Python<'_>, hex: &str) -> PyResult<Hash> {
     Hash::from_hex(hex).map_err(|e| artifact_to_py(py, e))
 }
 
+/// Versions count from 1; anything else is a clear error, not an overflow.
+fn version_of(version: Option<i64>) -> PyResult<Option<u32>> {
+    version
+        .map(|v| {
+            u32::try_from(v)
+                .ok()
+                .filter(|&v| v >= 1)
+                .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("versions count from 1, got {v}")))
+        })
+        .transpose()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn meta(
     py: Python<'_>,
@@ -111,7 +123,8 @@ impl PyArtifactStore {
 
     /// The bytes of ``name`` (its latest version, or ``version``).
     #[pyo3(signature = (name, version = None))]
-    fn get<'py>(&self, py: Python<'py>, name: &str, version: Option<u32>) -> PyResult<Bound<'py, PyBytes>> {
+    fn get<'py>(&self, py: Python<'py>, name: &str, version: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        let version = version_of(version)?;
         let data = py
             .detach(|| self.store.get(name, version))
             .map_err(|e| artifact_to_py(py, e))?;
@@ -129,7 +142,8 @@ impl PyArtifactStore {
 
     /// The hash of ``name`` (its latest version, or ``version``).
     #[pyo3(signature = (name, version = None))]
-    fn resolve(&self, py: Python<'_>, name: &str, version: Option<u32>) -> PyResult<String> {
+    fn resolve(&self, py: Python<'_>, name: &str, version: Option<i64>) -> PyResult<String> {
+        let version = version_of(version)?;
         let h = py
             .detach(|| self.store.resolve(name, version))
             .map_err(|e| artifact_to_py(py, e))?;
