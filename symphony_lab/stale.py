@@ -18,9 +18,11 @@ local path is written there too, any other URL through ``fsspec``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +42,8 @@ RootSource = DagTracker | str | os.PathLike[str] | Callable[[], Iterable[str]]
 artifact hashes), a DAG checkpoint file (read again at every plan), or a
 callable giving hashes."""
 
-_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+# 64 hex digits not part of a longer run (so `model_<hash>.pt` counts).
+_HASH = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
 @dataclass(frozen=True)
@@ -127,12 +130,14 @@ class FsspecArchive:
 @dataclass(frozen=True)
 class StaleReport:
     """What a run did. ``spared``: planned to go, but reached by a put, ref
-    or pin during the run. ``failed``: could not be archived, so kept."""
+    or pin during the run. ``orphans``: files no artifact named (left by
+    failed puts), deleted. ``failed``: could not be archived, so kept."""
 
     archived: int
     deleted: int
     kept: int
     spared: int
+    orphans: int
     freed_bytes: int
     seconds: float
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -188,8 +193,10 @@ class StaleManager:
             action=p.action,
             archive_dir=archive_dir,
             archive=archive_obj,
-            roots=self._root_hashes,
+            roots=_weak_roots(self),
         )
+        # A background thread must not outlive the interpreter's teardown.
+        atexit.register(_stop_at_exit, weakref.ref(self))
 
     def add_roots(self, source: RootSource) -> None:
         """Keeps the artifacts ``source`` names from now on."""
@@ -246,6 +253,23 @@ class StaleManager:
         return f"StaleManager({self.store!r}, {self.policy!r}, archive={self.archive!r})"
 
 
+def _weak_roots(manager: StaleManager) -> Callable[[], list[str]]:
+    """The manager's roots, without the Pit holding the manager alive."""
+    ref = weakref.ref(manager)
+
+    def roots() -> list[str]:
+        alive = ref()
+        return [] if alive is None else alive._root_hashes()
+
+    return roots
+
+
+def _stop_at_exit(ref: weakref.ref[StaleManager]) -> None:
+    manager = ref()
+    if manager is not None:
+        manager.stop()
+
+
 def _archive(
     archive: str | os.PathLike[str] | FsspecArchive | None,
 ) -> tuple[Path | None, FsspecArchive | None]:
@@ -264,6 +288,7 @@ def _archive(
 def _hashes_of(source: RootSource) -> Iterator[str]:
     if isinstance(source, DagTracker):
         for key in source:
+            yield from _hashes_in(key)
             yield from _hashes_in(source.payload(key))
     elif isinstance(source, str | os.PathLike):
         tracker = DagTracker.from_bytes(Path(source).read_bytes())
@@ -278,10 +303,10 @@ def _hashes_of(source: RootSource) -> Iterator[str]:
 
 def _hashes_in(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        yield from _HASH.findall(value)
+        yield from (h.lower() for h in _HASH.findall(value))
     elif isinstance(value, bytes | bytearray | memoryview):
         # Checkpoints hold bytes payloads (JSON, msgpack…): hashes are ASCII in them.
-        yield from _HASH.findall(bytes(value).decode("latin-1"))
+        yield from (h.lower() for h in _HASH.findall(bytes(value).decode("latin-1")))
     elif isinstance(value, dict):
         for k, v in value.items():
             yield from _hashes_in(k)

@@ -92,7 +92,7 @@ def test_roots_from_live_dags_checkpoints_and_callables(tmp_path: Path) -> None:
     parent = store.put_blob(b"parent")
     child = store.put_blob(b"child", inputs=[parent])
     dag = DagTracker()
-    dag.add_task("train", payload={"outputs": [a], "note": f"made {child}"})
+    dag.add_task("train", payload={"outputs": [a], "note": f"made model_{child.upper()}.pt"})
     checkpoint = DagTracker()
     checkpoint.add_task("eval", payload=json.dumps({"outputs": [b]}).encode())
     (tmp_path / "run.ckpt").write_bytes(checkpoint.to_bytes())

@@ -153,7 +153,7 @@ impl Store {
     /// encoding, and what the index knows of it: what an archive keeps.
     pub fn stored(&self, hash: &Hash) -> Result<(Stored, Encoding, Info)> {
         let info = self.info(hash)?;
-        let encoding = Encoding::parse(&info.encoding).ok_or_else(|| ArtifactError::Corrupt {
+        let mut encoding = Encoding::parse(&info.encoding).ok_or_else(|| ArtifactError::Corrupt {
             hash: *hash,
             why: format!("the index gives it the unknown encoding '{}'", info.encoding),
         })?;
@@ -167,10 +167,12 @@ impl Store {
                 .flatten();
             Stored::Inline(data.ok_or_else(|| self.why_unknown(hash))?)
         } else {
-            let (path, _) = blob::find(&self.objects, hash).ok_or_else(|| ArtifactError::Corrupt {
+            // The file says how it is encoded: that is what an archive keeps.
+            let (path, found) = blob::find(&self.objects, hash).ok_or_else(|| ArtifactError::Corrupt {
                 hash: *hash,
                 why: "its file is missing".into(),
             })?;
+            encoding = found;
             Stored::File(path)
         };
         Ok((stored, encoding, info))
@@ -181,12 +183,12 @@ impl Store {
     /// hashes removed.
     pub fn remove(&self, removals: &[Removal], since: i64) -> Result<Vec<Hash>> {
         let mut removed = Vec::new();
+        let mut files = Vec::new();
         {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let spared = spared_since(&tx, since)?;
             let now = index::now();
-            let mut files = Vec::new();
             // In key order: neighbours share index pages, so fewer pages are
             // dirtied (and written to the WAL) per removal.
             let mut ordered: Vec<&Removal> = removals.iter().collect();
@@ -206,14 +208,29 @@ impl Store {
                 tx.prepare_cached("INSERT OR REPLACE INTO removed (hash, at, action, rule) VALUES (?1, ?2, ?3, ?4)")?
                     .execute(params![h, now, r.action, r.rule])?;
                 index::journal(&tx, &h)?;
-                if !inline && let Some((path, _)) = blob::find(&self.objects, &r.hash) {
-                    files.push(path);
+                if !inline {
+                    for encoding in [Encoding::Zstd, Encoding::Raw] {
+                        files.push((r.hash, blob::path_of(&self.objects, &r.hash, encoding)));
+                    }
                 }
                 removed.push(r.hash);
             }
-            // Under the write lock: a put of the same content waits, then
-            // finds its file gone and writes it again.
-            for path in &files {
+            tx.commit()?;
+        }
+        // Rows first, files second: a crash between the two leaves files
+        // nobody refers to (swept later), never a row without its file. The
+        // files go under the write lock, only where no row came back: a put
+        // of the same content checks its file under the same lock.
+        if !files.is_empty() {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (hash, path) in &files {
+                if tx
+                    .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
+                    .exists([hash.to_hex()])?
+                {
+                    continue;
+                }
                 match fs::remove_file(path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -235,6 +252,11 @@ impl Store {
         if !self.contains(hash)? {
             return Err(self.why_unknown(hash));
         }
+        // A pin or name added after this look is in the journal past here:
+        // the removal then spares it.
+        let since: i64 = self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0))?;
         let (pinned, names) = {
             let conn = self.conn();
             let h = hash.to_hex();
@@ -261,7 +283,12 @@ impl Store {
             action: "delete".into(),
             rule: "deleted by the user".into(),
         };
-        self.remove(&[removal], i64::MAX)?;
+        if self.remove(&[removal], since)?.is_empty() && self.contains(hash)? {
+            return Err(ArtifactError::InUse {
+                hash: *hash,
+                why: "it was pinned, named or put again while being deleted".into(),
+            });
+        }
         Ok(())
     }
 
@@ -335,39 +362,79 @@ impl Store {
 
     /// Puts an archived artifact back: `stored` (as kept, in `encoding`) is
     /// checked against the hash first, then recorded with its metadata and
-    /// original creation time.
+    /// lineage as they were, in one transaction. It counts as new (created
+    /// now): the stale manager's grace covers it, so a restore sticks.
     pub fn restore(&self, stored: Vec<u8>, encoding: Encoding, info: &Info) -> Result<()> {
         let data = blob::decode(stored, encoding, info.size, &info.hash)?;
-        // Its inputs may be gone for good: the lineage is restored as it was,
-        // not checked as a new put's is.
         let meta = Meta {
             kind: info.kind.clone(),
             media_type: info.media_type.clone(),
             producer: info.producer.clone(),
-            inputs: Vec::new(),
+            inputs: info.inputs.clone(),
             quality: info.quality,
             tags: info.tags.clone(),
         };
-        self.put_many(&[Item {
-            data: &data,
-            meta: &meta,
-            name: None,
-        }])?;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let h = info.hash.to_hex();
-        tx.execute(
-            "UPDATE artifacts SET created = MIN(created, ?2) WHERE hash = ?1",
-            params![h, info.created],
+        self.put_checked(
+            &[Item {
+                data: &data,
+                meta: &meta,
+                name: None,
+            }],
+            false,
         )?;
-        for input in &info.inputs {
-            tx.execute(
-                "INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)",
-                params![h, input.to_hex()],
-            )?;
+        Ok(())
+    }
+
+    /// Deletes files in `objects/` that the index does not name and that
+    /// were last changed more than `older_than` seconds ago: left by puts
+    /// that failed (a full disk, a missing input) or were killed between
+    /// writing a blob and recording it. The age spares puts in progress.
+    /// Returns how many went.
+    pub fn sweep_orphans(&self, older_than: f64) -> Result<usize> {
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs_f64(older_than.max(0.0));
+        let mut candidates = Vec::new();
+        let fans = match fs::read_dir(&self.objects) {
+            Ok(d) => d,
+            Err(e) => return Err(crate::error::io(&self.objects)(e)),
+        };
+        for fan in fans.flatten() {
+            let Ok(files) = fs::read_dir(fan.path()) else { continue };
+            let prefix = fan.file_name().to_string_lossy().into_owned();
+            for f in files.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                let Some((rest, _)) = name.rsplit_once('.') else {
+                    continue;
+                };
+                let Ok(hash) = Hash::from_hex(&format!("{prefix}{rest}")) else {
+                    continue;
+                };
+                let old = f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+                if old {
+                    candidates.push((hash, f.path()));
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut swept = 0;
+        for (hash, path) in candidates {
+            let indexed: Option<String> = tx
+                .prepare_cached("SELECT encoding FROM artifacts WHERE hash = ?1")?
+                .query_row([hash.to_hex()], |r| r.get(0))
+                .optional()?;
+            let ours = indexed
+                .as_deref()
+                .and_then(Encoding::parse)
+                .is_some_and(|e| path.extension().is_some_and(|x| x == e.suffix()));
+            if !ours && fs::remove_file(&path).is_ok() {
+                swept += 1;
+            }
         }
         tx.commit()?;
-        Ok(())
+        Ok(swept)
     }
 
     /// Journal entries after `since`: `(seq, hash)`, oldest first, at most `limit`.

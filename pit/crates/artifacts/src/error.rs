@@ -7,7 +7,10 @@ use crate::Hash;
 #[derive(Debug)]
 pub enum ArtifactError {
     /// The folder exists but is not a store (no `FORMAT` file, and not empty).
-    NotAStore(PathBuf),
+    NotAStore {
+        path: PathBuf,
+        why: String,
+    },
     /// The store was written by a newer version of this format.
     NewerFormat {
         found: u32,
@@ -69,11 +72,9 @@ pub type Result<T> = std::result::Result<T, ArtifactError>;
 impl fmt::Display for ArtifactError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ArtifactError::NotAStore(p) => write!(
-                f,
-                "{} is not an artifact store: it has files but no FORMAT file",
-                p.display()
-            ),
+            ArtifactError::NotAStore { path, why } => {
+                write!(f, "{} is not an artifact store: {why}", path.display())
+            }
             ArtifactError::NewerFormat { found, supported } => write!(
                 f,
                 "the store has format version {found}; this version reads up to {supported}"

@@ -223,7 +223,13 @@ impl Store {
                 .trim()
                 .strip_prefix("symphony-artifacts ")
                 .and_then(|v| v.parse::<u32>().ok())
-                .ok_or_else(|| ArtifactError::NotAStore(root.clone()))?;
+                .ok_or_else(|| ArtifactError::NotAStore {
+                    path: root.clone(),
+                    why: format!(
+                        "its FORMAT file says {:?}, not 'symphony-artifacts <version>'",
+                        text.trim()
+                    ),
+                })?;
             if found > FORMAT_VERSION {
                 return Err(ArtifactError::NewerFormat {
                     found,
@@ -234,7 +240,10 @@ impl Store {
         } else {
             if root.exists() {
                 if !root.is_dir() {
-                    return Err(ArtifactError::NotAStore(root));
+                    return Err(ArtifactError::NotAStore {
+                        path: root,
+                        why: "it is a file, not a folder".into(),
+                    });
                 }
                 // Only what another process creating the store at this very
                 // moment would have made so far.
@@ -245,7 +254,10 @@ impl Store {
                         || ["objects", "tmp", "search"].contains(&name.as_ref())
                         || name.starts_with("index.sqlite");
                     if !ours {
-                        return Err(ArtifactError::NotAStore(root));
+                        return Err(ArtifactError::NotAStore {
+                            path: root,
+                            why: "it has files but no FORMAT file".into(),
+                        });
                     }
                 }
             }
@@ -314,23 +326,34 @@ impl Store {
                 check_name(name)?;
             }
         }
+        self.put_checked(items, true)
+    }
+
+    /// `put_many`; `check_inputs: false` records lineage to artifacts that
+    /// are gone (a restore brings lineage back as it was).
+    pub(crate) fn put_checked(&self, items: &[Item<'_>], check_inputs: bool) -> Result<Vec<Put>> {
         let hashes: Vec<Hash> = items.iter().map(|i| Hash::of(i.data)).collect();
         let mut staged: Vec<Option<Staged>> = (0..items.len()).map(|_| None).collect();
         // A collector may remove content between our look and our commit:
-        // the commit then finds it gone, and we stage it again.
+        // the commit then names the item, and we stage it again.
+        let mut redo: Option<usize> = None;
         for _ in 0..8 {
             let known = self.stored_sizes(&hashes)?;
             for (i, item) in items.iter().enumerate() {
-                if staged[i].is_none() && !self.is_whole(&hashes[i], known.get(&hashes[i]).copied()) {
+                let missing = staged[i].is_none() && !self.is_whole(&hashes[i], known.get(&hashes[i]).copied());
+                if missing || redo == Some(i) {
                     staged[i] = Some(self.stage(&hashes[i], item.data)?);
                 }
             }
-            if let Some(out) = self.commit(items, &hashes, &staged)? {
-                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                for (item, hash) in items.iter().zip(&hashes) {
-                    cache.insert(*hash, item.data);
+            match self.commit(items, &hashes, &staged, check_inputs)? {
+                Ok(out) => {
+                    let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                    for (item, hash) in items.iter().zip(&hashes) {
+                        cache.insert(*hash, item.data);
+                    }
+                    return Ok(out);
                 }
-                return Ok(out);
+                Err(i) => redo = Some(i),
             }
         }
         Err(ArtifactError::Invalid(
@@ -388,75 +411,114 @@ impl Store {
     }
 
     /// Records `items` (their metadata and names: the bytes are staged
-    /// already) in one IMMEDIATE transaction, or returns `None` when
-    /// content it did not stage has gone meanwhile. The file of a new blob
-    /// is checked under the write lock, which a collector holds while it
-    /// unlinks: a blob is never indexed without its file.
-    fn commit(&self, items: &[Item<'_>], hashes: &[Hash], staged: &[Option<Staged>]) -> Result<Option<Vec<Put>>> {
+    /// already) in one IMMEDIATE transaction, or names an item whose blob
+    /// must be staged (again): content it did not stage that has gone
+    /// meanwhile, or a file removed after it was written. The file of a
+    /// new blob is checked under the write lock, which a collector holds
+    /// while it unlinks: a blob is never indexed without its file.
+    /// `check_inputs`: refuse inputs that are not stored (a restore brings
+    /// lineage back as it was, and skips it).
+    pub(crate) fn commit(
+        &self,
+        items: &[Item<'_>],
+        hashes: &[Hash],
+        staged: &[Option<Staged>],
+        check_inputs: bool,
+    ) -> Result<std::result::Result<Vec<Put>, usize>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = index::now();
         let mut out = Vec::with_capacity(items.len());
-        for ((item, hash), staged) in items.iter().zip(hashes).zip(staged) {
+        for (n, ((item, hash), staged)) in items.iter().zip(hashes).zip(staged).enumerate() {
             let h = hash.to_hex();
-            let present = tx
-                .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
-                .exists([&h])?;
-            let mut changed = false;
-            if !present {
-                let Some(st) = staged else { return Ok(None) };
-                if st.inline.is_none()
-                    && !blob::find(&self.objects, hash)
-                        .is_some_and(|(p, _)| fs::metadata(p).is_ok_and(|m| m.len() as usize == st.stored))
-                {
-                    return Ok(None);
-                }
-                let meta = item.meta;
-                tx.prepare_cached(
-                    "INSERT INTO artifacts
-                     (hash, size, stored_size, encoding, kind, media_type, producer, quality, created, accessed, data)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
-                )?
-                .execute(params![
-                    h,
-                    st.size as i64,
-                    st.stored as i64,
-                    st.encoding.name(),
-                    meta.kind,
-                    meta.media_type,
-                    meta.producer,
-                    meta.quality,
-                    now,
-                    st.inline
-                ])?;
-                let mut input = tx.prepare_cached("INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)")?;
-                for i in &meta.inputs {
-                    let ih = i.to_hex();
-                    // Lineage names stored artifacts only: an input the stale
-                    // manager removed meanwhile is an error, not a dangling link.
-                    if !tx
-                        .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
-                        .exists([&ih])?
-                    {
-                        let removed: Option<(String, String)> = tx
-                            .prepare_cached("SELECT action, rule FROM removed WHERE hash = ?1")?
-                            .query_row([&ih], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()?;
-                        let why = match removed {
-                            Some((action, rule)) => format!("the stale manager's rule '{rule}' did {action} it"),
-                            None => "it was never stored".to_owned(),
-                        };
-                        return Err(ArtifactError::MissingInput { input: *i, why });
+            let indexed: Option<(String, i64)> = tx
+                .prepare_cached("SELECT encoding, stored_size FROM artifacts WHERE hash = ?1")?
+                .query_row([&h], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let file_of = |st: &Staged| -> Option<PathBuf> {
+                st.inline
+                    .is_none()
+                    .then(|| blob::path_of(&self.objects, hash, st.encoding))
+            };
+            let whole = |st: &Staged, path: &Path| fs::metadata(path).is_ok_and(|m| m.len() as usize == st.stored);
+            match (&indexed, staged) {
+                (None, None) => return Ok(Err(n)),
+                (None, Some(st)) => {
+                    if let Some(path) = file_of(st) {
+                        if !whole(st, &path) {
+                            return Ok(Err(n));
+                        }
+                        // A file of this content in the other encoding is a
+                        // leftover (nothing indexes it): reads must not find it.
+                        self.remove_other_encoding(hash, st.encoding)?;
                     }
-                    input.execute(params![h, ih])?;
+                    let meta = item.meta;
+                    tx.prepare_cached(
+                        "INSERT INTO artifacts
+                         (hash, size, stored_size, encoding, kind, media_type, producer, quality, created, accessed, data)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                    )?
+                    .execute(params![
+                        h,
+                        st.size as i64,
+                        st.stored as i64,
+                        st.encoding.name(),
+                        meta.kind,
+                        meta.media_type,
+                        meta.producer,
+                        meta.quality,
+                        now,
+                        st.inline
+                    ])?;
+                    let mut input = tx.prepare_cached("INSERT OR IGNORE INTO inputs (hash, input) VALUES (?1, ?2)")?;
+                    for i in &meta.inputs {
+                        let ih = i.to_hex();
+                        // Lineage names stored artifacts only: an input the stale
+                        // manager removed meanwhile is an error, not a dangling link.
+                        if check_inputs
+                            && !tx
+                                .prepare_cached("SELECT 1 FROM artifacts WHERE hash = ?1")?
+                                .exists([&ih])?
+                        {
+                            let removed: Option<(String, String)> = tx
+                                .prepare_cached("SELECT action, rule FROM removed WHERE hash = ?1")?
+                                .query_row([&ih], |r| Ok((r.get(0)?, r.get(1)?)))
+                                .optional()?;
+                            let why = match removed {
+                                Some((action, rule)) => format!("the stale manager's rule '{rule}' did {action} it"),
+                                None => "it was never stored".to_owned(),
+                            };
+                            return Err(ArtifactError::MissingInput { input: *i, why });
+                        }
+                        input.execute(params![h, ih])?;
+                    }
+                    tx.prepare_cached("DELETE FROM removed WHERE hash = ?1")?
+                        .execute([&h])?;
                 }
-                tx.prepare_cached("DELETE FROM removed WHERE hash = ?1")?
-                    .execute([&h])?;
-                changed = true;
+                (Some((encoding, stored)), staged) => {
+                    // Put again: as good as a read for the stale manager, and
+                    // journaled below, so a collector's run in progress spares it.
+                    tx.prepare_cached("UPDATE artifacts SET accessed = ?2 WHERE hash = ?1")?
+                        .execute(params![h, now])?;
+                    if let Some(st) = staged
+                        && let Some(path) = file_of(st)
+                    {
+                        // Staged because the indexed file was missing or torn:
+                        // ours replaces it, in whichever encoding we wrote.
+                        if !whole(st, &path) {
+                            return Ok(Err(n));
+                        }
+                        if encoding != st.encoding.name() || *stored != st.stored as i64 {
+                            tx.prepare_cached("UPDATE artifacts SET encoding = ?2, stored_size = ?3 WHERE hash = ?1")?
+                                .execute(params![h, st.encoding.name(), st.stored as i64])?;
+                            self.remove_other_encoding(hash, st.encoding)?;
+                        }
+                    }
+                }
             }
             let mut tag = tx.prepare_cached("INSERT OR IGNORE INTO tags (hash, tag) VALUES (?1, ?2)")?;
             for t in &item.meta.tags {
-                changed |= tag.execute(params![h, t])? > 0;
+                tag.execute(params![h, t])?;
             }
             let version = match item.name {
                 None => None,
@@ -466,17 +528,26 @@ impl Store {
                         .query_row([name], |r| r.get(0))?;
                     tx.prepare_cached("INSERT INTO refs (name, version, hash, created) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![name, v, h, now])?;
-                    changed = true;
                     Some(v)
                 }
             };
-            if changed {
-                index::journal(&tx, &h)?;
-            }
+            index::journal(&tx, &h)?;
             out.push((*hash, version));
         }
         tx.commit()?;
-        Ok(Some(out))
+        Ok(Ok(out))
+    }
+
+    fn remove_other_encoding(&self, hash: &Hash, keep: Encoding) -> Result<()> {
+        let other = match keep {
+            Encoding::Raw => Encoding::Zstd,
+            Encoding::Zstd => Encoding::Raw,
+        };
+        let path = blob::path_of(&self.objects, hash, other);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+            _ => Ok(()),
+        }
     }
 
     /// The hash of `name`'s `version` (the latest when `None`).
@@ -608,7 +679,11 @@ impl Store {
                 })?;
                 blob::decode(stored, encoding, size as u64, hash)
             }
-            None => blob::read(&self.objects, hash, size as u64),
+            None => match blob::read(&self.objects, hash, size as u64) {
+                // Removed by another process between our look and our read.
+                Err(ArtifactError::Corrupt { .. }) if !self.contains(hash)? => Err(self.why_unknown(hash)),
+                other => other,
+            },
         }
     }
 
@@ -633,6 +708,11 @@ impl Store {
             },
             None => ArtifactError::UnknownHash(*hash),
         }
+    }
+
+    /// Reads and re-hashes one blob: `Ok` when its bytes are whole.
+    pub fn check(&self, hash: &Hash) -> Result<()> {
+        self.read_stored(hash).map(|_| ())
     }
 
     pub fn contains(&self, hash: &Hash) -> Result<bool> {

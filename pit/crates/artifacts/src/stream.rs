@@ -208,9 +208,10 @@ impl Store {
         // The temporary file stays until the commit: a collector removing
         // the same content meanwhile takes the file we placed, and the next
         // round places it again.
+        let mut again = false;
         for _ in 0..8 {
             let known = self.stored_sizes(&[hash])?;
-            let staged = if self.is_whole(&hash, known.get(&hash).copied()) {
+            let staged = if !again && self.is_whole(&hash, known.get(&hash).copied()) {
                 None
             } else {
                 self.place(&temp.path, &hash, encoding)?;
@@ -221,8 +222,9 @@ impl Store {
                     inline: None,
                 })
             };
-            if let Some(out) = self.commit(&[item], &[hash], &[staged])? {
-                return Ok(out[0]);
+            match self.commit(&[item], &[hash], &[staged], true)? {
+                Ok(out) => return Ok(out[0]),
+                Err(_) => again = true,
             }
         }
         Err(ArtifactError::Invalid(
@@ -304,18 +306,8 @@ impl Store {
         if fresh {
             sync_dir(&self.objects, durable)?;
         }
-        // The same content in the other encoding is not indexed whole (or
-        // we would not be here): torn, or left by a failed put. Reads look
-        // for .zst first, so it must not shadow ours.
-        let other = match encoding {
-            Encoding::Raw => Encoding::Zstd,
-            Encoding::Zstd => Encoding::Raw,
-        };
-        let other = blob::path_of(&self.objects, hash, other);
-        match fs::remove_file(&other) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io(&other)(e)),
-            _ => {}
-        }
+        // A file of this content in the other encoding is dealt with by the
+        // commit, under the write lock: it may be the indexed one.
         let link = Temp::new(&self.tmp, "link");
         if fs::hard_link(temp, &link.path).is_err() {
             // A file system without hard links: a copy does.

@@ -186,7 +186,7 @@ fn bad_folders_and_settings_are_refused() {
     fs::write(dir.path().join("notes.txt"), "hello").unwrap();
     assert!(matches!(
         Store::open(dir.path(), Options::default()),
-        Err(ArtifactError::NotAStore(_))
+        Err(ArtifactError::NotAStore { .. })
     ));
     let newer = dir.path().join("newer");
     fs::create_dir(&newer).unwrap();
@@ -397,4 +397,31 @@ fn a_version_1_store_is_upgraded_when_opened() {
         fs::read_to_string(root.join("FORMAT")).unwrap().trim(),
         format!("symphony-artifacts {}", pit_artifacts::FORMAT_VERSION)
     );
+}
+
+#[test]
+fn files_no_row_names_are_swept_once_old() {
+    let (_dir, s) = store();
+    let kept = s.put_blob(&noise(20_000, 7), &Meta::default()).unwrap();
+    let (kept_path, _) = s.object_path(&kept).unwrap();
+    let stray = s
+        .root()
+        .join("objects")
+        .join("ab")
+        .join(format!("{}.raw", "c".repeat(62)));
+    fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    fs::write(&stray, b"left by a put that failed").unwrap();
+    assert_eq!(s.sweep_orphans(60.0).unwrap(), 0, "too young: a put may be under way");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for p in [&stray, &kept_path] {
+        fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    assert_eq!(s.sweep_orphans(60.0).unwrap(), 1);
+    assert!(!stray.exists());
+    assert_eq!(s.get_by_hash(&kept).unwrap(), noise(20_000, 7));
 }

@@ -205,9 +205,8 @@ impl PyArtifactStore {
         tag: Option<&str>,
         producer: Option<&str>,
     ) -> PyResult<Vec<String>> {
-        let found = self
-            .store
-            .find(kind, tag, producer)
+        let found = py
+            .detach(|| self.store.find(kind, tag, producer))
             .map_err(|e| artifact_to_py(py, e))?;
         Ok(found.iter().map(Hash::to_hex).collect())
     }

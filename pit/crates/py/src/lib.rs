@@ -12,8 +12,15 @@ mod errors;
 mod pool;
 mod quest;
 mod stale;
+mod vdom;
 
 use pyo3::prelude::*;
+
+// Small allocations are the Pit's hot path (virtual DOM nodes, DAG payloads,
+// index rows): mimalloc serves them faster than glibc malloc, as polars
+// and pydantic-core do too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[pymodule]
 fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -27,7 +34,10 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<quest::PyQuestEpisode>()?;
     m.add_class::<stale::PyStaleManager>()?;
     m.add_class::<stale::PyPlan>()?;
+    m.add_class::<vdom::PyVNode>()?;
+    m.add_class::<vdom::PyVdomRoot>()?;
     m.add_function(wrap_pyfunction!(quest::quest_solve, m)?)?;
+    m.add_function(wrap_pyfunction!(vdom::h, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_expected, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_h_add, m)?)?;
     m.add("CHECKPOINT_VERSION", pit_dag::CHECKPOINT_VERSION)?;

@@ -200,6 +200,7 @@ impl PyStaleManager {
         d.set_item("deleted", report.deleted)?;
         d.set_item("kept", report.kept)?;
         d.set_item("spared", report.spared)?;
+        d.set_item("orphans", report.orphans)?;
         d.set_item(
             "failed",
             report
@@ -233,7 +234,9 @@ impl PyStaleManager {
                 "the background thread is already running; stop() it first",
             ));
         }
-        *slot = Some(Periodic::start(self.manager.clone(), Duration::from_secs_f64(interval)));
+        let interval = Duration::try_from_secs_f64(interval)
+            .map_err(|_| PyValueError::new_err(format!("interval must be seconds > 0, got {interval}")))?;
+        *slot = Some(Periodic::start(self.manager.clone(), interval));
         Ok(())
     }
 
@@ -269,6 +272,16 @@ impl PyStaleManager {
         match slot.as_ref().and_then(Periodic::last) {
             Some(Err(e)) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl Drop for PyStaleManager {
+    /// Dropped while the interpreter is held, the thread may be waiting for
+    /// it (to call roots or an archive): tell it to stop, never wait for it.
+    fn drop(&mut self) {
+        if let Some(p) = self.periodic.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            p.signal_stop();
         }
     }
 }

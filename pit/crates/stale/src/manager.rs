@@ -16,6 +16,10 @@ use crate::plan::{Plan, Verdict, plan};
 use crate::policy::{Action, Policy};
 use crate::{Result, StaleError};
 
+/// Seconds a file the index does not name must have lain untouched before
+/// a run deletes it: a put writes its file before it records it.
+const ORPHAN_AGE: f64 = 60.0;
+
 /// A source of hashes that must be kept (a live DAG's artifacts).
 pub type Roots = Box<dyn Fn() -> Result<Vec<Hash>> + Send + Sync>;
 
@@ -27,6 +31,8 @@ pub struct Report {
     pub kept: usize,
     /// Planned to go, but kept: a put, ref or pin reached them during the run.
     pub spared: usize,
+    /// Files in `objects/` the index did not name (failed puts), deleted.
+    pub orphans: usize,
     /// Could not be archived, so kept: hash and why.
     pub failed: Vec<(Hash, String)>,
     pub freed_bytes: u64,
@@ -155,9 +161,12 @@ impl StaleManager {
         for d in plan.removals() {
             if d.verdict == Verdict::Archive {
                 let archive = self.archive.as_ref().expect("checked at construction");
+                // Checked first: an archive never keeps damaged bytes in
+                // place of the only good copy.
                 let kept = self
                     .store
-                    .stored(&d.hash)
+                    .check(&d.hash)
+                    .and_then(|()| self.store.stored(&d.hash))
                     .map_err(StaleError::from)
                     .and_then(|(stored, encoding, info)| archive.put(&d.hash, &stored, encoding, &info));
                 if let Err(e) = kept {
@@ -189,6 +198,7 @@ impl StaleManager {
             }
         }
         report.spared = removals.len() - removed.len();
+        report.orphans = self.store.sweep_orphans(self.policy.grace.max(ORPHAN_AGE))?;
         report.seconds = start.elapsed().as_secs_f64();
         report.plan = plan;
         Ok(report)
@@ -278,13 +288,23 @@ impl Periodic {
         self.handle.is_some()
     }
 
+    /// Asks the thread to stop, without waiting: it ends after the run in
+    /// progress, if any. For a caller that must not block (a destructor
+    /// holding a lock the run may need).
+    pub fn signal_stop(mut self) {
+        self.signal();
+        drop(self.handle.take());
+    }
+
+    fn signal(&self) {
+        let (flag, cv) = &*self.stop;
+        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
+
     /// Asks the thread to stop and waits for it (a run in progress ends first).
     pub fn stop(&mut self) {
-        {
-            let (flag, cv) = &*self.stop;
-            *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
-            cv.notify_all();
-        }
+        self.signal();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

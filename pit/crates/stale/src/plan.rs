@@ -53,7 +53,7 @@ impl Rule {
     pub fn protects(self) -> bool {
         matches!(
             self,
-            Rule::Pinned | Rule::Root | Rule::Ref | Rule::Tagged | Rule::Training | Rule::Lineage
+            Rule::Pinned | Rule::Root | Rule::Ref | Rule::Tagged | Rule::Training | Rule::Lineage | Rule::Grace
         )
     }
 }
@@ -156,9 +156,7 @@ pub fn plan(snap: &Snapshot, policy: &Policy, roots: &[Hash]) -> Plan {
                 Some(rule) => (Verdict::Keep, rule),
                 None => {
                     let age = (now - e.created).max(0.0);
-                    if age < policy.grace {
-                        (Verdict::Keep, Rule::Grace)
-                    } else if policy.max_age.is_some_and(|m| idle > m) {
+                    if policy.max_age.is_some_and(|m| idle > m) {
                         (evict, Rule::MaxAge)
                     } else if policy
                         .min_access_count
@@ -238,6 +236,13 @@ fn mark(snap: &Snapshot, policy: &Policy, roots: &[Hash]) -> Vec<Option<Rule>> {
     };
     for &i in &snap.pins {
         seed(i, Rule::Pinned, &mut why);
+    }
+    // The young are kept, and so what they were made from: their producer
+    // may name them any moment, and the lineage must still be there.
+    for (i, e) in snap.entries.iter().enumerate() {
+        if snap.taken - e.created < policy.grace {
+            seed(i as u32, Rule::Grace, &mut why);
+        }
     }
     if !roots.is_empty() {
         let at: HashMap<Hash, u32> = snap

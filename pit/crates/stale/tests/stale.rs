@@ -317,3 +317,25 @@ fn runs_never_overlap_and_a_periodic_thread_stops() {
     assert!(!periodic.is_running());
     assert!(periodic.last().unwrap().is_ok());
 }
+
+#[test]
+fn the_young_keep_what_they_were_made_from() {
+    let now = 1_000_000.0;
+    let snap = Snapshot {
+        entries: vec![
+            entry(0, now - 1e6, now - 1e6, 0, None, 10),   // old input
+            entry(1, now - 60.0, now - 60.0, 0, None, 10), // made a minute ago from it
+        ],
+        edges: vec![(1, 0)],
+        taken: now,
+        ..Snapshot::default()
+    };
+    let policy = Policy {
+        max_age: Some(10.0),
+        action: Action::Delete,
+        ..Policy::default()
+    };
+    let p = plan(&snap, &policy, &[]);
+    assert_eq!(decision(&p, 1), (Verdict::Keep, Rule::Grace));
+    assert_eq!(decision(&p, 0), (Verdict::Keep, Rule::Lineage));
+}

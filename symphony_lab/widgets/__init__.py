@@ -1,0 +1,1 @@
+"""Widgets for JupyterLab: the virtual DOM's component registry (more to come)."""
