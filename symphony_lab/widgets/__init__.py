@@ -1,1 +1,6 @@
-"""Widgets for JupyterLab: the virtual DOM's component registry (more to come)."""
+"""Widgets for JupyterLab, drawn by the front end in js/ (bundled into
+static/ by ./lab): :class:`VdomWidget` for any virtual DOM tree."""
+
+from symphony_lab.widgets.vdom_widget import VdomWidget
+
+__all__ = ["VdomWidget"]

@@ -1,0 +1,63 @@
+"""A virtual DOM tree live in the notebook: :class:`VdomWidget` renders a
+tree built with ``h`` and keeps the page in step with each ``update``,
+sending only the patches; events on the page call the Python handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anywidget
+
+from symphony_lab._pit import VNode
+from symphony_lab.vdom import COMPONENTS, Vdom
+
+STATIC = Path(__file__).with_name("static")
+
+
+def _bundle(name: str) -> Path:
+    path = STATIC / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"the widgets' front end is not built ({path} is missing): run ./lab, which"
+            " builds it, or `npm ci && npm run build` in js/"
+        )
+    return path
+
+
+class VdomWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    """Shows ``tree`` and follows it: ``widget.update(new_tree)`` sends the
+    page only what changed. Every view asks for the whole tree when it
+    mounts (a reload, a second view), so none misses a patch."""
+
+    def __init__(self, tree: VNode | None = None, *, registry: frozenset[str] = COMPONENTS) -> None:
+        self._esm = _bundle("vdom.js")
+        super().__init__()
+        self._vdom = Vdom(registry)
+        self._tree = tree
+        self.events = 0
+        self.on_msg(self._on_msg)
+
+    @property
+    def tree(self) -> VNode | None:
+        return self._tree
+
+    def update(self, tree: VNode) -> None:
+        """Makes ``tree`` the one shown; refuses types outside the registry."""
+        patches = self._vdom.render_json(tree)
+        self._tree = tree
+        if patches != "[]":
+            self.send({"type": "patches", "patches": patches})
+
+    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        kind = content.get("type")
+        if kind == "hello":
+            self._vdom.reset()
+            if self._tree is not None:
+                self.send({"type": "patches", "patches": self._vdom.render_json(self._tree)})
+        elif kind == "event":
+            self.events += 1
+            self._vdom.dispatch(int(content["id"]), str(content["event"]), content.get("payload"))
+
+
+__all__ = ["VdomWidget"]
