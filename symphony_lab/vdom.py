@@ -28,7 +28,8 @@ MIME = "application/vnd.symphony.vdom.v1+json"
 
 
 def _registry() -> dict[str, list[str]]:
-    text = resources.files("symphony_lab.widgets").joinpath("components.json").read_text()
+    # Read beside the package, not through symphony_lab.widgets (which imports this module).
+    text = resources.files("symphony_lab").joinpath("widgets/components.json").read_text()
     found: dict[str, list[str]] = json.loads(text)
     return found
 

@@ -291,6 +291,15 @@ impl PyDagTracker {
         Ok(d)
     }
 
+    /// Every task's state as one byte, in id order (the order of
+    /// ``keys()``): 0 pending, 1 ready, 2 running, 3 done, 4 failed,
+    /// 5 skipped, 6 cancelled. For watching a large DAG without a call per task.
+    fn state_codes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let g = self.lock(py)?;
+        let codes: Vec<u8> = (0..g.dag.len() as u32).map(|i| g.dag.state(i) as u8).collect();
+        Ok(PyBytes::new(py, &codes))
+    }
+
     /// Ready tasks, oldest first, without taking them.
     fn ready<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let g = self.lock(py)?;
@@ -458,6 +467,22 @@ impl PyDagTracker {
         let (total, path) = self.detached(py, |g| g.dag.critical_path())?;
         let g = self.lock(py)?;
         Ok((total, keys_list(py, &g.dag, &path)?))
+    }
+
+    /// A layered drawing: ``{"keys", "layer", "x", "edges", "crossings",
+    /// "width"}``; ``layer[i]``, ``x[i]`` place ``keys[i]``; each edge is
+    /// ``(src index, dst index, [(x, layer) bend points])``. Computed with
+    /// the interpreter released (Sugiyama layering, barycentre sweeps).
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let l = self.detached(py, |g| g.dag.layout())?;
+        let d = PyDict::new(py);
+        d.set_item("keys", self.keys(py)?)?;
+        d.set_item("layer", l.layer)?;
+        d.set_item("x", l.x)?;
+        d.set_item("edges", l.edges)?;
+        d.set_item("crossings", l.crossings)?;
+        d.set_item("width", l.width)?;
+        Ok(d)
     }
 
     /// Every task key, in insertion order.

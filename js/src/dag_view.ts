@@ -1,0 +1,112 @@
+// The DAG inspector's page side: a canvas drawing of the layered layout the
+// Pit computed, kept live by state changes only, with zoom, pan, search,
+// folding of descendants, a details panel and a replay slider.
+
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import { Canvas, COLOURS, type Graph } from "./dag_canvas";
+import { showDetails } from "./dag_details";
+
+type Message =
+  | { type: "states"; ids: number[]; states: number[] }
+  | { type: "details"; index: number; details: Record<string, unknown> };
+
+function render({ model, el }: RenderProps): () => void {
+  const started = performance.now();
+  el.classList.add("symphony-dag");
+  el.style.cssText = "display:flex;flex-direction:column;gap:4px;font:12px sans-serif";
+  const bar = document.createElement("div");
+  bar.style.cssText = "display:flex;gap:8px;align-items:center";
+  const search = document.createElement("input");
+  search.placeholder = "search keys";
+  search.className = "symphony-dag-search";
+  const found = document.createElement("span");
+  const legend = document.createElement("span");
+  bar.append(search, found, legend);
+  const main = document.createElement("div");
+  main.style.cssText = "display:flex;gap:6px";
+  const canvasEl = document.createElement("canvas");
+  canvasEl.style.cssText = "border:1px solid #ddd;flex:1;min-width:0;cursor:grab";
+  const panel = document.createElement("div");
+  panel.className = "symphony-dag-details";
+  panel.style.cssText = "width:280px;max-height:100%;overflow:auto;border-left:1px solid #eee;padding:4px";
+  main.append(canvasEl, panel);
+  el.append(bar, main);
+
+  let view: Canvas | null = null;
+  const load = () => {
+    const graph = JSON.parse(model.get("graph") as string) as Graph;
+    if (!graph.keys) return;
+    canvasEl.style.height = `${graph.height}px`;
+    main.style.height = `${graph.height}px`;
+    legend.replaceChildren(
+      ...graph.names.map((name, i) => {
+        const s = document.createElement("span");
+        s.textContent = `■ ${name}`;
+        s.style.color = COLOURS[i];
+        s.style.marginRight = "6px";
+        return s;
+      }),
+    );
+    view = new Canvas(canvasEl, graph, (index) => model.send({ type: "select", index }));
+    el.dataset.tasks = String(graph.keys.length);
+    expose();
+  };
+  // Tests and the curious read the drawing's facts from the element.
+  const expose = () => {
+    if (!view) return;
+    el.dataset.drawn = String(view.drawn);
+    el.dataset.firstRenderMs ??= (performance.now() - started).toFixed(1);
+  };
+  const onMessage = (msg: Message) => {
+    if (!view) return;
+    if (msg.type === "states") {
+      view.setStates(msg.ids, msg.states);
+      el.dataset.updates = String(Number(el.dataset.updates ?? 0) + 1);
+      el.dataset.lastUpdateAt = String(performance.now());
+    } else if (msg.type === "details") {
+      showDetails(panel, msg.details);
+      panel.dataset.index = String(msg.index);
+    }
+  };
+  const onGraph = () => load();
+  (model as AnyModel).on("msg:custom", onMessage);
+  (model as AnyModel).on("change:graph", onGraph);
+  load();
+
+  search.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || !view) return;
+    const hits = view.search(search.value);
+    found.textContent = search.value ? `${hits} found` : "";
+  });
+
+  const steps = model.get("steps") as number;
+  if (steps > 1) {
+    const slider = document.createElement("input");
+    slider.type = "range";
+    slider.min = "0";
+    slider.max = String(steps - 1);
+    slider.value = String(model.get("step"));
+    slider.className = "symphony-dag-step";
+    const label = document.createElement("span");
+    label.textContent = `step ${slider.value} / ${steps - 1}`;
+    slider.addEventListener("input", () => {
+      label.textContent = `step ${slider.value} / ${steps - 1}`;
+      model.set("step", Number(slider.value));
+      model.save_changes();
+    });
+    bar.append(slider, label);
+  }
+  const frame = () => {
+    expose();
+    id = requestAnimationFrame(frame);
+  };
+  let id = requestAnimationFrame(frame);
+  (el as HTMLElement & { dagView?: () => Canvas | null }).dagView = () => view;
+  return () => {
+    cancelAnimationFrame(id);
+    (model as AnyModel).off("msg:custom", onMessage);
+    (model as AnyModel).off("change:graph", onGraph);
+  };
+}
+
+export default { render };
