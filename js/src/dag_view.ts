@@ -7,7 +7,7 @@ import { Canvas, COLOURS, type Graph } from "./dag_canvas";
 import { showDetails } from "./dag_details";
 
 type Message =
-  | { type: "states"; ids: number[]; states: number[] }
+  | { type: "states"; ids: number[]; states: number[]; at?: number }
   | { type: "details"; index: number; details: Record<string, unknown> };
 
 function render({ model, el }: RenderProps): () => void {
@@ -62,7 +62,14 @@ function render({ model, el }: RenderProps): () => void {
     if (msg.type === "states") {
       view.setStates(msg.ids, msg.states);
       el.dataset.updates = String(Number(el.dataset.updates ?? 0) + 1);
-      el.dataset.lastUpdateAt = String(performance.now());
+      if (msg.at !== undefined) {
+        // From Python's send to the colour drawn: the next frame paints it.
+        const sentAt = msg.at * 1000;
+        requestAnimationFrame(() => {
+          const ms = performance.timeOrigin + performance.now() - sentAt;
+          el.dataset.latencies = `${el.dataset.latencies ? el.dataset.latencies + "," : ""}${ms.toFixed(2)}`;
+        });
+      }
     } else if (msg.type === "details") {
       showDetails(panel, msg.details);
       panel.dataset.index = String(msg.index);

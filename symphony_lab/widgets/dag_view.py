@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 import traitlets
 
 from symphony_lab._pit import ArtifactStore, DagTracker
-from symphony_lab.widgets.vdom_widget import _bundle
+from symphony_lab.widgets.vdom_widget import _check_built, _esm
 
 STATES = ("pending", "ready", "running", "done", "failed", "skipped", "cancelled")
 _HASH = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
@@ -36,6 +37,7 @@ class DagView(anywidget.AnyWidget):  # type: ignore[misc]
     """Shows ``tracker`` (or the first of ``checkpoints``, DAG checkpoints as
     bytes or paths, with a slider over them) and follows its states."""
 
+    _esm = _esm("dag_view.js")
     graph = traitlets.Unicode("{}").tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
     steps = traitlets.Int(0).tag(sync=True)
@@ -50,7 +52,7 @@ class DagView(anywidget.AnyWidget):  # type: ignore[misc]
     ) -> None:
         if (tracker is None) == (checkpoints is None):
             raise ValueError("give a tracker or checkpoints (a recorded run), not both")
-        self._esm = _bundle("dag_view.js")
+        _check_built("dag_view.js")
         super().__init__()
         self._checkpoints = [_load(c) for c in checkpoints] if checkpoints is not None else []
         if checkpoints is not None:
@@ -98,7 +100,15 @@ class DagView(anywidget.AnyWidget):  # type: ignore[misc]
         changed = np.flatnonzero(now != self._sent)
         if changed.size:
             self._sent[changed] = now[changed]
-            self.send({"type": "states", "ids": changed.tolist(), "states": now[changed].tolist()})
+            # `at`: when the change left Python, so the page can time its arrival.
+            self.send(
+                {
+                    "type": "states",
+                    "ids": changed.tolist(),
+                    "states": now[changed].tolist(),
+                    "at": time.time(),
+                }
+            )
         return int(changed.size)
 
     def follow(self, interval: float = 0.2) -> None:

@@ -4,6 +4,7 @@ sending only the patches; events on the page call the Python handlers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,29 @@ from symphony_lab.vdom import COMPONENTS, Vdom
 STATIC = Path(__file__).with_name("static")
 
 
-def _bundle(name: str) -> Path:
+def _missing(name: str) -> str:
+    return (
+        f"the widgets' front end is not built ({STATIC / name} is missing): run ./lab,"
+        " which builds it, or `npm ci && npm run build` in js/"
+    )
+
+
+def _esm(name: str) -> Path | str:
+    """The bundle, for anywidget to read at class creation; without one, a
+    module that says what is missing in the page."""
     path = STATIC / name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"the widgets' front end is not built ({path} is missing): run ./lab, which"
-            " builds it, or `npm ci && npm run build` in js/"
-        )
-    return path
+    if path.exists():
+        return path
+    return (
+        "export default { render({ el }) { el.textContent = "
+        + json.dumps("symphony-lab: " + _missing(name))
+        + "; } };"
+    )
+
+
+def _check_built(name: str) -> None:
+    if not (STATIC / name).exists():
+        raise FileNotFoundError(_missing(name))
 
 
 class VdomWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -30,8 +46,10 @@ class VdomWidget(anywidget.AnyWidget):  # type: ignore[misc]
     page only what changed. Every view asks for the whole tree when it
     mounts (a reload, a second view), so none misses a patch."""
 
+    _esm = _esm("vdom.js")
+
     def __init__(self, tree: VNode | None = None, *, registry: frozenset[str] = COMPONENTS) -> None:
-        self._esm = _bundle("vdom.js")
+        _check_built("vdom.js")
         super().__init__()
         self._vdom = Vdom(registry)
         self._tree = tree
