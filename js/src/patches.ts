@@ -78,7 +78,8 @@ export class View {
           const m = this.must(p.id);
           for (const k of p.unset) delete m.props[k];
           Object.assign(m.props, p.set);
-          this.registry.get(m.type).update(m.el as HTMLElement, m.props, p.set, p.unset);
+          if (m.type === "#text") (m.el as Text).data = String(m.props.text ?? "");
+          else this.registry.get(m.type).update(m.el as HTMLElement, m.props, p.set, p.unset);
           break;
         }
         case "events": {

@@ -16,7 +16,14 @@ function render({ model, el }: RenderProps): () => void {
   const onMessage = (msg: Message) => {
     if (msg.type === "patches") {
       const started = performance.now();
-      view.apply(JSON.parse(msg.patches) as Patch[]);
+      try {
+        view.apply(JSON.parse(msg.patches) as Patch[]);
+      } catch (e) {
+        // The page no longer matches Python's tree: say so, and ask for it whole.
+        console.error("symphony vdom:", e);
+        model.send({ type: "hello" });
+        return;
+      }
       el.dataset.applyMs = (performance.now() - started).toFixed(2);
       el.dataset.nodes = String(view.size);
     } else if (msg.type === "error") {

@@ -29,7 +29,7 @@ class TrainingLog(BaseCallback):
         self.listeners = listeners
         self._start = time.perf_counter()
         self._returns: np.ndarray | None = None
-        self._ended: list[tuple[bool, float, float, float]] = []
+        self._ended: list[tuple[bool, float, float, float, float]] = []
 
     def _on_training_start(self) -> None:
         self._returns = np.zeros(self.training_env.num_envs)
@@ -43,13 +43,12 @@ class TrainingLog(BaseCallback):
                 solved = not info.get("TimeLimit.truncated", False) and not info.get(
                     "truncated", False
                 )
+                optimal = info.get("optimal_cost")
+                cost = float(info.get("cost", np.nan))
+                # Known when the envs solve their levels (the dashboard asks).
+                ratio = cost / optimal if solved and optimal else np.nan
                 self._ended.append(
-                    (
-                        solved,
-                        float(self._returns[i]),
-                        float(info.get("cost", np.nan)),
-                        float(info.get("calls", np.nan)),
-                    )
+                    (solved, float(self._returns[i]), cost, float(info.get("calls", np.nan)), ratio)
                 )
                 self._returns[i] = 0.0
         return True
@@ -64,6 +63,7 @@ class TrainingLog(BaseCallback):
             "mean_return": float(np.mean([e[1] for e in ended])) if ended else float("nan"),
             "mean_cost": float(np.mean([e[2] for e in ended])) if ended else float("nan"),
             "mean_calls": float(np.mean([e[3] for e in ended])) if ended else float("nan"),
+            "cost_ratio": _nanmean([e[4] for e in ended]),
             "wall_s": time.perf_counter() - self._start,
         }
         self.conductor.history.append(row)
@@ -94,6 +94,11 @@ class CheckpointEvery(BaseCallback):
             self.conductor.save(self.folder / f"conductor-{self.num_timesteps}.pt")
             self._next += self.every
         return True
+
+
+def _nanmean(values: list[float]) -> float:
+    known = [v for v in values if not np.isnan(v)]
+    return float(np.mean(known)) if known else float("nan")
 
 
 def split_callbacks(callbacks: tuple[Any, ...]) -> tuple[list[BaseCallback], tuple[Listener, ...]]:

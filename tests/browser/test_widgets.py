@@ -190,3 +190,50 @@ def test_dag_view_replay_shows_each_checkpoint(
             timeout=10_000,
         )
     page.screenshot(path=str(browser_artifacts / "replay.png"))
+
+
+def test_training_dashboard_curves_and_stop(
+    jupyter_server: Any,
+    page: Any,
+    run_notebook_in_lab: Any,
+    browser_artifacts: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    jupyter_server.write_notebook(
+        "train.ipynb",
+        [
+            "from symphony_lab.conductor import Conductor\n"
+            "from symphony_lab.widgets import TrainingDashboard\n"
+            "conductor = Conductor(seed=0)\n"
+            "dash = TrainingDashboard(best_path='best.pt')\n"
+            "dash.launch(conductor, env='easy', total_steps=1_000_000, n_envs=2)\n"
+            "dash",
+        ],
+    )
+    run_notebook_in_lab(page, jupyter_server, "train.ipynb", timeout=60.0)
+    board = page.locator(".symphony-dashboard")
+    expect(board).to_have_count(1)
+    # The return curve grows while training runs on its thread.
+    page.wait_for_function(
+        "() => Number(document.querySelector('.symphony-dashboard canvas')?.dataset.points) >= 3",
+        timeout=60_000,
+    )
+    expect(board.locator(".status")).to_contain_text("/ 1,000,000 steps")
+    page.screenshot(path=str(browser_artifacts / "dashboard-live.png"))
+    stop = board.locator("button")
+    expect(stop).to_be_enabled()
+    stop.click()
+    expect(board.locator(".status")).to_contain_text("stopped at", timeout=30_000)
+    expect(stop).to_be_disabled()
+    kernel_execute(
+        page,
+        "dash.wait(30)\n"
+        "assert dash.stopped and not dash.running\n"
+        "assert 0 < conductor.num_timesteps < 1_000_000, conductor.num_timesteps\n"
+        "assert dash.best_state is not None\n"
+        "import os; assert os.path.getsize('best.pt') > 0\n"
+        "best = Conductor.load('best.pt')\n"
+        "assert best.num_timesteps <= conductor.num_timesteps",
+    )
+    page.screenshot(path=str(browser_artifacts / "dashboard-stopped.png"))
