@@ -343,14 +343,17 @@ def _import_playwright() -> Any:
     return sync_api
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop
+# running in the main thread while it is open, and tests after the browser
+# tests (asyncio.run in the pool's tests) must not find one.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     sync_api = _import_playwright()
     with sync_api.sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless, launched by Playwright."""
     if not os.access(CHROMIUM, os.X_OK):
