@@ -8,8 +8,8 @@ render; the Pit (crate ``pit-vdom``) sends the page only what changed.
 ...     h("line_chart", {"x": steps, "y": rewards, "title": "reward"})))
 
 Nodes have a component type from :data:`COMPONENTS` (HTML elements and a
-small library: button, text_input, select, slider, table, markdown, code,
-image, line_chart), props (JSON values; numpy arrays become lists), keyed
+small library: button, text_input, select, slider, data_table, markdown,
+code_block, image, line_chart), props (JSON values; numpy arrays become lists), keyed
 children, and event handlers. A tree also displays on its own in a notebook,
 as the ``application/vnd.symphony.vdom.v1+json`` mime type with an HTML
 fallback for viewers without the widget.
@@ -36,6 +36,10 @@ def _registry() -> dict[str, list[str]]:
 
 HTML_ELEMENTS: frozenset[str] = frozenset(_registry()["html"])
 LIBRARY: frozenset[str] = frozenset(_registry()["library"])
+if HTML_ELEMENTS & LIBRARY:
+    raise RuntimeError(
+        f"components.json lists {sorted(HTML_ELEMENTS & LIBRARY)} as both elements and components"
+    )
 COMPONENTS: frozenset[str] = HTML_ELEMENTS | LIBRARY
 """Every type a tree may use; the front end draws exactly these."""
 

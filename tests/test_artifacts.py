@@ -121,6 +121,10 @@ def test_put_many_pins_and_deletes(tmp_path: Path) -> None:
         store.delete(one)
     with pytest.raises(ArtifactError, match="named v1"):
         store.delete(out[2][0])
+    child = store.put_blob(b"made from two", inputs=[two])
+    with pytest.raises(ArtifactError, match="was made from it"):
+        store.delete(two)
+    store.delete(child)
     store.delete(two)
     with pytest.raises(UnknownArtifact, match="deleted"):
         store.get_by_hash(two)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from symphony_lab.vdom import COMPONENTS, MIME, Vdom, h
+from symphony_lab.vdom import COMPONENTS, HTML_ELEMENTS, LIBRARY, MIME, Vdom, h
 
 
 def rows(keys: list[str], hot: str | None = None) -> object:
@@ -101,6 +101,15 @@ def test_props_are_json_and_bad_input_is_named() -> None:
     assert ui.tree() is None, "a refused tree changes nothing"
     assert "line_chart" in COMPONENTS
     assert "slider" in COMPONENTS
+    with pytest.raises(ValueError, match="handlers go in on="):
+        h("div", {"onclick": "alert(1)"})
+    with pytest.raises(ValueError, match="not a valid attribute name"):
+        h("div", {"x onmouseover": 1})
+    with pytest.raises(ValueError, match="addresses are http"):
+        h("a", {"href": "javascript:alert(1)"})
+    assert h("a", {"href": "https://example.org"}).props["href"] == "https://example.org"
+    with pytest.raises(ValueError, match="the key 'a'"):
+        h("div", None, h("i", key="a"), h("i", key="a"))._repr_mimebundle_()
 
 
 def test_children_skip_none_and_false_and_flatten_lists() -> None:
@@ -111,11 +120,19 @@ def test_children_skip_none_and_false_and_flatten_lists() -> None:
 
 
 def test_a_tree_displays_as_its_own_mime_type_with_an_html_fallback() -> None:
-    node = h("div", {"class": "card"}, h("h3", None, "Run <1>"), h("button", {"label": "Stop"}))
+    node = h(
+        "div",
+        {"class": "card"},
+        h("h3", None, "Run <1>"),
+        h("button", {"label": "Stop"}),
+        h("table", None, h("tr", None, h("td", None, "cell"))),
+    )
     bundle = node._repr_mimebundle_()
     assert set(bundle) == {MIME, "text/html"}
     assert bundle[MIME]["children"][0]["type"] == "h3"
     assert bundle["text/html"] == (
-        '<div class="card"><h3>Run &lt;1&gt;</h3><button>Stop</button></div>'
+        '<div class="card"><h3>Run &lt;1&gt;</h3><button>Stop</button>'
+        "<table><tr><td>cell</td></tr></table></div>"
     )
+    assert not (HTML_ELEMENTS & LIBRARY), "a type is an element or a component, not both"
     assert json.loads(node.to_json())["type"] == "div"

@@ -14,6 +14,16 @@ export interface Component {
 
 const text = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
 
+const URL_PROPS = new Set(["href", "src", "action", "formaction", "xlink:href", "poster"]);
+
+/** http(s), mailto, images as data, or a relative or in-page address. */
+export function safeUrl(url: string): boolean {
+  const scheme = /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url);
+  if (!scheme) return true;
+  const s = scheme[1].toLowerCase();
+  return s === "http" || s === "https" || s === "mailto" || (s === "data" && /^\s*data:image\//i.test(url));
+}
+
 function setAttr(el: HTMLElement, name: string, value: unknown): void {
   if (name === "style" && value !== null && typeof value === "object") {
     el.removeAttribute("style");
@@ -23,6 +33,8 @@ function setAttr(el: HTMLElement, name: string, value: unknown): void {
     return;
   }
   const attr = name === "class_name" ? "class" : name;
+  // Python refuses these already; a page never takes script from props.
+  if (/^on/i.test(attr) || (URL_PROPS.has(attr) && typeof value === "string" && !safeUrl(value))) return;
   if (value === false || value === null || value === undefined) el.removeAttribute(attr);
   else if (value === true) el.setAttribute(attr, "");
   else if (typeof value !== "object") el.setAttribute(attr, String(value));
@@ -122,7 +134,7 @@ const library: Record<string, Component> = {
       if (document.activeElement !== input) input.value = text(props.value ?? props.min ?? 0);
     },
   },
-  table: drawn("table", (el, props) => {
+  data_table: drawn("table", (el, props) => {
     const head = document.createElement("thead");
     const columns = Array.isArray(props.columns) ? props.columns : [];
     head.append(row("th", columns));
@@ -132,7 +144,7 @@ const library: Record<string, Component> = {
     el.replaceChildren(head, body);
   }),
   markdown: drawn("div", (el, props) => renderMarkdown(el, text(props.text))),
-  code: drawn("pre", (el, props) => {
+  code_block: drawn("pre", (el, props) => {
     const code = document.createElement("code");
     code.textContent = text(props.text);
     el.replaceChildren(code);
@@ -145,7 +157,7 @@ const library: Record<string, Component> = {
     },
     update(el, props) {
       const img = el as HTMLImageElement;
-      img.src = text(props.src);
+      img.src = safeUrl(text(props.src)) ? text(props.src) : "";
       img.alt = text(props.alt);
       if (props.width !== undefined) img.width = Number(props.width);
     },
@@ -170,6 +182,9 @@ export class Registry {
   constructor() {
     for (const tag of registryJson.html) this.components.set(tag, element(tag));
     for (const name of registryJson.library) {
+      if (this.components.has(name)) {
+        throw new Error(`symphony vdom: components.json lists '${name}' both as an HTML element and a component`);
+      }
       const c = library[name];
       if (!c) throw new Error(`symphony vdom: components.json lists '${name}', which the front end does not draw`);
       this.components.set(name, c);

@@ -129,9 +129,27 @@ export class Canvas {
     return best;
   }
 
+  private unbind: (() => void)[] = [];
+
+  /** Removes every listener this canvas added (a new graph gets a new one). */
+  dispose(): void {
+    for (const undo of this.unbind) undo();
+    this.unbind = [];
+  }
+
+  private on<K extends keyof WindowEventMap>(
+    target: Window | HTMLElement,
+    type: K,
+    fn: (e: WindowEventMap[K]) => void,
+    options?: AddEventListenerOptions,
+  ): void {
+    target.addEventListener(type, fn as EventListener, options);
+    this.unbind.push(() => target.removeEventListener(type, fn as EventListener));
+  }
+
   private bind(): void {
     const c = this.canvas;
-    c.addEventListener("wheel", (e) => {
+    this.on(c, "wheel", (e) => {
       e.preventDefault();
       const r = c.getBoundingClientRect();
       const f = Math.exp(-e.deltaY * 0.0015);
@@ -141,10 +159,10 @@ export class Canvas {
       this.oy = my - (my - this.oy) * f;
       this.scale *= f;
       this.redraw();
-    });
+    }, { passive: false });
     let drag: { x: number; y: number; moved: boolean } | null = null;
-    c.addEventListener("mousedown", (e) => (drag = { x: e.clientX, y: e.clientY, moved: false }));
-    window.addEventListener("mousemove", (e) => {
+    this.on(c, "mousedown", (e) => (drag = { x: e.clientX, y: e.clientY, moved: false }));
+    this.on(window, "mousemove", (e) => {
       if (!drag) return;
       const dx = e.clientX - drag.x;
       const dy = e.clientY - drag.y;
@@ -155,7 +173,7 @@ export class Canvas {
       drag.y = e.clientY;
       if (drag.moved) this.redraw();
     });
-    window.addEventListener("mouseup", (e) => {
+    this.on(window, "mouseup", (e) => {
       if (drag && !drag.moved) {
         const i = this.at(e.clientX, e.clientY);
         if (i >= 0) {
@@ -166,11 +184,13 @@ export class Canvas {
       }
       drag = null;
     });
-    c.addEventListener("dblclick", (e) => {
+    this.on(c, "dblclick", (e) => {
       const i = this.at(e.clientX, e.clientY);
       if (i >= 0) this.toggleFold(i);
     });
-    new ResizeObserver(() => this.redraw()).observe(c);
+    const resize = new ResizeObserver(() => this.redraw());
+    resize.observe(c);
+    this.unbind.push(() => resize.disconnect());
   }
 
   /** Where task `i` is on the canvas, in CSS pixels (for tests and tooltips). */

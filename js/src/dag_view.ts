@@ -47,6 +47,7 @@ function render({ model, el }: RenderProps): () => void {
         return s;
       }),
     );
+    view?.dispose();
     view = new Canvas(canvasEl, graph, (index) => model.send({ type: "select", index }));
     el.dataset.tasks = String(graph.keys.length);
     expose();
@@ -67,7 +68,9 @@ function render({ model, el }: RenderProps): () => void {
         const sentAt = msg.at * 1000;
         requestAnimationFrame(() => {
           const ms = performance.timeOrigin + performance.now() - sentAt;
-          el.dataset.latencies = `${el.dataset.latencies ? el.dataset.latencies + "," : ""}${ms.toFixed(2)}`;
+          // The last 200 only: a view that follows a long run must not grow.
+          const kept = (el.dataset.latencies ? el.dataset.latencies.split(",") : []).slice(-199);
+          el.dataset.latencies = [...kept, ms.toFixed(2)].join(",");
         });
       }
     } else if (msg.type === "details") {
@@ -79,6 +82,8 @@ function render({ model, el }: RenderProps): () => void {
   (model as AnyModel).on("msg:custom", onMessage);
   (model as AnyModel).on("change:graph", onGraph);
   load();
+  // States may have changed since the graph was drawn: ask for them all.
+  model.send({ type: "hello" });
 
   search.addEventListener("keydown", (e) => {
     if (e.key !== "Enter" || !view) return;
@@ -110,6 +115,7 @@ function render({ model, el }: RenderProps): () => void {
   let id = requestAnimationFrame(frame);
   (el as HTMLElement & { dagView?: () => Canvas | null }).dagView = () => view;
   return () => {
+    view?.dispose();
     cancelAnimationFrame(id);
     (model as AnyModel).off("msg:custom", onMessage);
     (model as AnyModel).off("change:graph", onGraph);

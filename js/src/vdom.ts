@@ -13,15 +13,23 @@ function render({ model, el }: RenderProps): () => void {
   const view = new View(el, new Registry(), (id, event, payload) =>
     model.send({ type: "event", id, event, payload }),
   );
+  let asked = false;
   const onMessage = (msg: Message) => {
     if (msg.type === "patches") {
       const started = performance.now();
       try {
         view.apply(JSON.parse(msg.patches) as Patch[]);
+        asked = false;
       } catch (e) {
-        // The page no longer matches Python's tree: say so, and ask for it whole.
+        // The page no longer matches Python's tree: ask for it whole, once;
+        // if the whole tree fails too, show why instead of asking forever.
         console.error("symphony vdom:", e);
-        model.send({ type: "hello" });
+        if (asked) {
+          el.replaceChildren(errorBox(`symphony vdom: ${String(e)}`));
+        } else {
+          asked = true;
+          model.send({ type: "hello" });
+        }
         return;
       }
       el.dataset.applyMs = (performance.now() - started).toFixed(2);

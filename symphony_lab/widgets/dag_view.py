@@ -68,6 +68,7 @@ class DagView(anywidget.AnyWidget):  # type: ignore[misc]
         self._keys = tracker.keys()
         self.graph = self._graph_json()
         self._follow: threading.Thread | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self.on_msg(self._on_msg)
         self.observe(self._on_step, names="step")
@@ -90,13 +91,17 @@ class DagView(anywidget.AnyWidget):  # type: ignore[misc]
 
     def refresh(self) -> int:
         """Sends the states that changed since the last refresh; returns how many."""
-        if len(self.tracker) != len(self._keys):
-            # Tasks were added: draw again from the new layout.
-            self._keys = self.tracker.keys()
-            self._sent = np.frombuffer(self.tracker.state_codes(), dtype=np.uint8).copy()
-            self.graph = self._graph_json()
-            return len(self._keys)
-        now = np.frombuffer(self.tracker.state_codes(), dtype=np.uint8)
+        with self._lock:
+            now = np.frombuffer(self.tracker.state_codes(), dtype=np.uint8)
+            if len(now) != len(self._sent):
+                # Tasks were added (or a replay step has others): draw anew.
+                self._keys = self.tracker.keys()
+                self._sent = now.copy()
+                self.graph = self._graph_json()
+                return len(now)
+            return self._send_changes(now)
+
+    def _send_changes(self, now: np.ndarray) -> int:
         changed = np.flatnonzero(now != self._sent)
         if changed.size:
             self._sent[changed] = now[changed]
@@ -179,14 +184,28 @@ class DagView(anywidget.AnyWidget):  # type: ignore[misc]
         }
         if meta["size"] <= 1 << 20:
             data = self.store.get_by_hash(h)
+            text: str | None
             try:
-                preview["text"] = data[:400].decode()
-            except UnicodeDecodeError:
-                preview["text"] = f"{meta['size']} bytes of binary data"
+                text = data[:400].decode()
+            except UnicodeDecodeError as e:
+                # Cut inside a character, or binary: text only if it is text.
+                text = data[: e.start].decode() if e.start >= 380 else None
+            preview["text"] = text if text is not None else f"{meta['size']} bytes of binary data"
         return preview
 
     def _on_msg(self, _w: Any, content: dict[str, Any], _b: list[bytes]) -> None:
-        if content.get("type") == "select":
+        if content.get("type") == "hello":
+            # A view just mounted (a reload, a second display, shown after
+            # changes): it gets every state as it is now.
+            with self._lock:
+                self.send(
+                    {
+                        "type": "states",
+                        "ids": list(range(len(self._sent))),
+                        "states": self._sent.tolist(),
+                    }
+                )
+        elif content.get("type") == "select":
             index = int(content["index"])
             self.send({"type": "details", "index": index, "details": self.details(index)})
 

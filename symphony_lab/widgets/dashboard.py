@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import math
 import threading
 import time
@@ -50,7 +49,8 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
     ``best_path``: where the best weights are saved as they improve
     (``None``: kept in memory only, see :meth:`restore_best`).
     ``notebook``: draw the widget (default: when in a notebook) rather than
-    a terminal progress bar."""
+    a terminal progress bar. After a stop the Conductor holds its latest
+    weights; :meth:`restore_best` puts the best back."""
 
     def __init__(
         self, *, best_path: str | Path | None = None, notebook: bool | None = None
@@ -61,7 +61,9 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         self.best_path = Path(best_path) if best_path is not None else None
         self.best_state: dict[str, Any] | None = None
         self.stopped = False
+        self.finished = False
         self.error: BaseException | None = None
+        self._launched: Conductor | None = None
         self.total_steps = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,12 +85,16 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("this dashboard is already following a training run")
         callbacks = [*train.pop("callbacks", ()), self]
+        self._launched = conductor
+        self.finished = False
 
         def run() -> None:
             try:
                 conductor.train(callbacks=callbacks, **train)
             except BaseException as e:  # shown in the widget, raised by wait()
                 self.error = e
+            finally:
+                self.finished = True
                 self._refresh()
 
         # With the launching cell's context: the kernel routes what the thread
@@ -138,10 +144,18 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         if self.training_env is not None:
             with contextlib.suppress(AttributeError):
                 self.training_env.set_attr("solve_optimal", True)
-        # The Conductor's own log of each rollout sits beside us in the list.
-        siblings = getattr(self.locals.get("callback"), "callbacks", [])
-        log = next((c for c in siblings if isinstance(c, TrainingLog)), None)
-        self._conductor = log.conductor if log is not None else None
+
+        # The Conductor's own log of each rollout sits beside us, in the
+        # callback list (nested when SB3 adds its progress bar).
+        def logs(cb: Any) -> Any:
+            for c in getattr(cb, "callbacks", []):
+                yield c
+                yield from logs(c)
+
+        log = next(
+            (c for c in logs(self.locals.get("callback")) if isinstance(c, TrainingLog)), None
+        )
+        self._conductor = log.conductor if log is not None else self._launched
         if not self.notebook:
             from tqdm.auto import tqdm
 
@@ -170,7 +184,9 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         if self._better(row):
             self.best = row
             if self._conductor is not None:
-                self.best_state = copy.deepcopy(self._conductor.net.state_dict())
+                self.best_state = {
+                    k: v.detach().clone() for k, v in self._conductor.net.state_dict().items()
+                }
                 if self.best_path is not None:
                     self._conductor.num_timesteps = self.num_timesteps
                     self._conductor.save(self.best_path)
@@ -221,7 +237,9 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         if self.error is not None:
             status = f"failed: {self.error!r}"
         elif self.stopped:
-            status = f"stopped at {steps:,} steps; best weights kept"
+            status = f"stopped at {steps:,} steps; best weights kept (restore_best)"
+        elif self.finished:
+            status = f"finished: {steps:,} steps"
         elif self.running or self.rows:
             eta = last.get("eta_s", math.nan)
             status = f"{steps:,} / {self.total_steps:,} steps" + (
@@ -247,7 +265,10 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
                 {"style": {"display": "flex", "gap": "12px", "align_items": "center"}},
                 h(
                     "button",
-                    {"label": "Stop", "disabled": not self.running or self.stopped},
+                    {
+                        "label": "Stop",
+                        "disabled": not self.running or self.stopped or self.finished,
+                    },
                     on={"click": lambda _e: self.stop()},
                 ),
                 h("span", {"class": "status"}, status),

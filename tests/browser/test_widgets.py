@@ -167,6 +167,7 @@ def test_dag_view_replay_shows_each_checkpoint(
             "expected = [DagTracker.from_bytes(c) for c in checkpoints]\n"
             "expected = [[x.state(k) for k in x.keys()] for x in expected]\n"
             "replay = DagView(checkpoints=checkpoints)\n"
+            "replay.step = 3  # before it is shown: the view must still see step 3\n"
             "replay",
             "import json; print('EXPECTED=' + json.dumps(expected))",
         ],
@@ -181,6 +182,11 @@ def test_dag_view_replay_shows_each_checkpoint(
     states = (
         "() => { const v = document.querySelector('.symphony-dag').dagView();"
         " return [0, 1, 2, 3, 4, 5].map((i) => v.stateOf(i)); }"
+    )
+    page.wait_for_function(
+        f"(want) => JSON.stringify(({states})()) === JSON.stringify(want)",
+        arg=expected[3],
+        timeout=10_000,
     )
     for k in [0, 3, 8, len(expected) - 1, 1]:
         slider.fill(str(k))

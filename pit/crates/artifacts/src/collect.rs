@@ -246,8 +246,9 @@ impl Store {
         Ok(removed)
     }
 
-    /// Deletes one artifact for good. Refused while it is pinned or a
-    /// version of a name: unpin it, or delete the name, first.
+    /// Deletes one artifact for good. Refused while it is pinned, a version
+    /// of a name, or an input of a stored artifact: unpin it, delete the
+    /// name, or delete what was made from it, first.
     pub fn delete(&self, hash: &Hash) -> Result<()> {
         if !self.contains(hash)? {
             return Err(self.why_unknown(hash));
@@ -257,15 +258,26 @@ impl Store {
         let since: i64 = self
             .conn()
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get(0))?;
-        let (pinned, names) = {
+        let (pinned, names, child) = {
             let conn = self.conn();
             let h = hash.to_hex();
             let pinned = conn
                 .prepare_cached("SELECT 1 FROM pins WHERE hash = ?1")?
                 .exists([&h])?;
             let names = index::column(&conn, "SELECT name || ' v' || version FROM refs WHERE hash = ?1", &h)?;
-            (pinned, names)
+            let child = index::column(
+                &conn,
+                "SELECT i.hash FROM inputs i JOIN artifacts a ON a.hash = i.hash WHERE i.input = ?1 LIMIT 1",
+                &h,
+            )?;
+            (pinned, names, child)
         };
+        if let Some(child) = child.first() {
+            return Err(ArtifactError::InUse {
+                hash: *hash,
+                why: format!("artifact {child} was made from it (its lineage would break)"),
+            });
+        }
         if pinned {
             return Err(ArtifactError::InUse {
                 hash: *hash,

@@ -132,7 +132,22 @@ fn build(
                 .map_err(|_| PyTypeError::new_err(format!("a prop name of a '{kind}' is not a string: {k}")))?
                 .to_str()?
                 .to_owned();
+            if !pit_vdom::valid_prop_name(&k) {
+                return Err(PyValueError::new_err(if k.to_ascii_lowercase().starts_with("on") {
+                    format!("prop '{k}' on a '{kind}': handlers go in on={{...}}, not in props")
+                } else {
+                    format!("prop '{k}' on a '{kind}' is not a valid attribute name")
+                }));
+            }
             let v = to_json(&v, &k)?;
+            if pit_vdom::URL_PROPS.contains(&k.as_str())
+                && let Value::String(url) = &v
+                && !pit_vdom::safe_url(url)
+            {
+                return Err(PyValueError::new_err(format!(
+                    "prop '{k}' on a '{kind}' is {url:?}: addresses are http(s), mailto, data:image/ or relative"
+                )));
+            }
             map.insert(k, v);
         }
         node.props = map;
@@ -224,10 +239,10 @@ impl PyVNode {
     }
 
     /// The tree as the page's JSON, every node numbered in order.
-    fn to_json(&self) -> String {
+    fn to_json(&self) -> PyResult<String> {
         let mut v: Vdom<Handler> = Vdom::default();
-        v.render(&self.node).expect("no registry, no error");
-        v.root().expect("just rendered").to_json()
+        v.render(&self.node).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(v.root().expect("just rendered").to_json())
     }
 
     /// Jupyter's rich display: the tree for the symphony renderer, and HTML
@@ -242,7 +257,7 @@ impl PyVNode {
         let _ = (include, exclude);
         let d = PyDict::new(py);
         let json = py.import("json")?;
-        d.set_item(MIME, json.call_method1("loads", (self.to_json(),))?)?;
+        d.set_item(MIME, json.call_method1("loads", (self.to_json()?,))?)?;
         d.set_item("text/html", self.to_html())?;
         Ok(d)
     }

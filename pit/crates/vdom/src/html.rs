@@ -46,12 +46,47 @@ fn style(v: &Value) -> String {
     }
 }
 
+fn valid_tag(tag: &str) -> bool {
+    let mut chars = tag.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Prop names that are safe attribute names: no event handlers (`on…`),
+/// nothing that could close the tag.
+pub fn valid_prop_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c))
+        && !name.to_ascii_lowercase().starts_with("on")
+}
+
+/// Props that hold addresses, and the addresses they may hold: http(s),
+/// mailto, images as data, or relative ones. Never `javascript:`.
+pub const URL_PROPS: &[&str] = &["href", "src", "action", "formaction", "xlink:href", "poster"];
+
+pub fn safe_url(url: &str) -> bool {
+    let url = url.trim_start();
+    let scheme_end = url.find(':');
+    let first_slash = url.find(['/', '?', '#']);
+    match scheme_end {
+        Some(i) if first_slash.is_none_or(|j| i < j) => {
+            let scheme = url[..i].to_ascii_lowercase();
+            matches!(scheme.as_str(), "http" | "https" | "mailto")
+                || (scheme == "data" && url[i + 1..].to_ascii_lowercase().starts_with("image/"))
+        }
+        _ => true,
+    }
+}
+
 /// `<tag attrs>` from the props that are plain values.
 fn open(out: &mut String, tag: &str, node_props: &std::collections::BTreeMap<String, Value>, skip: &[&str]) {
     out.push('<');
     out.push_str(tag);
     for (k, v) in node_props {
-        if skip.contains(&k.as_str()) {
+        if skip.contains(&k.as_str()) || !valid_prop_name(k) {
+            continue;
+        }
+        if URL_PROPS.contains(&k.as_str()) && !safe_url(&text_of(Some(v))) {
             continue;
         }
         let value = match (k.as_str(), v) {
@@ -112,21 +147,21 @@ fn write<H>(out: &mut String, node: &Node<H>) {
             }
             out.push_str("</select>");
         }
-        "markdown" | "code" => {
-            out.push_str(if &*node.kind == "code" {
+        "markdown" | "code_block" => {
+            out.push_str(if &*node.kind == "code_block" {
                 "<pre><code>"
             } else {
                 "<div style=\"white-space: pre-wrap\">"
             });
             escape(out, &text_of(p.get("text")));
-            out.push_str(if &*node.kind == "code" {
+            out.push_str(if &*node.kind == "code_block" {
                 "</code></pre>"
             } else {
                 "</div>"
             });
         }
         "image" => open(out, "img", p, &[]),
-        "table" => {
+        "data_table" => {
             out.push_str("<table>");
             if let Some(Value::Array(cols)) = p.get("columns") {
                 out.push_str("<thead><tr>");
@@ -157,6 +192,9 @@ fn write<H>(out: &mut String, node: &Node<H>) {
         }
         "line_chart" => line_chart(out, node),
         tag => {
+            // A kind outside the registry may be anything: never let it
+            // write markup of its own.
+            let tag = if valid_tag(tag) { tag } else { "div" };
             open(out, tag, p, &[]);
             if !VOID.contains(&tag) {
                 children(out, node);

@@ -8,5 +8,5 @@ mod html;
 mod node;
 
 pub use diff::{Mounted, Vdom, VdomError};
-pub use html::to_html;
+pub use html::{URL_PROPS, safe_url, to_html, valid_prop_name};
 pub use node::{Node, TEXT};

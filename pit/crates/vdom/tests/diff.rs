@@ -232,7 +232,7 @@ fn static_html_escapes_and_renders_the_library() {
         .child(Node::text("<b>&"))
         .child(el("button", None, vec![]).prop("label", "Stop"))
         .child(
-            el("table", None, vec![])
+            el("data_table", None, vec![])
                 .prop("columns", json!(["a", "b"]))
                 .prop("rows", json!([[1, 2]])),
         )
@@ -244,6 +244,13 @@ fn static_html_escapes_and_renders_the_library() {
     );
     assert!(html.contains("<th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td>"));
     assert!(html.contains("<polyline"));
+    let nasty: Node<()> = el("x onmouseover=alert(1)", None, vec![])
+        .prop("href", "javascript:alert(1)")
+        .prop("title", "\"><script>");
+    let html = to_html(&nasty);
+    assert_eq!(html, "<div title=\"&quot;&gt;&lt;script&gt;\"></div>");
+    assert!(pit_vdom::safe_url("https://x.org/a") && pit_vdom::safe_url("/a:b") && pit_vdom::safe_url("#top"));
+    assert!(!pit_vdom::safe_url(" JavaScript:alert(1)") && !pit_vdom::safe_url("data:text/html,x"));
 }
 
 // Random trees and random edits of them.
