@@ -248,15 +248,6 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         else:
             status = "waiting for the first rollout"
         best = self.best or {}
-        losses = {
-            "series": [
-                {"name": name, **dict(zip(("x", "y"), self._series(name), strict=True))}
-                for name in ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl")
-            ],
-            "title": "losses: policy, value, entropy, KL",
-            "width": 300,
-            "height": 140,
-        }
         return h(
             "div",
             {"class": "symphony-dashboard"},
@@ -287,8 +278,12 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
                 self._chart("mean_return", "episode return"),
                 self._chart("solve_rate", "solve rate"),
                 self._chart("cost_ratio", "cost / optimum (solved)"),
-                h("line_chart", losses, key="losses"),
                 self._chart("steps_per_s", "steps per second"),
+                # One chart per loss term: their scales differ by orders of magnitude.
+                self._chart("policy_gradient_loss", "policy loss"),
+                self._chart("value_loss", "value loss"),
+                self._chart("entropy_loss", "entropy loss"),
+                self._chart("approx_kl", "approximate KL"),
             ),
         )
 
