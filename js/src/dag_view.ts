@@ -56,7 +56,9 @@ function render({ model, el }: RenderProps): () => void {
   const expose = () => {
     if (!view) return;
     el.dataset.drawn = String(view.drawn);
-    el.dataset.firstRenderMs ??= (performance.now() - started).toFixed(1);
+    // Time to first render: until tasks are on the canvas, not merely until
+    // a draw ran (before layout, a draw culls everything).
+    if (view.drawn > 0) el.dataset.firstRenderMs ??= (performance.now() - started).toFixed(1);
   };
   const onMessage = (msg: Message) => {
     if (!view) return;
