@@ -42,8 +42,9 @@ RootSource = DagTracker | str | os.PathLike[str] | Callable[[], Iterable[str]]
 artifact hashes), a DAG checkpoint file (read again at every plan), or a
 callable giving hashes."""
 
-# 64 hex digits not part of a longer run (so `model_<hash>.pt` counts).
-_HASH = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+# An artifact hash in text: 64 hex digits not part of a longer run (so
+# `model_<hash>.pt` counts).
+HASH_PATTERN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
 @dataclass(frozen=True)
@@ -303,10 +304,10 @@ def _hashes_of(source: RootSource) -> Iterator[str]:
 
 def _hashes_in(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        yield from (h.lower() for h in _HASH.findall(value))
+        yield from (h.lower() for h in HASH_PATTERN.findall(value))
     elif isinstance(value, bytes | bytearray | memoryview):
         # Checkpoints hold bytes payloads (JSON, msgpack…): hashes are ASCII in them.
-        yield from (h.lower() for h in _HASH.findall(bytes(value).decode("latin-1")))
+        yield from (h.lower() for h in HASH_PATTERN.findall(bytes(value).decode("latin-1")))
     elif isinstance(value, dict):
         for k, v in value.items():
             yield from _hashes_in(k)
@@ -318,6 +319,7 @@ def _hashes_in(value: Any) -> Iterator[str]:
 
 __all__ = [
     "DAY",
+    "HASH_PATTERN",
     "FsspecArchive",
     "RootSource",
     "StaleManager",

@@ -34,8 +34,9 @@ def _registry() -> dict[str, list[str]]:
     return found
 
 
-HTML_ELEMENTS: frozenset[str] = frozenset(_registry()["html"])
-LIBRARY: frozenset[str] = frozenset(_registry()["library"])
+_REGISTRY = _registry()
+HTML_ELEMENTS: frozenset[str] = frozenset(_REGISTRY["html"])
+LIBRARY: frozenset[str] = frozenset(_REGISTRY["library"])
 if HTML_ELEMENTS & LIBRARY:
     raise RuntimeError(
         f"components.json lists {sorted(HTML_ELEMENTS & LIBRARY)} as both elements and components"

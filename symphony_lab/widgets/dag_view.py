@@ -15,7 +15,6 @@ probabilities in its payload).
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -27,10 +26,10 @@ import numpy as np
 import traitlets
 
 from symphony_lab._pit import ArtifactStore, DagTracker
+from symphony_lab.stale import HASH_PATTERN
 from symphony_lab.widgets.vdom_widget import _check_built, _esm
 
 STATES = ("pending", "ready", "running", "done", "failed", "skipped", "cancelled")
-_HASH = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
 class DagView(anywidget.AnyWidget):  # type: ignore[misc]
@@ -235,7 +234,7 @@ def _short(value: Any, depth: int = 0) -> Any:
 
 
 def _hashes(value: Any) -> list[str]:
-    return _HASH.findall(json.dumps(value, default=str))
+    return HASH_PATTERN.findall(json.dumps(value, default=str))
 
 
 __all__ = ["STATES", "DagView"]

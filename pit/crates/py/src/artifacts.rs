@@ -32,7 +32,7 @@ fn version_of(version: Option<i64>) -> PyResult<Option<u32>> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn meta(
+pub(crate) fn meta(
     py: Python<'_>,
     kind: Option<String>,
     media_type: Option<String>,

@@ -8,13 +8,13 @@ use std::ffi::{c_int, c_void};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use pit_artifacts::{ArtifactError, Mapped, Meta};
+use pit_artifacts::{ArtifactError, Mapped};
 use pyo3::exceptions::{PyNotImplementedError, PyOSError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use crate::artifacts::{PyArtifactStore, hash};
+use crate::artifacts::{PyArtifactStore, hash, meta};
 use crate::errors::artifact_to_py;
 
 /// How much a file-like object is asked for at a time.
@@ -265,15 +265,7 @@ impl PyArtifactStore {
         quality: Option<f64>,
         tags: Vec<String>,
     ) -> PyResult<(String, Option<u32>)> {
-        let inputs = inputs.iter().map(|h| hash(py, h)).collect::<PyResult<_>>()?;
-        let meta = Meta {
-            kind,
-            media_type,
-            producer,
-            inputs,
-            quality,
-            tags,
-        };
+        let meta = meta(py, kind, media_type, producer, inputs, quality, tags)?;
         let root = self.store.root();
         let put = match target(source, "put_file", "readinto/read", "; for bytes use put_blob")? {
             Target::Path(path) => py.detach(|| self.store.put_path(&path, name, &meta)),
