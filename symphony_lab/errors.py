@@ -141,6 +141,82 @@ __all__ = [
 ]
 
 
+class BusError(PitError):
+    """The Stage's IPC bus failed: a bad frame, a closed socket, a timeout."""
+
+
+class FrameError(BusError, ValueError):
+    """A frame is truncated, oversized or malformed; the message says which and where."""
+
+
+class ProtocolMismatch(BusError):
+    """Host and extension speak bus protocols whose major versions differ."""
+
+
+class BusTimeout(BusError, TimeoutError):
+    """No answer on the bus before the deadline."""
+
+
+class BusClosed(BusError, ConnectionError):
+    """The bus connection is closed; the message gives the reason."""
+
+
+class RemoteError(BusError):
+    """The extension answered a call with an error.
+
+    ``remote_type``, ``message`` and ``remote_traceback`` come from the extension.
+    """
+
+    def __init__(self, remote_type: str, message: str, remote_traceback: str = "") -> None:
+        super().__init__(f"{remote_type}: {message}")
+        self.remote_type = remote_type
+        self.message = message
+        self.remote_traceback = remote_traceback
+
+
+class ExtensionError(PitError):
+    """An extension on the Stage could not do what was asked.
+
+    ``extension`` names it; ``log_tail`` holds the last lines it wrote, when known.
+    """
+
+    def __init__(self, message: str, extension: str = "", log_tail: str = "") -> None:
+        super().__init__(message)
+        self.extension = extension
+        self.log_tail = log_tail
+
+
+class ExtensionCrashed(ExtensionError):
+    """The extension's process died (a signal, or an exit) while calls were in flight."""
+
+
+class ExtensionTimeout(ExtensionError, TimeoutError):
+    """A call passed its deadline, or the extension stopped answering heartbeats (a hang)."""
+
+
+class ExtensionOOM(ExtensionError, MemoryError):
+    """The extension ran out of the memory its manifest allows."""
+
+
+class ExtensionUnavailable(ExtensionError):
+    """The extension is stopped, or restarted too often and was given up."""
+
+
+class ExtensionCallError(ExtensionError):
+    """The extension's function raised; ``remote_type`` and ``remote_traceback`` say what."""
+
+    def __init__(
+        self, message: str, extension: str = "", remote_type: str = "", remote_traceback: str = ""
+    ) -> None:
+        super().__init__(message, extension)
+        self.remote_type = remote_type
+        self.remote_traceback = remote_traceback
+
+
+class ManifestError(PitError, ValueError):
+    """A ``symphony.toml`` is invalid; the message names file, field and what was expected."""
+
+
 class ConductorError(Exception):
     """A Conductor cannot do what was asked: an unknown environment, or an
     observation that does not fit it."""

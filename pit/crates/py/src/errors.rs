@@ -133,3 +133,47 @@ pub fn artifact_to_py(py: Python<'_>, e: pit_artifacts::ArtifactError) -> PyErr 
         E::Index(_) | E::InUse { .. } => raise(class(py, &ARTIFACT, "ArtifactError"), msg),
     }
 }
+
+static BUS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FRAME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static MISMATCH: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BUS_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BUS_CLOSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static REMOTE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+pub fn bus_to_py(py: Python<'_>, e: pit_bus::BusError) -> PyErr {
+    use pit_bus::BusError as E;
+    let msg = e.to_string();
+    match e {
+        E::Oversized { .. } | E::Truncated { .. } | E::Malformed(_) => raise(class(py, &FRAME, "FrameError"), msg),
+        E::Incompatible { .. } => raise(class(py, &MISMATCH, "ProtocolMismatch"), msg),
+        E::Timeout { .. } => raise(class(py, &BUS_TIMEOUT, "BusTimeout"), msg),
+        E::Closed(_) => raise(class(py, &BUS_CLOSED, "BusClosed"), msg),
+        E::Io(_) => raise(class(py, &BUS, "BusError"), msg),
+        E::Remote(payload) => remote_error(py, &payload),
+    }
+}
+
+/// An error frame's payload `{type, message, traceback}` as a `RemoteError`.
+fn remote_error(py: Python<'_>, payload: &[u8]) -> PyErr {
+    let fields = crate::bus_msgpack::read(py, payload).and_then(|v| {
+        let d = v.bind(py).cast::<pyo3::types::PyDict>().map_err(PyErr::from)?.clone();
+        let get = |k: &str| -> PyResult<String> {
+            Ok(d.get_item(k)?
+                .map(|v| v.str().map(|s| s.to_string()))
+                .transpose()?
+                .unwrap_or_default())
+        };
+        Ok((get("type")?, get("message")?, get("traceback")?))
+    });
+    match fields {
+        Ok((ty, message, tb)) => match class(py, &REMOTE, "RemoteError").and_then(|t| t.call1((ty, message, tb))) {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(err) => err,
+        },
+        Err(_) => raise(
+            class(py, &FRAME, "FrameError"),
+            "the extension's error frame is not a {type, message} map".into(),
+        ),
+    }
+}

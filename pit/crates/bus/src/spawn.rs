@@ -1,0 +1,182 @@
+//! Starting an extension process: its own process group and working folder,
+//! only the environment given, rlimits, SIGKILL when the host dies, and
+//! optionally no network (a fresh user + network namespace).
+//!
+//! All spawns happen on one long-lived thread: the parent-death signal fires
+//! when the *thread* that forked exits, so a caller's short-lived thread
+//! must not be the parent.
+
+use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{Sender, channel};
+
+use parking_lot::Mutex;
+
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// RLIMIT_AS, bytes of address space.
+    pub address_space: Option<u64>,
+    /// RLIMIT_CPU, seconds of CPU time.
+    pub cpu_seconds: Option<u64>,
+    /// RLIMIT_NOFILE.
+    pub open_files: Option<u64>,
+    /// RLIMIT_NPROC (counted by the kernel over the whole user).
+    pub processes: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub limits: Limits,
+    pub isolate_network: bool,
+    /// stdout and stderr are appended here.
+    pub log: PathBuf,
+}
+
+type Reply = Sender<Result<u32, String>>;
+static SPAWNER: OnceLock<Mutex<Sender<(Spec, Reply)>>> = OnceLock::new();
+
+/// Starts the process and returns its pid (also its process-group id).
+pub fn spawn(spec: Spec) -> Result<u32, String> {
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = channel::<(Spec, Reply)>();
+        std::thread::Builder::new()
+            .name("stage-spawner".into())
+            .spawn(move || {
+                for (spec, reply) in rx {
+                    let _ = reply.send(spawn_here(&spec));
+                }
+            })
+            .expect("cannot start the spawner thread");
+        Mutex::new(tx)
+    });
+    let (reply, rx) = channel();
+    tx.lock()
+        .send((spec, reply))
+        .map_err(|_| "the spawner thread is gone".to_string())?;
+    rx.recv().map_err(|_| "the spawner thread is gone".to_string())?
+}
+
+fn spawn_here(spec: &Spec) -> Result<u32, String> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err("empty command line".into());
+    };
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&spec.log)
+        .map_err(|e| format!("cannot open the log {}: {e}", spec.log.display()))?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .process_group(0);
+    // Everything the child needs is prepared here: after fork only
+    // async-signal-safe calls are allowed.
+    // SAFETY: getuid/getgid/getpid cannot fail.
+    let (uid, gid, parent) = unsafe { (libc::getuid(), libc::getgid(), libc::getpid()) };
+    let maps = [
+        (c"/proc/self/setgroups", b"deny".to_vec()),
+        (c"/proc/self/uid_map", format!("{uid} {uid} 1").into_bytes()),
+        (c"/proc/self/gid_map", format!("{gid} {gid} 1").into_bytes()),
+    ];
+    let limits: Vec<(libc::__rlimit_resource_t, u64)> = [
+        (libc::RLIMIT_AS, spec.limits.address_space),
+        (libc::RLIMIT_CPU, spec.limits.cpu_seconds),
+        (libc::RLIMIT_NOFILE, spec.limits.open_files),
+        (libc::RLIMIT_NPROC, spec.limits.processes),
+    ]
+    .into_iter()
+    .filter_map(|(r, v)| v.map(|v| (r, v)))
+    .collect();
+    let isolate = spec.isolate_network;
+    // SAFETY: the closure only makes raw system calls (unshare, open, write,
+    // close, prctl, getppid, setrlimit) on data prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            if isolate {
+                if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                for (path, text) in &maps {
+                    write_file(path, text)?;
+                }
+            }
+            // After unshare: a change of credentials clears the signal.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            for &(resource, value) in &limits {
+                let lim = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: value,
+                };
+                if libc::setrlimit(resource, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+    Ok(child.id())
+}
+
+/// open + write + close with raw calls (safe between fork and exec).
+unsafe fn write_file(path: &std::ffi::CStr, text: &[u8]) -> std::io::Result<()> {
+    // SAFETY: path is NUL-terminated, text outlives the calls.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = libc::write(fd, text.as_ptr().cast(), text.len());
+        libc::close(fd);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether this kernel lets an unprivileged process drop its network
+/// (user + network namespaces); the error says why not.
+pub fn network_isolation() -> Result<(), String> {
+    static CACHE: OnceLock<Result<(), String>> = OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let spec = Spec {
+                argv: vec!["/bin/true".into()],
+                cwd: std::env::temp_dir(),
+                env: Vec::new(),
+                limits: Limits::default(),
+                isolate_network: true,
+                log: PathBuf::from("/dev/null"),
+            };
+            let pid = spawn(spec).map_err(|e| format!("unshare(CLONE_NEWUSER | CLONE_NEWNET) failed: {e}"))?;
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "a probe in a fresh network namespace ended with status {status}"
+                ))
+            }
+        })
+        .clone()
+}

@@ -1,0 +1,276 @@
+"""``symphony.toml``: what an extension is, offers, needs and may do.
+
+Validated with pydantic. A bad manifest raises :class:`ManifestError` naming
+the file, the field and what was expected; :func:`manifest_schema` exports
+the JSON Schema that editors use to complete and check manifests.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from symphony_lab.errors import ManifestError
+
+MANIFEST_NAME = "symphony.toml"
+
+# semver.org's grammar: MAJOR.MINOR.PATCH, optional pre-release and build.
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_ENTRY = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")
+
+Access = Literal["allow", "deny"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Function(_Strict):
+    """One function the extension offers."""
+
+    name: str = Field(description="Called by this name over the bus; a Python identifier.")
+    description: str = ""
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description="Argument name -> artifact kind it takes."
+    )
+    outputs: list[str] = Field(default_factory=list, description="Artifact kinds it produces.")
+    input_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of the arguments (an object)."
+    )
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of the result."
+    )
+    side_effects: list[str] = Field(
+        default_factory=list,
+        description="What it changes outside its result, as 'domain:access' (file:write, ...).",
+    )
+    deterministic: bool = True
+    cost: float = Field(default=1.0, ge=0, description="Relative cost of one call.")
+    latency_ms: float = Field(default=10.0, ge=0, description="Typical duration of one call.")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not v.isidentifier() or keyword.iskeyword(v) or v.startswith("__"):
+            raise ValueError("a Python identifier, not a keyword, not starting with '__'")
+        return v
+
+    @field_validator("side_effects")
+    @classmethod
+    def _effects(cls, v: list[str]) -> list[str]:
+        for item in v:
+            domain, _, access = item.partition(":")
+            if domain not in {"file", "network", "system", "model"} or access not in {
+                "read",
+                "write",
+                "execute",
+            }:
+                raise ValueError(
+                    f"{item!r}: expected 'file|network|system|model' ':' 'read|write|execute'"
+                )
+        return v
+
+
+class ConductorHints(_Strict):
+    """How the Conductor may use the extension."""
+
+    triggers: list[str] = Field(
+        default_factory=list, description="Artifact kinds or goal words that activate it."
+    )
+    depends_on: list[str] = Field(
+        default_factory=list, description="Extensions that must be loaded too."
+    )
+    conflicts: list[str] = Field(
+        default_factory=list, description="Extensions it must not run beside."
+    )
+    parallel: bool = Field(default=True, description="Calls may run alongside other extensions.")
+    failure_critical: bool = Field(
+        default=False, description="A failure ends the run instead of being skipped."
+    )
+
+
+class QuestHints(_Strict):
+    """Whether the extension's functions may become a Function Quest level."""
+
+    trainable: bool = False
+    difficulty: Literal["easy", "medium", "hard", "expert"] = "medium"
+
+
+class Grant(_Strict):
+    read: Access = "deny"
+    write: Access = "deny"
+    execute: Access = "deny"
+
+
+class Permissions(_Strict):
+    """What the extension may touch. Network is denied unless allowed."""
+
+    file: Grant = Grant(read="allow", write="allow")
+    network: Grant = Grant()
+    system: Grant = Grant()
+    model: Grant = Grant(read="allow", execute="allow")
+
+    def allows(self, domain: str, access: str) -> bool:
+        return getattr(getattr(self, domain), access) == "allow"
+
+
+class Resources(_Strict):
+    """Limits the host enforces with rlimits, and the extension's concurrency."""
+
+    memory_mb: int | None = Field(
+        default=None, gt=0, description="Address-space limit (RLIMIT_AS), in MiB."
+    )
+    cpu_seconds: int | None = Field(default=None, gt=0, description="CPU time limit (RLIMIT_CPU).")
+    open_files: int = Field(default=256, gt=8, description="RLIMIT_NOFILE.")
+    processes: int | None = Field(
+        default=None, gt=0, description="Child processes it may start (beyond the user's count)."
+    )
+    max_concurrency: int = Field(default=1, ge=1, le=256, description="Calls handled at once.")
+
+
+class Hooks(_Strict):
+    """Names of functions in the entry module, called at each step of the lifecycle."""
+
+    on_load: str | None = None
+    on_activate: str | None = None
+    on_deactivate: str | None = None
+    on_unload: str | None = None
+
+    @field_validator("on_load", "on_activate", "on_deactivate", "on_unload")
+    @classmethod
+    def _hook(cls, v: str | None) -> str | None:
+        if v is not None and not v.isidentifier():
+            raise ValueError("the name of a function in the entry module")
+        return v
+
+
+class Manifest(_Strict):
+    """The whole ``symphony.toml``."""
+
+    name: str = Field(description="Lower-case letters, digits, '-' and '_'; starts with a letter.")
+    version: str = Field(description="Semantic version, e.g. 1.4.0.")
+    kind: Literal["instrument", "operator", "motif"]
+    description: str = ""
+    entry: str | None = Field(
+        default=None, description="Python 'module' or 'module:attr' run by the SDK runtime."
+    )
+    executable: str | None = Field(
+        default=None,
+        description="A program that speaks the bus, relative to the manifest's folder.",
+    )
+    functions: list[Function] = Field(default_factory=list)
+    conductor: ConductorHints = ConductorHints()
+    function_quest: QuestHints = QuestHints()
+    permissions: Permissions = Permissions()
+    resources: Resources = Resources()
+    hooks: Hooks = Hooks()
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables for the process."
+    )
+    # Where the manifest was read from; set by load_manifest, not by the file.
+    folder: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("lower-case letters, digits, '-' or '_', starting with a letter")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, v: str) -> str:
+        if not _SEMVER.match(v):
+            raise ValueError("a semantic version such as 1.0.0")
+        return v
+
+    @field_validator("entry")
+    @classmethod
+    def _entry(cls, v: str | None) -> str | None:
+        if v is not None and not _ENTRY.match(v):
+            raise ValueError("'package.module' or 'package.module:attribute'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_entry(self) -> Manifest:
+        if (self.entry is None) == (self.executable is None):
+            raise ValueError("exactly one of 'entry' (Python) or 'executable' must be given")
+        names = [f.name for f in self.functions]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"function names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def function(self, name: str) -> Function:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(f"extension {self.name!r} has no function {name!r}")
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        return f"field '{loc}': required but missing"
+    if err["type"] == "extra_forbidden":
+        return f"field '{loc}': unknown field"
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, dict) else "a table"
+    return f"field '{loc}': expected {msg[0].lower() + msg[1:]} (got {shown})"
+
+
+def parse_manifest(data: dict[str, Any], source: str | Path = "<manifest>") -> Manifest:
+    """Validates already-parsed TOML; errors name ``source``."""
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as e:
+        lines = [f"{source}: invalid manifest"] + [f"  {_describe(err)}" for err in e.errors()]
+        raise ManifestError("\n".join(lines)) from None
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Reads ``path`` (a ``symphony.toml`` or the folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such manifest") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{path}: cannot read the manifest: {e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ManifestError(f"{path}: not valid TOML: {e}") from None
+    if "folder" in data:
+        raise ManifestError(f"{path}: field 'folder': unknown field")
+    m = parse_manifest(data, path)
+    m = m.model_copy(update={"folder": path.parent.resolve()})
+    if m.executable is not None:
+        exe = m.folder / m.executable
+        if not exe.is_file():
+            raise ManifestError(
+                f"{path}: field 'executable': expected a file, {exe} does not exist"
+            )
+    return m
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema of ``symphony.toml`` (for editors: taplo, VS Code Even Better TOML)."""
+    schema = Manifest.model_json_schema(mode="validation")
+    schema["properties"].pop("folder", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "symphony.toml"
+    return schema

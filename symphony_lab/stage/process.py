@@ -1,0 +1,548 @@
+"""One extension process under supervision.
+
+A supervisor thread per extension starts the process (its own process group,
+working folder and scrubbed environment; rlimits from the manifest; no
+network where the manifest denies it and the kernel allows), accepts its bus
+connection, checks its heartbeats, and restarts it with exponential backoff
+after a crash, a hang or an out-of-memory exit — at most ``max_restarts``
+times within ``period`` seconds, as OTP supervisors count intensity; past
+that the extension is ``failed``.
+
+Calls in flight when the process dies end with the exception that says why:
+:class:`ExtensionCrashed`, :class:`ExtensionTimeout` or :class:`ExtensionOOM`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import symphony_lab
+from symphony_lab._pit import BusConnection, BusListener, spawn_process
+from symphony_lab.errors import (
+    BusClosed,
+    BusError,
+    BusTimeout,
+    ExtensionCallError,
+    ExtensionCrashed,
+    ExtensionError,
+    ExtensionOOM,
+    ExtensionTimeout,
+    ExtensionUnavailable,
+    RemoteError,
+)
+from symphony_lab.sdk.runtime import EXIT_BAD_EXTENSION, EXIT_OOM
+from symphony_lab.stage.manifest import Manifest
+
+
+class State(enum.StrEnum):
+    CREATED = "created"
+    STARTING = "starting"
+    RUNNING = "running"
+    HEALTHY = "healthy"
+    STOPPING = "stopping"
+    TERMINATED = "terminated"
+    CRASHED = "crashed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Backoff doubles from ``backoff`` up to ``backoff_max`` seconds; more than
+    ``max_restarts`` restarts within ``period`` seconds give the extension up."""
+
+    backoff: float = 0.1
+    backoff_max: float = 10.0
+    max_restarts: int = 5
+    period: float = 60.0
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How one run of the process ended."""
+
+    generation: int
+    pid: int
+    code: int | None
+    signal: int | None
+    # Set when the host ended it: "hang", "timeout", "protocol", "stop".
+    host_reason: str | None
+    detail: str
+    log_tail: str
+
+    @property
+    def kind(self) -> str:
+        if self.host_reason in ("hang", "timeout"):
+            return "timeout"
+        if self.host_reason == "stop":
+            return "stopped"
+        if self.code == EXIT_OOM or (self.signal == signal.SIGKILL and self.host_reason is None):
+            return "oom"  # MemoryError in the runtime, or the kernel's OOM killer
+        if self.signal == signal.SIGXCPU:
+            return "timeout"
+        return "crash"
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            how = f"killed by {signal.Signals(self.signal).name}"
+        elif self.code == EXIT_BAD_EXTENSION:
+            how = "could not start (see its log)"
+        else:
+            how = f"exited with status {self.code}"
+        why = {
+            "hang": "it stopped answering heartbeats",
+            "timeout": "a call passed its deadline",
+            "protocol": "it broke the bus protocol",
+            "stop": "the Stage stopped it",
+            "start": "it failed to start",
+        }.get(self.host_reason or "", "")
+        text = f"{how}" + (f" after {why}" if why else "")
+        return text + (f": {self.detail}" if self.detail else "")
+
+    def error(self, extension: str, function: str | None = None) -> ExtensionError:
+        what = f"call of {extension}.{function}" if function else f"extension {extension!r}"
+        cls: type[ExtensionError] = {
+            "timeout": ExtensionTimeout,
+            "oom": ExtensionOOM,
+            "stopped": ExtensionUnavailable,
+        }.get(self.kind, ExtensionCrashed)
+        msg = f"{what} failed: the process (pid {self.pid}) {self.describe()}"
+        if self.log_tail:
+            msg += f"\n--- last lines of its log ---\n{self.log_tail}"
+        return cls(msg, extension, self.log_tail)
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has exited, leaving it to be reaped."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _user_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+class ExtensionProcess:
+    """Starts, watches and restarts one extension; routes calls to it."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        root: Path,
+        store: str | None = None,
+        restart: RestartPolicy | None = None,
+        heartbeat_interval: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        start_timeout: float = 60.0,
+        isolate_network: bool = True,
+        config: dict[str, Any] | None = None,
+        on_event: Callable[[str, Any], None] | None = None,
+        on_state: Callable[[str, State], None] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.name = manifest.name
+        self.workdir = root / manifest.name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "extension.log"
+        self.store = store
+        self.restart_policy = restart or RestartPolicy()
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.start_timeout = start_timeout
+        self.isolate_network = isolate_network and not manifest.permissions.allows(
+            "network", "read"
+        )
+        self.config = config or {}
+        self.on_event = on_event
+        self.on_state = on_state
+        self.restarts = 0
+        self.exits: deque[Exit] = deque(maxlen=100)
+        self.hello: dict[str, Any] = {}
+        self._state = State.CREATED
+        self._cv = threading.Condition()
+        self._conn: BusConnection | None = None
+        self._pid: int | None = None
+        self._generation = 0
+        self._host_reason: tuple[int, str, str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    def _set(self, state: State) -> None:
+        with self._cv:
+            self._state = state
+            self._cv.notify_all()
+        if self.on_state is not None:
+            self.on_state(self.name, state)
+
+    def __repr__(self) -> str:
+        return f"<ExtensionProcess {self.name} {self._state} pid={self._pid}>"
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self, wait: bool = True) -> None:
+        """Starts the supervisor; with ``wait``, returns once the extension is healthy."""
+        if self._thread is not None:
+            raise RuntimeError(f"extension {self.name!r} was already started")
+        self._thread = threading.Thread(
+            target=self._supervise, name=f"stage-{self.name}", daemon=True
+        )
+        self._thread.start()
+        if wait:
+            self._ready(self.start_timeout)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Asks the extension to finish and exit; kills its group after ``grace`` seconds."""
+        self._stop.set()
+        conn, pid, gen = self._conn, self._pid, self._generation
+        if pid is not None and self._state not in (State.TERMINATED, State.FAILED):
+            self._set(State.STOPPING)
+            self._host_reason = (gen, "stop", "")
+            if conn is not None:
+                with contextlib.suppress(BusError):
+                    conn.shutdown()
+            with self._cv:
+                self._cv.wait_for(lambda: self._pid is None, timeout=grace)
+            if self._pid is not None:
+                self._kill(gen, "stop", "")
+        if self._thread is not None:
+            self._thread.join(timeout=grace + 5)
+        if self._state != State.FAILED:
+            self._set(State.TERMINATED)
+
+    def _spawn(self) -> tuple[int, BusListener]:
+        sock = self.workdir / "bus.sock"
+        listener = BusListener(str(sock))
+        m = self.manifest
+        assert m.folder is not None
+        if m.executable is not None:
+            argv = [str(m.folder / m.executable)]
+        else:
+            argv = [
+                sys.executable,
+                "-m",
+                "symphony_lab.sdk.runtime",
+                str(m.folder / "symphony.toml"),
+            ]
+        package_root = str(Path(symphony_lab.__file__).resolve().parent.parent)
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "TMPDIR": str(tmp),
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": os.pathsep.join([str(m.folder), package_root]),
+            "PYTHONUNBUFFERED": "1",
+            "SYMPHONY_BUS": str(sock),
+            "SYMPHONY_EXTENSION": m.name,
+            "SYMPHONY_HOST_PID": str(os.getpid()),
+        }
+        if self.store is not None:
+            env["SYMPHONY_STORE"] = self.store
+        if self.isolate_network:
+            env["HF_HUB_OFFLINE"] = env["TRANSFORMERS_OFFLINE"] = "1"
+        env.update(m.env)
+        r = m.resources
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- start {self._generation} at {time.ctime()} ---\n".encode())
+        pid = spawn_process(
+            argv,
+            str(self.workdir),
+            sorted(env.items()),
+            str(self.log_path),
+            address_space=r.memory_mb << 20 if r.memory_mb else None,
+            cpu_seconds=r.cpu_seconds,
+            open_files=r.open_files,
+            processes=_user_processes() + r.processes if r.processes else None,
+            isolate_network=self.isolate_network,
+        )
+        return pid, listener
+
+    def _launch(self) -> None:
+        self._generation += 1
+        self._set(State.STARTING)
+        pid, listener = self._spawn()
+        with self._cv:
+            self._pid = pid
+        try:
+            conn = self._accept(listener, pid)
+        finally:
+            listener.close()
+        self.hello = conn.handshake(self.start_timeout)
+        self._conn = conn
+        self._set(State.RUNNING)
+        conn.call("__activate__", {"config": self.config}, timeout=self.start_timeout)
+        health = conn.call("__health__", None, timeout=self.start_timeout)
+        sick = [name for name, ok in (health or {}).items() if not ok]
+        if sick:
+            raise ExtensionCrashed(f"health check failed for {', '.join(sick)}", self.name)
+        self._set(State.HEALTHY)
+
+    def _accept(self, listener: BusListener, pid: int) -> BusConnection:
+        """Waits for the connection, but not for a process that already died."""
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                return listener.accept(min(0.2, max(deadline - time.monotonic(), 0.0)))
+            except BusTimeout:
+                if _exited(pid):
+                    raise ExtensionCrashed(
+                        "the process exited before connecting", self.name
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise
+
+    def _kill(self, generation: int, reason: str, detail: str) -> None:
+        """Ends the process group of ``generation``, recording why (unless it
+        had already exited on its own, which then tells the story)."""
+        with self._cv:
+            if generation != self._generation or self._pid is None:
+                return
+            pid = self._pid
+            if not _exited(pid) and (
+                self._host_reason is None or self._host_reason[0] != generation
+            ):
+                self._host_reason = (generation, reason, detail)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def _reap(self, pid: int) -> Exit:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        hr = self._host_reason
+        reason, detail = (hr[1], hr[2]) if hr and hr[0] == self._generation else (None, "")
+        # The extension's own children die with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        return Exit(
+            generation=self._generation,
+            pid=pid,
+            code=code if code >= 0 else None,
+            signal=-code if code < 0 else None,
+            host_reason=reason,
+            detail=detail,
+            log_tail=_log_tail(self.log_path),
+        )
+
+    def _watch(self, pid: int) -> Exit:
+        """Heartbeats until the process exits; returns how it ended."""
+        pidfd = os.pidfd_open(pid)
+        try:
+            while True:
+                ready, _, _ = select.select([pidfd], [], [], self.heartbeat_interval)
+                if ready:
+                    return self._reap(pid)
+                conn = self._conn
+                if conn is None or self._stop.is_set():
+                    continue
+                try:
+                    conn.heartbeat(self.heartbeat_timeout)
+                except BusTimeout:
+                    self._kill(
+                        self._generation, "hang", f"no heartbeat for {self.heartbeat_timeout} s"
+                    )
+                except BusError as e:
+                    if not self._stop.is_set():
+                        self._kill(self._generation, "protocol", str(e))
+                else:
+                    self._deliver_events(conn)
+        finally:
+            os.close(pidfd)
+
+    def _deliver_events(self, conn: BusConnection) -> None:
+        if self.on_event is None:
+            return
+        try:
+            events = conn.events(0.0)
+        except BusError:
+            return
+        for e in events:
+            self.on_event(self.name, e)
+
+    def _supervise(self) -> None:
+        starts: deque[float] = deque()
+        failures_in_a_row = 0
+        while not self._stop.is_set():
+            exit_: Exit | None = None
+            try:
+                self._launch()
+                failures_in_a_row = 0
+            except (ExtensionError, BusError, OSError) as e:
+                if self._pid is None:  # could not even spawn
+                    self._record_failure(f"cannot start: {e}")
+                    return
+                self._kill(self._generation, "start", str(e))
+            pid = self._pid
+            if pid is not None:
+                exit_ = self._watch(pid)
+            conn, self._conn = self._conn, None
+            with self._cv:
+                self._pid = None
+                if exit_ is not None:
+                    self.exits.append(exit_)
+                self._cv.notify_all()
+            if conn is not None and exit_ is not None:
+                conn.close(exit_.describe())
+            if self._stop.is_set() or exit_ is None:
+                break
+            self._set(State.CRASHED)
+            if exit_.code == EXIT_BAD_EXTENSION:
+                # A broken manifest or import does not heal by restarting.
+                self._record_failure(f"it cannot start: {exit_.describe()}\n{exit_.log_tail}")
+                return
+            # OTP-style intensity: too many restarts within the period -> give up.
+            now = time.monotonic()
+            starts.append(now)
+            while starts and now - starts[0] > self.restart_policy.period:
+                starts.popleft()
+            if len(starts) > self.restart_policy.max_restarts:
+                self._record_failure(
+                    f"restarted {len(starts) - 1} times within {self.restart_policy.period} s; "
+                    f"last exit: {exit_.describe()}"
+                )
+                return
+            p = self.restart_policy
+            delay = min(p.backoff * (2**failures_in_a_row), p.backoff_max)
+            failures_in_a_row += 1
+            if self._stop.wait(delay):
+                break
+            self.restarts += 1
+
+    def _record_failure(self, why: str) -> None:
+        self.failure = why
+        self._set(State.FAILED)
+
+    # -- calls ---------------------------------------------------------------
+    def _ready(self, timeout: float | None) -> BusConnection:
+        """The connection once the extension is healthy (waiting through a restart)."""
+        limit = self.start_timeout if timeout is None else max(timeout, 0.0)
+        with self._cv:
+            ok = self._cv.wait_for(
+                lambda: (
+                    self._state in (State.HEALTHY, State.FAILED, State.TERMINATED)
+                    or self._stop.is_set()
+                ),
+                timeout=limit,
+            )
+            if self._state == State.HEALTHY and self._conn is not None:
+                return self._conn
+            if self._state == State.FAILED:
+                raise ExtensionUnavailable(
+                    f"extension {self.name!r} was given up: {getattr(self, 'failure', '')}",
+                    self.name,
+                    _log_tail(self.log_path),
+                )
+            if self._stop.is_set() or self._state == State.TERMINATED:
+                raise ExtensionUnavailable(f"extension {self.name!r} is stopped", self.name)
+            assert not ok or self._conn is None
+        raise ExtensionTimeout(
+            f"extension {self.name!r} did not become healthy within {limit} s "
+            f"(state {self._state})",
+            self.name,
+            _log_tail(self.log_path),
+        )
+
+    def _exit_of(self, generation: int, wait: float) -> Exit | None:
+        with self._cv:
+            self._cv.wait_for(
+                lambda: any(e.generation == generation for e in self.exits), timeout=wait
+            )
+            return next((e for e in reversed(self.exits) if e.generation == generation), None)
+
+    def _fail(self, generation: int, function: str, err: BusError) -> ExtensionError:
+        """The exception for a call whose connection broke."""
+        exit_ = self._exit_of(generation, wait=0.5)
+        if exit_ is None:
+            # The process still runs but the bus is broken (garbage frames): end it.
+            self._kill(generation, "protocol", str(err))
+            exit_ = self._exit_of(generation, wait=5.0)
+        if exit_ is None:
+            return ExtensionCrashed(f"call of {self.name}.{function} failed: {err}", self.name)
+        return exit_.error(self.name, function)
+
+    def call(
+        self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
+    ) -> Any:
+        """Calls ``function(args)`` in the extension: a dict of arguments, a list, or None."""
+        conn = self._ready(timeout)
+        generation = self._generation
+        try:
+            return conn.call(function, args, timeout=timeout, priority=priority)
+        except RemoteError as e:
+            raise self._remote(function, e) from None
+        except BusTimeout:
+            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
+            raise self._fail(generation, function, BusClosed("timeout")) from None
+        except BusError as e:
+            raise self._fail(generation, function, e) from None
+
+    def call_many(
+        self, function: str, args_list: list[Any], *, timeout: float | None = None
+    ) -> list[Any]:
+        """Pipelined calls of one function; answers in order."""
+        conn = self._ready(timeout)
+        generation = self._generation
+        try:
+            return conn.call_many(function, args_list, timeout=timeout)
+        except RemoteError as e:
+            raise self._remote(function, e) from None
+        except BusTimeout:
+            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
+            raise self._fail(generation, function, BusClosed("timeout")) from None
+        except BusError as e:
+            raise self._fail(generation, function, e) from None
+
+    def _remote(self, function: str, e: RemoteError) -> ExtensionError:
+        if e.remote_type == "MemoryError":
+            exit_ = self._exit_of(self._generation, wait=2.0)
+            if exit_ is not None:
+                return exit_.error(self.name, function)
+            return ExtensionOOM(f"call of {self.name}.{function} ran out of memory", self.name)
+        return ExtensionCallError(
+            f"{self.name}.{function} raised {e.remote_type}: {e.message}",
+            self.name,
+            e.remote_type,
+            e.remote_traceback,
+        )

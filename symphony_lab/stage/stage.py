@@ -1,0 +1,215 @@
+"""The Stage: the extensions of a kernel, each in its own supervised process.
+
+::
+
+    with Stage(["path/to/my-ext"], store="runs/store") as stage:
+        stage.call("text.split", {"text": "a b", "sep": " "})
+
+``Stage(builtin=True)`` adds the extensions shipped in
+``symphony_lab/extensions``. Extensions start in parallel; the Stage stops
+them all at interpreter exit, and the kernel's death takes them with it (a
+parent-death signal), so no process outlives the kernel.
+"""
+
+from __future__ import annotations
+
+import atexit
+import tempfile
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from symphony_lab._pit import ArtifactStore, network_isolation
+from symphony_lab.errors import ExtensionError, ManifestError
+from symphony_lab.stage.manifest import MANIFEST_NAME, Function, Manifest, load_manifest
+from symphony_lab.stage.process import ExtensionProcess, RestartPolicy, State
+
+BUILTIN = Path(__file__).resolve().parent.parent / "extensions"
+
+_LIVE: weakref.WeakSet[Stage] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for stage in list(_LIVE):
+        stage.close()
+
+
+def builtin_manifests() -> list[Path]:
+    """Folders of the extensions shipped with the package."""
+    return sorted(p.parent for p in BUILTIN.glob(f"*/{MANIFEST_NAME}"))
+
+
+class Stage:
+    """Hosts extensions; ``call("extension.function", args)`` runs one of their functions."""
+
+    def __init__(
+        self,
+        extensions: Iterable[str | Path | Manifest] = (),
+        *,
+        builtin: bool = False,
+        store: ArtifactStore | str | Path | None = None,
+        root: str | Path | None = None,
+        restart: RestartPolicy | None = None,
+        heartbeat_interval: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        start_timeout: float = 60.0,
+        call_timeout: float | None = 60.0,
+        config: dict[str, dict[str, Any]] | None = None,
+        on_event: Callable[[str, Any], None] | None = None,
+        on_state: Callable[[str, State], None] | None = None,
+    ) -> None:
+        manifests: list[Manifest] = []
+        sources = list(builtin_manifests()) if builtin else []
+        for src in [*sources, *extensions]:
+            manifests.append(src if isinstance(src, Manifest) else load_manifest(src))
+        names = [m.name for m in manifests]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ManifestError(f"two extensions are named {', '.join(dupes)}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="symphony-stage-") if root is None else None
+        self.root = Path(self._tmp.name if self._tmp else root)  # type: ignore[arg-type]
+        self.store_path = _store_path(store)
+        self.call_timeout = call_timeout
+        # Said once, at start-up, rather than discovered later.
+        self.isolation_problem = network_isolation()
+        if self.isolation_problem and any(
+            not m.permissions.allows("network", "read") for m in manifests
+        ):
+            warnings.warn(
+                f"extensions that deny the network will still reach it: {self.isolation_problem}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.extensions: dict[str, ExtensionProcess] = {
+            m.name: ExtensionProcess(
+                m,
+                root=self.root,
+                store=self.store_path,
+                restart=restart or RestartPolicy(),
+                heartbeat_interval=heartbeat_interval,
+                heartbeat_timeout=heartbeat_timeout,
+                start_timeout=start_timeout,
+                isolate_network=self.isolation_problem is None,
+                config=(config or {}).get(m.name),
+                on_event=on_event,
+                on_state=on_state,
+            )
+            for m in manifests
+        }
+        self._started = False
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self, wait: bool = True) -> Stage:
+        """Starts every extension (in parallel); with ``wait``, until all are healthy."""
+        with self._lock:
+            if not self._started:
+                self._started = True
+                for ext in self.extensions.values():
+                    ext.start(wait=False)
+        if wait:
+            errors = []
+            for ext in self.extensions.values():
+                try:
+                    ext._ready(ext.start_timeout)
+                except ExtensionError as e:
+                    errors.append(str(e))
+            if errors:
+                raise ExtensionError("some extensions did not start:\n" + "\n".join(errors))
+        return self
+
+    def close(self) -> None:
+        """Stops every extension and removes the Stage's temporary folder."""
+        threads = [
+            threading.Thread(target=ext.stop, daemon=True)
+            for ext in self.extensions.values()
+            if ext.state not in (State.CREATED, State.TERMINATED)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _LIVE.discard(self)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Stage:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lookup --------------------------------------------------------------
+    def __getitem__(self, name: str) -> ExtensionProcess:
+        try:
+            return self.extensions[name]
+        except KeyError:
+            raise KeyError(
+                f"no extension {name!r} on this Stage "
+                f"(it has: {', '.join(sorted(self.extensions))})"
+            ) from None
+
+    def __iter__(self) -> Iterator[ExtensionProcess]:
+        return iter(self.extensions.values())
+
+    def functions(self) -> dict[str, Function]:
+        """Every function on the Stage as ``"extension.function" -> spec``."""
+        return {
+            f"{ext.name}.{f.name}": f
+            for ext in self.extensions.values()
+            for f in ext.manifest.functions
+        }
+
+    def resolve(self, target: str) -> tuple[ExtensionProcess, str]:
+        ext_name, dot, function = target.partition(".")
+        if not dot or not function:
+            raise ValueError(f"call targets are 'extension.function', got {target!r}")
+        ext = self[ext_name]
+        known = {f.name for f in ext.manifest.functions}
+        if known and function not in known:
+            raise KeyError(
+                f"extension {ext_name!r} has no function {function!r} "
+                f"(it has: {', '.join(sorted(known))})"
+            )
+        return ext, function
+
+    # -- calls ---------------------------------------------------------------
+    def call(
+        self, target: str, args: Any = None, *, timeout: float | None = ..., priority: int = 0
+    ) -> Any:  # type: ignore[assignment]
+        """Runs ``extension.function`` with ``args`` (a dict of keyword arguments)."""
+        if not self._started:
+            self.start()
+        ext, function = self.resolve(target)
+        t = self.call_timeout if timeout is ... else timeout
+        return ext.call(function, args, timeout=t, priority=priority)
+
+    def call_many(
+        self, target: str, args_list: list[Any], *, timeout: float | None = ...
+    ) -> list[Any]:  # type: ignore[assignment]
+        """Pipelined calls of one function; answers in order."""
+        if not self._started:
+            self.start()
+        ext, function = self.resolve(target)
+        t = self.call_timeout if timeout is ... else timeout
+        return ext.call_many(function, args_list, timeout=t)
+
+    def states(self) -> dict[str, str]:
+        return {name: str(ext.state) for name, ext in self.extensions.items()}
+
+    def __repr__(self) -> str:
+        return f"<Stage {self.states()}>"
+
+
+def _store_path(store: ArtifactStore | str | Path | None) -> str | None:
+    if store is None:
+        return None
+    if isinstance(store, ArtifactStore):
+        return str(store.root)
+    return str(store)
