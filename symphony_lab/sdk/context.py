@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,9 +48,16 @@ class Context:
 
 
 _STORE: ArtifactStore | None = None
+_STORE_LOCK = threading.Lock()
 
 
 def shared_store() -> ArtifactStore:
+    """The process's one store (an extension process serves one Stage)."""
+    with _STORE_LOCK:
+        return _open_store()
+
+
+def _open_store() -> ArtifactStore:
     global _STORE
     if _STORE is None:
         path = os.environ.get("SYMPHONY_STORE")

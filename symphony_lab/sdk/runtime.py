@@ -102,7 +102,7 @@ class Server:
             config = (args or {}).get("config", {}) if isinstance(args, dict) else {}
             for f in self.table.values():
                 if f.configurer is not None:
-                    f.configurer(config.get(f.name, config))
+                    f.configurer(config)
             self.run_hook("on_activate")
             return None
         if name == "__deactivate__":

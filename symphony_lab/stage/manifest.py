@@ -177,6 +177,11 @@ class Manifest(_Strict):
     env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment variables for the process."
     )
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="Names of host environment variables passed through (API keys, say); "
+        "everything else is scrubbed.",
+    )
     # Where the manifest was read from; set by load_manifest, not by the file.
     folder: Path | None = Field(default=None, exclude=True)
 
@@ -209,6 +214,14 @@ class Manifest(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"function names must be unique; repeated: {', '.join(dupes)}")
+        for f in self.functions:
+            for effect in f.side_effects:
+                domain, _, access = effect.partition(":")
+                if not self.permissions.allows(domain, access):
+                    raise ValueError(
+                        f"function {f.name!r} declares side effect {effect!r} but "
+                        f"[permissions] denies {domain} {access}"
+                    )
         return self
 
     def function(self, name: str) -> Function:

@@ -14,6 +14,7 @@ Calls in flight when the process dies end with the exception that says why:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import os
@@ -24,6 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +112,8 @@ class Exit:
         text = f"{how}" + (f" after {why}" if why else "")
         return text + (f": {self.detail}" if self.detail else "")
 
-    def error(self, extension: str, function: str | None = None) -> ExtensionError:
+    def error(self, extension: str, function: str | None = None, seen: str = "") -> ExtensionError:
+        """The exception for calls that were in flight; ``seen`` is what the bus saw."""
         what = f"call of {extension}.{function}" if function else f"extension {extension!r}"
         cls: type[ExtensionError] = {
             "timeout": ExtensionTimeout,
@@ -118,6 +121,8 @@ class Exit:
             "stopped": ExtensionUnavailable,
         }.get(self.kind, ExtensionCrashed)
         msg = f"{what} failed: the process (pid {self.pid}) {self.describe()}"
+        if seen and seen not in msg:
+            msg += f" (the bus saw: {seen})"
         if self.log_tail:
             msg += f"\n--- last lines of its log ---\n{self.log_tail}"
         return cls(msg, extension, self.log_tail)
@@ -134,12 +139,25 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+class _NoRestart(ExtensionError):
+    """A failure that a restart cannot heal (the extension's configuration)."""
+
+
 def _exited(pid: int) -> bool:
     """Whether ``pid`` has exited, leaving it to be reaped."""
     try:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+def _drain(conn: BusConnection, limit: float = 0.5) -> None:
+    """Reads what a dead extension left in its socket, so that calls in flight
+    end with what the bus saw (a truncated frame, say) rather than a bare close."""
+    deadline = time.monotonic() + limit
+    with contextlib.suppress(BusError):
+        while time.monotonic() < deadline:
+            conn.events(max(deadline - time.monotonic(), 0.0))
 
 
 def _user_processes() -> int:
@@ -200,6 +218,7 @@ class ExtensionProcess:
         self._host_reason: tuple[int, str, str] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- state ---------------------------------------------------------------
     @property
@@ -248,6 +267,8 @@ class ExtensionProcess:
                 self._kill(gen, "stop", "")
         if self._thread is not None:
             self._thread.join(timeout=grace + 5)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         if self._state != State.FAILED:
             self._set(State.TERMINATED)
 
@@ -284,6 +305,7 @@ class ExtensionProcess:
         if self.isolate_network:
             env["HF_HUB_OFFLINE"] = env["TRANSFORMERS_OFFLINE"] = "1"
         env.update(m.env)
+        env.update({k: os.environ[k] for k in m.pass_env if k in os.environ})
         r = m.resources
         with open(self.log_path, "ab") as log:
             log.write(f"--- start {self._generation} at {time.ctime()} ---\n".encode())
@@ -313,7 +335,12 @@ class ExtensionProcess:
         self.hello = conn.handshake(self.start_timeout)
         self._conn = conn
         self._set(State.RUNNING)
-        conn.call("__activate__", {"config": self.config}, timeout=self.start_timeout)
+        try:
+            conn.call("__activate__", {"config": self.config}, timeout=self.start_timeout)
+        except RemoteError as e:
+            raise _NoRestart(
+                f"configure or on_activate raised {e.remote_type}: {e.message}", self.name
+            ) from None
         health = conn.call("__health__", None, timeout=self.start_timeout)
         sick = [name for name, ok in (health or {}).items() if not ok]
         if sick:
@@ -414,6 +441,12 @@ class ExtensionProcess:
                     self._record_failure(f"cannot start: {e}")
                     return
                 self._kill(self._generation, "start", str(e))
+                if isinstance(e, _NoRestart):
+                    self._watch(self._pid)
+                    with self._cv:
+                        self._pid, self._conn = None, None
+                    self._record_failure(str(e))
+                    return
             pid = self._pid
             if pid is not None:
                 exit_ = self._watch(pid)
@@ -423,11 +456,14 @@ class ExtensionProcess:
                 if exit_ is not None:
                     self.exits.append(exit_)
                 self._cv.notify_all()
+            if not self._stop.is_set() and exit_ is not None:
+                self._set(State.CRASHED)
             if conn is not None and exit_ is not None:
+                _drain(conn)
                 conn.close(exit_.describe())
+            del conn  # its sockets close with it, not at the next restart
             if self._stop.is_set() or exit_ is None:
                 break
-            self._set(State.CRASHED)
             if exit_.code == EXIT_BAD_EXTENSION:
                 # A broken manifest or import does not heal by restarting.
                 self._record_failure(f"it cannot start: {exit_.describe()}\n{exit_.log_tail}")
@@ -461,7 +497,8 @@ class ExtensionProcess:
         with self._cv:
             ok = self._cv.wait_for(
                 lambda: (
-                    self._state in (State.HEALTHY, State.FAILED, State.TERMINATED)
+                    (self._state is State.HEALTHY and self._conn is not None)
+                    or self._state in (State.FAILED, State.TERMINATED)
                     or self._stop.is_set()
                 ),
                 timeout=limit,
@@ -500,7 +537,8 @@ class ExtensionProcess:
             exit_ = self._exit_of(generation, wait=5.0)
         if exit_ is None:
             return ExtensionCrashed(f"call of {self.name}.{function} failed: {err}", self.name)
-        return exit_.error(self.name, function)
+        seen = "" if isinstance(err, BusClosed) else str(err)
+        return exit_.error(self.name, function, seen)
 
     def call(
         self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
@@ -526,6 +564,47 @@ class ExtensionProcess:
         generation = self._generation
         try:
             return conn.call_many(function, args_list, timeout=timeout)
+        except RemoteError as e:
+            raise self._remote(function, e) from None
+        except BusTimeout:
+            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
+            raise self._fail(generation, function, BusClosed("timeout")) from None
+        except BusError as e:
+            raise self._fail(generation, function, e) from None
+
+    async def acall(
+        self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
+    ) -> Any:
+        """``call`` for asyncio: waits on a worker thread; cancelling the task
+        cancels the call in the extension too."""
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=max(8, 4 * self.manifest.resources.max_concurrency),
+                thread_name_prefix=f"stage-{self.name}-acall",
+            )
+        conn = await loop.run_in_executor(self._executor, self._ready, timeout)
+        generation = self._generation
+        call_id = conn.submit(function, args, timeout=timeout, priority=priority)
+        try:
+            return await loop.run_in_executor(
+                self._executor, self._wait, conn, call_id, function, timeout, generation
+            )
+        except asyncio.CancelledError:
+            with contextlib.suppress(BusError):
+                conn.cancel(call_id)
+            raise
+
+    def _wait(
+        self,
+        conn: BusConnection,
+        call_id: int,
+        function: str,
+        timeout: float | None,
+        generation: int,
+    ) -> Any:
+        try:
+            return conn.wait(call_id, timeout)
         except RemoteError as e:
             raise self._remote(function, e) from None
         except BusTimeout:

@@ -13,6 +13,7 @@ parent-death signal), so no process outlives the kernel.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import tempfile
 import threading
@@ -189,6 +190,16 @@ class Stage:
         ext, function = self.resolve(target)
         t = self.call_timeout if timeout is ... else timeout
         return ext.call(function, args, timeout=t, priority=priority)
+
+    async def acall(
+        self, target: str, args: Any = None, *, timeout: float | None = ..., priority: int = 0
+    ) -> Any:  # type: ignore[assignment]
+        """``call`` for asyncio; cancelling the awaiting task cancels the call."""
+        if not self._started:
+            await asyncio.get_running_loop().run_in_executor(None, self.start)
+        ext, function = self.resolve(target)
+        t = self.call_timeout if timeout is ... else timeout
+        return await ext.acall(function, args, timeout=t, priority=priority)
 
     def call_many(
         self, target: str, args_list: list[Any], *, timeout: float | None = ...

@@ -185,7 +185,7 @@ impl Conn {
                     return answer(f);
                 }
                 Some(Slot::Waiting) => {}
-                None => return Err(BusError::Malformed(format!("no call with id {id} is waiting"))),
+                None => return Err(BusError::Closed(format!("call {id} was cancelled or already answered"))),
             }
             if let Some(e) = sh.closed.clone() {
                 sh.slots.remove(&id);
@@ -250,6 +250,7 @@ impl Conn {
     /// Gives up on a call: its late answer is dropped, and the extension is told.
     pub fn cancel(&self, id: u64) -> Result<()> {
         self.shared.lock().slots.remove(&id);
+        self.cv.notify_all();
         self.send(
             &[Outgoing {
                 kind: Kind::Cancel,

@@ -120,9 +120,11 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
                 libc::_exit(1);
             }
             for &(resource, value) in &limits {
+                // A CPU hard limit equal to the soft one means SIGKILL, which
+                // reads as the OOM killer: leave a second for SIGXCPU to land.
                 let lim = libc::rlimit {
                     rlim_cur: value,
-                    rlim_max: value,
+                    rlim_max: if resource == libc::RLIMIT_CPU { value + 1 } else { value },
                 };
                 if libc::setrlimit(resource, &lim) != 0 {
                     return Err(std::io::Error::last_os_error());

@@ -103,7 +103,10 @@ impl PyBusListener {
             )
         })?;
         let conn = Conn::new(stream, max_frame).map_err(|e| bus_to_py(py, e))?;
-        Ok(PyBusConnection { conn: Arc::new(conn) })
+        Ok(PyBusConnection {
+            conn: Arc::new(conn),
+            max_frame,
+        })
     }
 
     fn close(&self) {
@@ -117,6 +120,21 @@ impl PyBusListener {
 #[pyclass(module = "symphony_lab._pit", name = "BusConnection", frozen)]
 pub struct PyBusConnection {
     conn: Arc<Conn>,
+    max_frame: usize,
+}
+
+/// Room for the header and framing around a payload.
+const FRAME_OVERHEAD: usize = 64;
+
+/// Large data goes through the ArtifactStore: say so before the peer has to.
+fn check_size(len: usize, max_frame: usize, what: &str) -> PyResult<()> {
+    if len + FRAME_OVERHEAD > max_frame {
+        return Err(PyValueError::new_err(format!(
+            "{what} of {len} bytes exceed the bus frame limit of {max_frame} bytes: \
+             put large data in the ArtifactStore and pass its hash"
+        )));
+    }
+    Ok(())
 }
 
 impl PyBusConnection {
@@ -154,6 +172,7 @@ impl PyBusConnection {
             Some(a) => request_payload(function, a)?,
             None => request_payload(function, &py.None().into_bound(py))?,
         };
+        check_size(payload.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
         let d = deadline(timeout)?;
         let dl = deadline_ms(timeout);
         let conn = &*self.conn;
@@ -344,6 +363,7 @@ impl PyBusConnection {
 #[pyclass(module = "symphony_lab._pit", name = "BusEndpoint", frozen)]
 pub struct PyBusEndpoint {
     ep: Arc<Endpoint>,
+    max_frame: usize,
 }
 
 #[pymethods]
@@ -368,7 +388,7 @@ impl PyBusEndpoint {
         let ep = py
             .detach(|| Endpoint::connect(&path, &payload, Duration::from_secs_f64(timeout), max_frame))
             .map_err(|e| bus_to_py(py, e))?;
-        Ok(Self { ep })
+        Ok(Self { ep, max_frame })
     }
 
     /// Up to `max` requests as `(id, function, args)`, highest priority
@@ -399,6 +419,15 @@ impl PyBusEndpoint {
         let encoded: Vec<(u64, bool, Vec<u8>)> = answers
             .iter()
             .map(|(id, v)| match mp::to_vec(v) {
+                Ok(p) if p.len() + FRAME_OVERHEAD > self.max_frame => {
+                    let msg = format!(
+                        "the result of {} bytes exceeds the bus frame limit of {} bytes: \
+                         store it with ctx.put(...) and return the hash",
+                        p.len(),
+                        self.max_frame
+                    );
+                    (*id, true, error_payload("ResultTooLarge", &msg, ""))
+                }
                 Ok(p) => (*id, false, p),
                 Err(e) => (*id, true, error_payload("TypeError", &e.value(py).to_string(), "")),
             })
@@ -423,6 +452,7 @@ impl PyBusEndpoint {
     /// Sends an event to the host.
     fn emit(&self, py: Python<'_>, payload: &Bound<'_, PyAny>) -> PyResult<()> {
         let p = mp::to_vec(payload)?;
+        check_size(p.len(), self.max_frame, "the event")?;
         let ep = &*self.ep;
         py.detach(|| ep.emit(&p)).map_err(|e| bus_to_py(py, e))
     }
