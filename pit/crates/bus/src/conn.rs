@@ -19,6 +19,11 @@ use rustc_hash::FxHashMap;
 use crate::error::{BusError, Result};
 use crate::frame::{self, Frame, FrameReader, Header, Kind};
 
+/// How long a caller polls for its answer before it sleeps in `read`: long
+/// enough to catch a quick handler's reply on another core, short enough
+/// that a slow call costs little CPU.
+const HOST_SPIN: Duration = Duration::from_micros(50);
+
 /// Events kept for a host that does not read them; older ones are dropped.
 const MAX_EVENTS: usize = 10_000;
 
@@ -72,7 +77,11 @@ impl Conn {
         let rd = stream.try_clone()?;
         Ok(Self {
             out: Mutex::new((out, Vec::with_capacity(4096))),
-            reader: Mutex::new(FrameReader::new(rd, max_frame)),
+            reader: Mutex::new({
+                let mut r = FrameReader::new(rd, max_frame);
+                r.set_spin(HOST_SPIN);
+                r
+            }),
             shared: Mutex::new(Shared {
                 reading: false,
                 slots: FxHashMap::default(),

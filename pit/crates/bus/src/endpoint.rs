@@ -22,6 +22,10 @@ use crate::frame::{self, Frame, FrameReader, Header, Kind};
 /// (taking over at once would put a thread hop into every short call).
 const WATCH_SLICE: Duration = Duration::from_millis(20);
 
+/// A handler back from a call polls this long for the next request before
+/// it sleeps: callers that issue calls back to back then skip a wake-up.
+const ENDPOINT_SPIN: Duration = Duration::from_micros(50);
+
 /// A queued request: higher priority first, then arrival order.
 struct Queued {
     priority: u8,
@@ -84,7 +88,11 @@ impl Endpoint {
             .map_err(|e| BusError::Io(format!("cannot connect to the Stage at {}: {e}", path.display())))?;
         let ep = Arc::new(Self {
             out: Mutex::new((stream.try_clone()?, Vec::with_capacity(4096))),
-            reader: Mutex::new(FrameReader::new(stream.try_clone()?, max_frame)),
+            reader: Mutex::new({
+                let mut r = FrameReader::new(stream.try_clone()?, max_frame);
+                r.set_spin(ENDPOINT_SPIN);
+                r
+            }),
             shared: Mutex::new(Shared {
                 reading: false,
                 queue: BinaryHeap::new(),
