@@ -161,6 +161,10 @@ class BusClosed(BusError, ConnectionError):
     """The bus connection is closed; the message gives the reason."""
 
 
+class CallCancelled(BusError):
+    """The call was cancelled, or its answer was already taken, before this wait."""
+
+
 class RemoteError(BusError):
     """The extension answered a call with an error.
 

@@ -21,6 +21,7 @@ from symphony_lab.errors import (
     BusClosed,
     BusError,
     BusTimeout,
+    CallCancelled,
     FrameError,
     ProtocolMismatch,
     RemoteError,
@@ -262,3 +263,34 @@ def test_random_bytes_from_an_extension_never_hurt_the_host(
         peer.close()
         conn.close()
         listener.close()
+
+
+def test_a_timed_out_wait_can_wait_again(echo: _pit.BusConnection) -> None:
+    call = echo.submit("sleep", 0.3)
+    with pytest.raises(BusTimeout):
+        echo.wait(call, timeout=0.05)
+    assert echo.wait(call, timeout=5) == 0.3
+    with pytest.raises(CallCancelled, match=f"call {call} was cancelled, or its answer was"):
+        echo.wait(call, timeout=1)
+
+
+def test_huge_timeouts_mean_no_deadline(echo: _pit.BusConnection) -> None:
+    assert echo.call("echo", 1, timeout=1e17) == 1
+    assert echo.wait(echo.submit("echo", 2, timeout=1e300)) == 2
+    assert echo.heartbeat(1e20) == {"busy": 0, "queued": 0}
+    with pytest.raises(ValueError, match="finite number of seconds"):
+        echo.submit("echo", 3, timeout=float("inf"))
+
+
+def test_non_utf8_strings_and_ext_values_decode(tmp_path: Path) -> None:
+    listener = _pit.BusListener(tmp_path / "b.sock")
+    peer = raw_peer(listener.path, HELLO)
+    conn = listener.accept(5)
+    conn.handshake(5)
+    call = conn.submit("f")
+    peer.recv(4096)
+    # [[3, id, 0, 0], [str "\xff", ext 5 b"ab"], {}] written by hand
+    body = bytes([0x93, 0x94, 3, call, 0, 0, 0x92, 0xA1, 0xFF, 0xD5, 5]) + b"ab" + bytes([0x80])
+    peer.sendall(struct.pack("<I", len(body)) + body)
+    assert conn.wait(call, timeout=5) == ["\ufffd", (5, b"ab")]
+    peer.close()

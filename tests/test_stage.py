@@ -235,7 +235,11 @@ def test_asyncio_calls_and_cancellation(basic: Stage) -> None:
         calls = (basic.acall("basic.add", {"a": i, "b": i}) for i in range(8))
         assert await asyncio.gather(*calls) == [2 * i for i in range(8)]
 
+    restarts = basic["basic"].restarts
     asyncio.run(scenario())
+    time.sleep(1.0)  # a cancelled call must not be mistaken for a broken extension
+    assert basic["basic"].restarts == restarts
+    assert basic.call("basic.add", {"a": 1, "b": 1}) == 2
 
 
 def test_allowed_network_is_reachable(make_extension: MakeExtension) -> None:
@@ -342,3 +346,17 @@ def test_pass_env_lets_chosen_variables_through(make_extension: MakeExtension) -
     os.environ["SYMPHONY_TEST_KEY"] = "sk-123"
     with Stage([ext]) as stage:
         assert stage.call("keys.env", {"name": "SYMPHONY_TEST_KEY"}) == "sk-123"
+
+
+def test_closing_while_extensions_start_leaves_no_process(make_extension: MakeExtension) -> None:
+    ext = make_extension("early", BASIC, functions=FUNCTIONS)
+    stage = Stage([ext]).start(wait=False)
+    time.sleep(0.05)
+    workdir = stage.root / "early"
+    stage.close()
+    assert stage["early"].state is State.TERMINATED
+    for exit_ in stage["early"].exits:
+        with pytest.raises(ProcessLookupError):
+            os.kill(exit_.pid, 0)
+    assert stage["early"].pid is None
+    assert not workdir.exists()

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from symphony_lab._pit import BusEndpoint
-from symphony_lab.errors import ManifestError
+from symphony_lab.errors import ManifestError, ProtocolMismatch
 from symphony_lab.sdk import ExtensionFunction
 from symphony_lab.sdk.context import Context
 from symphony_lab.stage.manifest import Manifest, load_manifest
@@ -150,9 +150,12 @@ class Server:
         """Takes batches of calls until shutdown; answers each batch in one write."""
         ep = self.endpoint
         assert ep is not None
+        # With several handlers each takes one call at a time, so a slow call
+        # never holds quick ones back; a lone handler takes batches.
+        take = 1 if self.manifest.resources.max_concurrency > 1 else 64
         busy = False
         while True:
-            batch = ep.next(64, busy)
+            batch = ep.next(take, busy)
             if batch is None:
                 return
             busy = True
@@ -195,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         "pid": os.getpid(),
         "functions": sorted(table),
     }
-    server.endpoint = BusEndpoint.connect(bus, hello, timeout=30.0)
+    try:
+        server.endpoint = BusEndpoint.connect(bus, hello, timeout=30.0)
+    except ProtocolMismatch as e:
+        print(f"symphony extension: {e}", file=sys.stderr)
+        return EXIT_BAD_EXTENSION
     workers = [
         threading.Thread(target=server.serve, name=f"handler-{i}", daemon=True)
         for i in range(1, manifest.resources.max_concurrency)

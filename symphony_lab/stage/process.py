@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import os
 import select
 import signal
@@ -36,6 +37,7 @@ from symphony_lab.errors import (
     BusClosed,
     BusError,
     BusTimeout,
+    CallCancelled,
     ExtensionCallError,
     ExtensionCrashed,
     ExtensionError,
@@ -82,6 +84,8 @@ class Exit:
     host_reason: str | None
     detail: str
     log_tail: str
+    # The cgroup's OOM-kill counter moved while it ran (None: not readable here).
+    oom_killed: bool | None = None
 
     @property
     def kind(self) -> str:
@@ -89,14 +93,22 @@ class Exit:
             return "timeout"
         if self.host_reason == "stop":
             return "stopped"
-        if self.code == EXIT_OOM or (self.signal == signal.SIGKILL and self.host_reason is None):
-            return "oom"  # MemoryError in the runtime, or the kernel's OOM killer
+        if self.code == EXIT_OOM or (self.signal == signal.SIGKILL and self.oom_killed):
+            return "oom"  # MemoryError under RLIMIT_AS, or the kernel's OOM killer
         if self.signal == signal.SIGXCPU:
             return "timeout"
         return "crash"
 
     def describe(self) -> str:
-        if self.signal is not None:
+        if self.signal == signal.SIGKILL and self.host_reason is None:
+            how = "killed by SIGKILL, which the Stage did not send" + (
+                " (the kernel's OOM killer)"
+                if self.oom_killed
+                else " (no OOM kill was recorded)"
+                if self.oom_killed is False
+                else ""
+            )
+        elif self.signal is not None:
             how = f"killed by {signal.Signals(self.signal).name}"
         elif self.code == EXIT_BAD_EXTENSION:
             how = "could not start (see its log)"
@@ -139,6 +151,12 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+log = logging.getLogger("symphony_lab.stage")
+
+# A run longer than this resets the backoff: the next crash is a new story.
+HEALTHY_RUN = 10.0
+
+
 class _NoRestart(ExtensionError):
     """A failure that a restart cannot heal (the extension's configuration)."""
 
@@ -160,17 +178,29 @@ def _drain(conn: BusConnection, limit: float = 0.5) -> None:
             conn.events(max(deadline - time.monotonic(), 0.0))
 
 
-def _user_processes() -> int:
+def _user_tasks() -> int:
+    """Threads of this user: what RLIMIT_NPROC counts."""
     uid = os.getuid()
     count = 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 if entry.stat().st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
     return count
+
+
+def _oom_kills() -> int | None:
+    """The OOM-kill count of our cgroup (v2), which extensions share; None if unreadable."""
+    try:
+        rel = Path("/proc/self/cgroup").read_text().strip().split("::", 1)[1]
+        for line in Path(f"/sys/fs/cgroup{rel}/memory.events").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
 
 
 class ExtensionProcess:
@@ -219,6 +249,8 @@ class ExtensionProcess:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._oom_before: int | None = None
+        self._launched_at = 0.0
 
     # -- state ---------------------------------------------------------------
     @property
@@ -234,7 +266,10 @@ class ExtensionProcess:
             self._state = state
             self._cv.notify_all()
         if self.on_state is not None:
-            self.on_state(self.name, state)
+            try:
+                self.on_state(self.name, state)
+            except Exception:  # a user's callback must not take the supervisor down
+                log.exception("on_state callback failed for %s", self.name)
 
     def __repr__(self) -> str:
         return f"<ExtensionProcess {self.name} {self._state} pid={self._pid}>"
@@ -254,7 +289,8 @@ class ExtensionProcess:
     def stop(self, grace: float = 5.0) -> None:
         """Asks the extension to finish and exit; kills its group after ``grace`` seconds."""
         self._stop.set()
-        conn, pid, gen = self._conn, self._pid, self._generation
+        with self._cv:
+            conn, pid, gen = self._conn, self._pid, self._generation
         if pid is not None and self._state not in (State.TERMINATED, State.FAILED):
             self._set(State.STOPPING)
             self._host_reason = (gen, "stop", "")
@@ -317,14 +353,17 @@ class ExtensionProcess:
             address_space=r.memory_mb << 20 if r.memory_mb else None,
             cpu_seconds=r.cpu_seconds,
             open_files=r.open_files,
-            processes=_user_processes() + r.processes if r.processes else None,
+            processes=_user_tasks() + r.processes if r.processes else None,
             isolate_network=self.isolate_network,
         )
         return pid, listener
 
     def _launch(self) -> None:
-        self._generation += 1
+        with self._cv:
+            self._generation += 1
         self._set(State.STARTING)
+        self._oom_before = _oom_kills()
+        self._launched_at = time.monotonic()
         pid, listener = self._spawn()
         with self._cv:
             self._pid = pid
@@ -332,8 +371,10 @@ class ExtensionProcess:
             conn = self._accept(listener, pid)
         finally:
             listener.close()
+        self._check_stop()
         self.hello = conn.handshake(self.start_timeout)
-        self._conn = conn
+        with self._cv:
+            self._conn = conn
         self._set(State.RUNNING)
         try:
             conn.call("__activate__", {"config": self.config}, timeout=self.start_timeout)
@@ -345,7 +386,12 @@ class ExtensionProcess:
         sick = [name for name, ok in (health or {}).items() if not ok]
         if sick:
             raise ExtensionCrashed(f"health check failed for {', '.join(sick)}", self.name)
+        self._check_stop()
         self._set(State.HEALTHY)
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise _NoRestart(f"extension {self.name!r} was stopped while starting", self.name)
 
     def _accept(self, listener: BusListener, pid: int) -> BusConnection:
         """Waits for the connection, but not for a process that already died."""
@@ -354,6 +400,7 @@ class ExtensionProcess:
             try:
                 return listener.accept(min(0.2, max(deadline - time.monotonic(), 0.0)))
             except BusTimeout:
+                self._check_stop()
                 if _exited(pid):
                     raise ExtensionCrashed(
                         "the process exited before connecting", self.name
@@ -391,15 +438,19 @@ class ExtensionProcess:
             host_reason=reason,
             detail=detail,
             log_tail=_log_tail(self.log_path),
+            oom_killed=None
+            if self._oom_before is None or (after := _oom_kills()) is None
+            else after > self._oom_before,
         )
 
     def _watch(self, pid: int) -> Exit:
         """Heartbeats until the process exits; returns how it ended."""
         pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
         try:
             while True:
-                ready, _, _ = select.select([pidfd], [], [], self.heartbeat_interval)
-                if ready:
+                if poller.poll(self.heartbeat_interval * 1000):
                     return self._reap(pid)
                 conn = self._conn
                 if conn is None or self._stop.is_set():
@@ -411,6 +462,10 @@ class ExtensionProcess:
                         self._generation, "hang", f"no heartbeat for {self.heartbeat_timeout} s"
                     )
                 except BusError as e:
+                    # A dying process closes its socket before it can be
+                    # reaped: let it finish dying before blaming the bus.
+                    if poller.poll(1000):
+                        return self._reap(pid)
                     if not self._stop.is_set():
                         self._kill(self._generation, "protocol", str(e))
                 else:
@@ -419,23 +474,41 @@ class ExtensionProcess:
             os.close(pidfd)
 
     def _deliver_events(self, conn: BusConnection) -> None:
-        if self.on_event is None:
-            return
+        """Hands events to ``on_event``; without one they are dropped, not hoarded."""
         try:
             events = conn.events(0.0)
         except BusError:
             return
+        if self.on_event is None:
+            return
         for e in events:
-            self.on_event(self.name, e)
+            try:
+                self.on_event(self.name, e)
+            except Exception:
+                log.exception("on_event callback failed for %s", self.name)
 
     def _supervise(self) -> None:
+        try:
+            self._supervise_loop()
+        except BaseException as e:  # never leave a process without its supervisor
+            log.exception("supervisor of %s failed", self.name)
+            pid = self._pid
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+            with self._cv:
+                self._pid, self._conn = None, None
+            self._record_failure(f"its supervisor failed: {e!r}")
+
+    def _supervise_loop(self) -> None:
         starts: deque[float] = deque()
         failures_in_a_row = 0
         while not self._stop.is_set():
             exit_: Exit | None = None
             try:
                 self._launch()
-                failures_in_a_row = 0
             except (ExtensionError, BusError, OSError) as e:
                 if self._pid is None:  # could not even spawn
                     self._record_failure(f"cannot start: {e}")
@@ -445,7 +518,9 @@ class ExtensionProcess:
                     self._watch(self._pid)
                     with self._cv:
                         self._pid, self._conn = None, None
-                    self._record_failure(str(e))
+                        self._cv.notify_all()
+                    if not self._stop.is_set():  # stop() reports its own ending
+                        self._record_failure(str(e))
                     return
             pid = self._pid
             if pid is not None:
@@ -464,6 +539,8 @@ class ExtensionProcess:
             del conn  # its sockets close with it, not at the next restart
             if self._stop.is_set() or exit_ is None:
                 break
+            if time.monotonic() - self._launched_at > HEALTHY_RUN:
+                failures_in_a_row = 0  # it ran well for a while: back off from scratch
             if exit_.code == EXIT_BAD_EXTENSION:
                 # A broken manifest or import does not heal by restarting.
                 self._record_failure(f"it cannot start: {exit_.describe()}\n{exit_.log_tail}")
@@ -491,7 +568,7 @@ class ExtensionProcess:
         self._set(State.FAILED)
 
     # -- calls ---------------------------------------------------------------
-    def _ready(self, timeout: float | None) -> BusConnection:
+    def _ready(self, timeout: float | None) -> tuple[BusConnection, int]:
         """The connection once the extension is healthy (waiting through a restart)."""
         limit = self.start_timeout if timeout is None else max(timeout, 0.0)
         with self._cv:
@@ -504,7 +581,7 @@ class ExtensionProcess:
                 timeout=limit,
             )
             if self._state == State.HEALTHY and self._conn is not None:
-                return self._conn
+                return self._conn, self._generation
             if self._state == State.FAILED:
                 raise ExtensionUnavailable(
                     f"extension {self.name!r} was given up: {getattr(self, 'failure', '')}",
@@ -544,8 +621,7 @@ class ExtensionProcess:
         self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
     ) -> Any:
         """Calls ``function(args)`` in the extension: a dict of arguments, a list, or None."""
-        conn = self._ready(timeout)
-        generation = self._generation
+        conn, generation = self._ready(timeout)
         try:
             return conn.call(function, args, timeout=timeout, priority=priority)
         except RemoteError as e:
@@ -560,8 +636,7 @@ class ExtensionProcess:
         self, function: str, args_list: list[Any], *, timeout: float | None = None
     ) -> list[Any]:
         """Pipelined calls of one function; answers in order."""
-        conn = self._ready(timeout)
-        generation = self._generation
+        conn, generation = self._ready(timeout)
         try:
             return conn.call_many(function, args_list, timeout=timeout)
         except RemoteError as e:
@@ -583,9 +658,12 @@ class ExtensionProcess:
                 max_workers=max(8, 4 * self.manifest.resources.max_concurrency),
                 thread_name_prefix=f"stage-{self.name}-acall",
             )
-        conn = await loop.run_in_executor(self._executor, self._ready, timeout)
-        generation = self._generation
-        call_id = conn.submit(function, args, timeout=timeout, priority=priority)
+        conn, generation = await loop.run_in_executor(self._executor, self._ready, timeout)
+        # Sending can wait on a full socket: not on the event loop's thread.
+        call_id = await loop.run_in_executor(
+            self._executor,
+            lambda: conn.submit(function, args, timeout=timeout, priority=priority),
+        )
         try:
             return await loop.run_in_executor(
                 self._executor, self._wait, conn, call_id, function, timeout, generation
@@ -605,6 +683,8 @@ class ExtensionProcess:
     ) -> Any:
         try:
             return conn.wait(call_id, timeout)
+        except CallCancelled:
+            raise asyncio.CancelledError from None  # the task was cancelled: nothing failed
         except RemoteError as e:
             raise self._remote(function, e) from None
         except BusTimeout:

@@ -129,7 +129,7 @@ class Stage:
         threads = [
             threading.Thread(target=ext.stop, daemon=True)
             for ext in self.extensions.values()
-            if ext.state not in (State.CREATED, State.TERMINATED)
+            if ext.state is not State.TERMINATED
         ]
         for t in threads:
             t.start()
@@ -141,7 +141,11 @@ class Stage:
             self._tmp = None
 
     def __enter__(self) -> Stage:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()  # the extensions that did start must not outlive the error
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.close()

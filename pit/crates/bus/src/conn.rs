@@ -24,8 +24,13 @@ use crate::frame::{self, Frame, FrameReader, Header, Kind};
 /// that a slow call costs little CPU.
 const HOST_SPIN: Duration = Duration::from_micros(50);
 
+/// A write that cannot finish in this time means the extension stopped
+/// reading (its endpoint reads even while handlers are busy): the
+/// connection is closed as a hang rather than blocking callers for ever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Events kept for a host that does not read them; older ones are dropped.
-const MAX_EVENTS: usize = 10_000;
+const MAX_EVENTS: usize = 1_000;
 
 enum Slot {
     Waiting,
@@ -73,6 +78,7 @@ pub fn accept(listener: &UnixListener, deadline: Instant) -> Result<UnixStream> 
 impl Conn {
     pub fn new(stream: UnixStream, max_frame: usize) -> Result<Self> {
         stream.set_nonblocking(false)?;
+        stream.set_write_timeout(Some(SEND_TIMEOUT))?;
         let out = stream.try_clone()?;
         let rd = stream.try_clone()?;
         Ok(Self {
@@ -174,7 +180,13 @@ impl Conn {
         }
         if let Err(e) = stream.write_all(buf) {
             drop(out);
-            let e = BusError::from(e);
+            let e = match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => BusError::Timeout {
+                    what: "writing to the extension (it stopped reading)".into(),
+                    after_ms: SEND_TIMEOUT.as_millis() as u64,
+                },
+                _ => BusError::from(e),
+            };
             self.close(e.clone());
             return Err(e);
         }
@@ -194,14 +206,14 @@ impl Conn {
                     return answer(f);
                 }
                 Some(Slot::Waiting) => {}
-                None => return Err(BusError::Closed(format!("call {id} was cancelled or already answered"))),
+                None => return Err(BusError::Cancelled(id)),
             }
             if let Some(e) = sh.closed.clone() {
                 sh.slots.remove(&id);
                 return Err(e);
             }
+            // The slot stays: the caller may wait again, or cancel.
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                sh.slots.remove(&id);
                 return Err(BusError::Timeout {
                     what: format!("call {id}"),
                     after_ms: 0,

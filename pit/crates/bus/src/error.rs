@@ -28,6 +28,8 @@ pub enum BusError {
     },
     /// The connection is gone: the peer hung up, or the host closed it (the reason says which).
     Closed(String),
+    /// The call was cancelled (or answered and collected) before this wait.
+    Cancelled(u64),
     /// The extension answered with an error frame (payload still msgpack).
     Remote(Vec<u8>),
     Io(String),
@@ -52,6 +54,7 @@ impl fmt::Display for BusError {
             ),
             Self::Timeout { what, after_ms } => write!(f, "{what}: no answer after {after_ms} ms"),
             Self::Closed(why) => write!(f, "bus connection closed: {why}"),
+            Self::Cancelled(id) => write!(f, "call {id} was cancelled, or its answer was already taken"),
             Self::Remote(_) => write!(f, "the extension answered with an error"),
             Self::Io(e) => write!(f, "bus I/O error: {e}"),
         }

@@ -39,25 +39,34 @@ pub struct Spec {
 }
 
 type Reply = Sender<Result<u32, String>>;
-static SPAWNER: OnceLock<Mutex<Sender<(Spec, Reply)>>> = OnceLock::new();
+/// The spawner thread's channel, and the pid it was started in: a forked
+/// child inherits the channel but not the thread, so it starts its own.
+static SPAWNER: Mutex<Option<(u32, Sender<(Spec, Reply)>)>> = Mutex::new(None);
 
 /// Starts the process and returns its pid (also its process-group id).
 pub fn spawn(spec: Spec) -> Result<u32, String> {
-    let tx = SPAWNER.get_or_init(|| {
-        let (tx, rx) = channel::<(Spec, Reply)>();
-        std::thread::Builder::new()
-            .name("stage-spawner".into())
-            .spawn(move || {
-                for (spec, reply) in rx {
-                    let _ = reply.send(spawn_here(&spec));
-                }
-            })
-            .expect("cannot start the spawner thread");
-        Mutex::new(tx)
-    });
+    let tx = {
+        let mut guard = SPAWNER.lock();
+        let me = std::process::id();
+        match guard.as_ref() {
+            Some((pid, tx)) if *pid == me => tx.clone(),
+            _ => {
+                let (tx, rx) = channel::<(Spec, Reply)>();
+                std::thread::Builder::new()
+                    .name("stage-spawner".into())
+                    .spawn(move || {
+                        for (spec, reply) in rx {
+                            let _ = reply.send(spawn_here(&spec));
+                        }
+                    })
+                    .map_err(|e| format!("cannot start the spawner thread: {e}"))?;
+                *guard = Some((me, tx.clone()));
+                tx
+            }
+        }
+    };
     let (reply, rx) = channel();
-    tx.lock()
-        .send((spec, reply))
+    tx.send((spec, reply))
         .map_err(|_| "the spawner thread is gone".to_string())?;
     rx.recv().map_err(|_| "the spawner thread is gone".to_string())?
 }

@@ -31,7 +31,10 @@ fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
 }
 
 fn deadline_ms(timeout: Option<f64>) -> u64 {
-    timeout.map_or(0, |t| pit_bus::frame::now_ms() + (t.max(0.0) * 1000.0) as u64)
+    // Float-to-int casts saturate; the sum must too (a huge timeout is "never").
+    timeout.map_or(0, |t| {
+        pit_bus::frame::now_ms().saturating_add((t.max(0.0) * 1000.0) as u64)
+    })
 }
 
 /// `[function, args]`, the payload of a request.
@@ -214,7 +217,11 @@ impl PyBusConnection {
     ) -> PyResult<Py<PyList>> {
         let payloads = args_list
             .try_iter()?
-            .map(|a| request_payload(function, &a?))
+            .map(|a| {
+                let p = request_payload(function, &a?)?;
+                check_size(p.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
+                Ok(p)
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let d = deadline(timeout)?;
         let dl = deadline_ms(timeout);
@@ -236,7 +243,7 @@ impl PyBusConnection {
                 match conn.wait(id, d) {
                     Ok(f) => out.push(f),
                     Err(e) => {
-                        ids[i + 1..].iter().for_each(|&id| {
+                        ids[i..].iter().for_each(|&id| {
                             let _ = conn.cancel(id);
                         });
                         return Err(e);
@@ -267,6 +274,8 @@ impl PyBusConnection {
             Some(a) => request_payload(function, a)?,
             None => request_payload(function, &py.None().into_bound(py))?,
         };
+        deadline(timeout)?;
+        check_size(payload.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
         let dl = deadline_ms(timeout);
         let req = Outgoing {
             kind: Kind::Request,
@@ -303,7 +312,7 @@ impl PyBusConnection {
         deadline(Some(timeout))?;
         let conn = &*self.conn;
         let f = py
-            .detach(|| conn.heartbeat(Duration::from_secs_f64(timeout)))
+            .detach(|| conn.heartbeat(Duration::from_secs_f64(timeout.min(1e9))))
             .map_err(|e| bus_to_py(py, e))?;
         mp::read(py, f.payload())
     }

@@ -67,13 +67,21 @@ pub fn to_vec(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Ok(out)
 }
 
-/// One msgpack value to a Python object; the bytes were validated with the frame.
+/// Containers one payload may hold: an empty list costs a byte on the wire
+/// but ~64 bytes as a Python object, so a hostile 16 MiB frame of them
+/// would cost a gigabyte without this bound.
+const MAX_CONTAINERS: usize = 1 << 20;
+
+/// One msgpack value to a Python object; the bytes were validated with the
+/// frame. Strings that are not UTF-8 decode with replacement characters, and
+/// ext values (other languages' timestamps, say) arrive as `(type, bytes)`.
 pub fn read(py: Python<'_>, bytes: &[u8]) -> PyResult<Py<PyAny>> {
     let mut c = Cursor::new(bytes);
-    value(py, &mut c, 0)
+    let mut budget = MAX_CONTAINERS;
+    value(py, &mut c, 0, &mut budget)
 }
 
-fn value(py: Python<'_>, c: &mut Cursor<'_>, depth: usize) -> PyResult<Py<PyAny>> {
+fn value(py: Python<'_>, c: &mut Cursor<'_>, depth: usize, budget: &mut usize) -> PyResult<Py<PyAny>> {
     if depth > MAX_DEPTH {
         return Err(bus_to_py(
             py,
@@ -88,34 +96,31 @@ fn value(py: Python<'_>, c: &mut Cursor<'_>, depth: usize) -> PyResult<Py<PyAny>
         Token::Int(v) => v.into_pyobject(py)?.into_any().unbind(),
         Token::F32(v) => f64::from(v).into_pyobject(py)?.into_any().unbind(),
         Token::F64(v) => v.into_pyobject(py)?.into_any().unbind(),
-        Token::Str(s) => match std::str::from_utf8(s) {
-            Ok(s) => PyString::new(py, s).into_any().unbind(),
-            Err(_) => {
-                return Err(bus_to_py(
-                    py,
-                    pit_bus::BusError::Malformed("a msgpack string is not valid UTF-8".into()),
-                ));
-            }
-        },
+        Token::Str(s) => PyString::new(py, &String::from_utf8_lossy(s)).into_any().unbind(),
         Token::Bin(b) => PyBytes::new(py, b).into_any().unbind(),
+        Token::Array(_) | Token::Map(_) if *budget == 0 => {
+            return Err(bus_to_py(
+                py,
+                pit_bus::BusError::Malformed(format!("a payload holds more than {MAX_CONTAINERS} lists and maps")),
+            ));
+        }
         Token::Array(n) => {
-            let items = (0..n).map(|_| value(py, c, depth + 1)).collect::<PyResult<Vec<_>>>()?;
+            *budget -= 1;
+            let items = (0..n)
+                .map(|_| value(py, c, depth + 1, budget))
+                .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, items)?.into_any().unbind()
         }
         Token::Map(n) => {
+            *budget -= 1;
             let d = PyDict::new(py);
             for _ in 0..n {
-                let k = value(py, c, depth + 1)?;
-                let v = value(py, c, depth + 1)?;
+                let k = value(py, c, depth + 1, budget)?;
+                let v = value(py, c, depth + 1, budget)?;
                 d.set_item(k, v)?;
             }
             d.into_any().unbind()
         }
-        Token::Ext(ty, _) => {
-            return Err(bus_to_py(
-                py,
-                pit_bus::BusError::Malformed(format!("msgpack ext type {ty} is not supported")),
-            ));
-        }
+        Token::Ext(ty, data) => (ty, PyBytes::new(py, data)).into_pyobject(py)?.into_any().unbind(),
     })
 }

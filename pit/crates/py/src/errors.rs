@@ -140,6 +140,7 @@ static MISMATCH: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BUS_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BUS_CLOSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static REMOTE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CANCELLED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 pub fn bus_to_py(py: Python<'_>, e: pit_bus::BusError) -> PyErr {
     use pit_bus::BusError as E;
@@ -149,6 +150,7 @@ pub fn bus_to_py(py: Python<'_>, e: pit_bus::BusError) -> PyErr {
         E::Incompatible { .. } => raise(class(py, &MISMATCH, "ProtocolMismatch"), msg),
         E::Timeout { .. } => raise(class(py, &BUS_TIMEOUT, "BusTimeout"), msg),
         E::Closed(_) => raise(class(py, &BUS_CLOSED, "BusClosed"), msg),
+        E::Cancelled(_) => raise(class(py, &CANCELLED, "CallCancelled"), msg),
         E::Io(_) => raise(class(py, &BUS, "BusError"), msg),
         E::Remote(payload) => remote_error(py, &payload),
     }
