@@ -39,9 +39,10 @@ pub struct Spec {
 }
 
 type Reply = Sender<Result<u32, String>>;
+type Requests = Sender<(Spec, Reply)>;
 /// The spawner thread's channel, and the pid it was started in: a forked
 /// child inherits the channel but not the thread, so it starts its own.
-static SPAWNER: Mutex<Option<(u32, Sender<(Spec, Reply)>)>> = Mutex::new(None);
+static SPAWNER: Mutex<Option<(u32, Requests)>> = Mutex::new(None);
 
 /// Starts the process and returns its pid (also its process-group id).
 pub fn spawn(spec: Spec) -> Result<u32, String> {
