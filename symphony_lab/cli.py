@@ -5,6 +5,10 @@
     symphony eval runs/x/conductor.pt evaluate a saved Conductor
     symphony quest play key_and_door  play a level yourself
     symphony quest solve hard:7       the exact plan of a level
+    symphony ext new NAME --kind operator   scaffold an extension with its test
+    symphony ext check PATH           validate a symphony.toml
+    symphony ext list                 the extensions shipped with the package
+    symphony ext schema               the JSON Schema of symphony.toml, for editors
 
 Errors print one line and exit with status 1.
 """
@@ -33,6 +37,8 @@ app = typer.Typer(
 )
 quest = typer.Typer(no_args_is_help=True, help="Function Quest levels: play or solve one.")
 app.add_typer(quest, name="quest")
+ext = typer.Typer(no_args_is_help=True, help="Stage extensions: scaffold, check, list.")
+app.add_typer(ext, name="ext")
 console = Console(highlight=False)
 
 
@@ -45,10 +51,10 @@ def main() -> None:
     from function_quest.errors import LevelError
     from function_quest.packs import PackError
 
-    from symphony_lab.errors import ConductorError
+    from symphony_lab.errors import ConductorError, ManifestError
 
     # Errors of the user's making; anything else is a bug and keeps its traceback.
-    known = (_Fail, ConductorError, LevelError, PackError, OSError)
+    known = (_Fail, ConductorError, LevelError, PackError, OSError, ManifestError)
     try:
         # Without standalone mode click returns an Exit's status instead.
         status = app(standalone_mode=False)
@@ -171,6 +177,64 @@ def quest_play(
 
 
 # ---- the Conductor ----
+
+
+@ext.command("new")
+def ext_new(
+    name: Annotated[str, typer.Argument(help="lower-case name, e.g. my-tool")],
+    kind: Annotated[str, typer.Option(help="operator (code) or instrument (a model)")] = "operator",
+    dir: Annotated[Path, typer.Option(help="the folder that will hold it")] = Path("."),
+) -> None:
+    """Write NAME/ with symphony.toml, the module and a test that runs it on a Stage."""
+    from symphony_lab.stage.scaffold import new_extension
+
+    if kind not in ("operator", "instrument"):
+        raise _Fail(f"--kind must be operator or instrument, got {kind!r}")
+    try:
+        folder = new_extension(name, kind, dir)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise _Fail(str(e)) from None
+    console.print(f"created {folder}/ ({kind}); run its test with: pytest {folder}")
+
+
+@ext.command("check")
+def ext_check(path: Annotated[Path, typer.Argument(help="a symphony.toml or its folder")]) -> None:
+    """Validate a manifest; errors name the field and what was expected."""
+    from symphony_lab.stage import load_manifest
+
+    m = load_manifest(path)
+    fns = ", ".join(f.name for f in m.functions) or "none listed"
+    console.print(f"{m.name} {m.version} ({m.kind}): valid; functions: {fns}")
+
+
+@ext.command("list")
+def ext_list() -> None:
+    """The extensions shipped with the package, and their functions."""
+    from symphony_lab.stage import builtin_manifests, load_manifest
+
+    table = Table("extension", "kind", "functions", "network")
+    for folder in builtin_manifests():
+        m = load_manifest(folder)
+        net = "allowed" if m.permissions.allows("network", "read") else "denied"
+        table.add_row(m.name, m.kind, ", ".join(f.name for f in m.functions), net)
+    console.print(table)
+
+
+@ext.command("schema")
+def ext_schema(
+    output: Annotated[Path | None, typer.Option(help="write it here instead of stdout")] = None,
+) -> None:
+    """The JSON Schema of symphony.toml (for taplo or VS Code's Even Better TOML)."""
+    import json
+
+    from symphony_lab.stage import manifest_schema
+
+    text = json.dumps(manifest_schema(), indent=2)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n")
+        console.print(f"wrote {output}")
 
 
 @app.command("train")

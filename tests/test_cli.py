@@ -76,3 +76,36 @@ def test_train_then_eval_writes_a_checkpoint_a_table_and_a_plot(tmp_path: Path) 
     frame = pd.read_csv(csv)
     assert len(frame) == 20
     assert png.stat().st_size > 1000
+
+
+def test_ext_new_scaffolds_an_extension_whose_test_passes(tmp_path: Path) -> None:
+    for name, kind in [("hello", "operator"), ("judge", "instrument")]:
+        done = symphony("ext", "new", name, "--kind", kind, "--dir", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert f"created {tmp_path / name}/ ({kind})" in done.stdout
+        check = symphony("ext", "check", str(tmp_path / name))
+        assert check.returncode == 0, check.stderr
+        assert f"{name} 0.1.0 ({kind}): valid" in check.stdout
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "hello", "judge"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "4 passed" in tests.stdout
+    again = symphony("ext", "new", "hello", "--dir", str(tmp_path))
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+
+
+def test_ext_check_list_and_schema(tmp_path: Path) -> None:
+    (tmp_path / "symphony.toml").write_text('name = "x"\nversion = "one"\nkind = "operator"\n')
+    bad = symphony("ext", "check", str(tmp_path))
+    assert bad.returncode == 1
+    assert "field 'version': expected a semantic version" in bad.stderr
+    listed = symphony("ext", "list")
+    assert listed.returncode == 0, listed.stderr
+    for name in ["files", "text", "tables", "git", "embed", "classifier", "llm"]:
+        assert name in listed.stdout
+    schema = symphony("ext", "schema")
+    assert schema.returncode == 0
+    assert '"title": "symphony.toml"' in schema.stdout
