@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from stable_baselines3.common.callbacks import BaseCallback
 
     from symphony_lab.conductor.evaluation import Evaluation
+    from symphony_lab.stage.perform import Performance
+    from symphony_lab.stage.stage import Stage
 
 Observation = dict[str, npt.NDArray[Any]]
 EnvSpec = str | Sequence["Level"] | Callable[[], gym.Env]
@@ -355,6 +357,19 @@ class Conductor:
         return evaluate(self, chosen, seed=seed, baselines=baselines)
 
     # ---- saving ----
+
+    def perform(
+        self, goal: str | list[str], inputs: dict[str, Any], stage: Stage, **options: Any
+    ) -> Performance:
+        """Runs ``goal`` on the Stage's extensions, this Conductor choosing
+        each call (``symphony_lab.stage.perform``); options go to ``Performer``."""
+        from symphony_lab.stage.perform import Performer
+
+        args = options.pop("args", None)
+        max_calls = options.pop("max_calls", 32)
+        return Performer(stage, policy=self, **options).perform(
+            goal, inputs, args=args, max_calls=max_calls
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes one file: weights, config, versions and the optimiser state

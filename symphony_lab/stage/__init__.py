@@ -13,6 +13,7 @@ from symphony_lab.stage.manifest import (
     manifest_schema,
     parse_manifest,
 )
+from symphony_lab.stage.perform import Melody, Performance, Performer, Step
 from symphony_lab.stage.process import Exit, ExtensionProcess, RestartPolicy, State
 from symphony_lab.stage.stage import Stage, builtin_manifests
 
@@ -22,9 +23,13 @@ __all__ = [
     "ExtensionProcess",
     "Function",
     "Manifest",
+    "Melody",
+    "Performance",
+    "Performer",
     "RestartPolicy",
     "Stage",
     "State",
+    "Step",
     "builtin_manifests",
     "load_manifest",
     "manifest_schema",

@@ -21,12 +21,17 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symphony_lab._pit import ArtifactStore, network_isolation
 from symphony_lab.errors import ExtensionError, ManifestError
 from symphony_lab.stage.manifest import MANIFEST_NAME, Function, Manifest, load_manifest
 from symphony_lab.stage.process import ExtensionProcess, RestartPolicy, State
+
+if TYPE_CHECKING:
+    from symphony_lab.arbiter import Arbiter
+    from symphony_lab.pool import PoolManager
+    from symphony_lab.stage.perform import Melody, Performance
 
 BUILTIN = Path(__file__).resolve().parent.parent / "extensions"
 
@@ -103,6 +108,8 @@ class Stage:
         }
         self._started = False
         self._lock = threading.Lock()
+        self.pool: PoolManager | None = None
+        self.arbiter: Arbiter | None = None
         _LIVE.add(self)
 
     # -- lifecycle -----------------------------------------------------------
@@ -214,6 +221,34 @@ class Stage:
         ext, function = self.resolve(target)
         t = self.call_timeout if timeout is ... else timeout
         return ext.call_many(function, args_list, timeout=t)
+
+    def perform(self, goal: str | list[str], inputs: dict[str, Any], **options: Any) -> Performance:
+        """Obtains ``goal`` kinds from ``inputs`` with the exact planner (or
+        ``policy=conductor``); options go to :class:`Performer`."""
+        from symphony_lab.stage.perform import Performer
+
+        args = options.pop("args", None)
+        max_calls = options.pop("max_calls", 32)
+        performer = Performer(self, **self._run_defaults(options))
+        return performer.perform(goal, inputs, args=args, max_calls=max_calls)
+
+    def play(self, melody: Melody, inputs: dict[str, Any], **options: Any) -> Performance:
+        """Runs a user-written DAG of calls; options go to :class:`Performer`."""
+        from symphony_lab.stage.perform import Performer
+
+        return Performer(self, **self._run_defaults(options)).play(melody, inputs)
+
+    def _run_defaults(self, options: dict[str, Any]) -> dict[str, Any]:
+        """One pool and one arbiter per Stage: leases and what the arbiter
+        learnt carry over from run to run."""
+        from symphony_lab.arbiter import Arbiter
+        from symphony_lab.pool import PoolManager
+
+        if self.pool is None:
+            self.pool = PoolManager(reaper_interval=None)
+        if self.arbiter is None:
+            self.arbiter = Arbiter(policy="thompson")
+        return {"pool": self.pool, "arbiter": self.arbiter, **options}
 
     def states(self) -> dict[str, str]:
         return {name: str(ext.state) for name, ext in self.extensions.items()}
