@@ -28,7 +28,9 @@ from typing import Any, Literal, overload
 
 from symphony_lab.sdk.context import Context
 
-__all__ = ["Context", "ExtensionFunction", "instrument", "operator"]
+__all__ = ["Context", "ExtensionFunction", "instrument", "motif", "operator"]
+
+Kind = Literal["instrument", "operator", "motif"]
 
 Hook = Callable[..., Any]
 
@@ -36,9 +38,7 @@ Hook = Callable[..., Any]
 class ExtensionFunction:
     """A function offered on the Stage, with its optional hooks."""
 
-    def __init__(
-        self, fn: Callable[..., Any], kind: Literal["instrument", "operator"], name: str
-    ) -> None:
+    def __init__(self, fn: Callable[..., Any], kind: Kind, name: str) -> None:
         self.fn = fn
         self.kind = kind
         self.name = name
@@ -87,7 +87,7 @@ class ExtensionFunction:
         return f
 
 
-def _decorator(kind: Literal["instrument", "operator"], fn: Any, name: str | None) -> Any:
+def _decorator(kind: Kind, fn: Any, name: str | None) -> Any:
     def wrap(f: Callable[..., Any]) -> ExtensionFunction:
         if not callable(f):
             raise TypeError(f"@{kind} decorates a function, got {type(f).__name__}")
@@ -116,3 +116,15 @@ def instrument(
 def instrument(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
     """Marks a model-backed function (embeddings, classifiers, LLM calls)."""
     return _decorator("instrument", fn, name)
+
+
+@overload
+def motif(fn: Callable[..., Any]) -> ExtensionFunction: ...
+@overload
+def motif(
+    fn: None = None, *, name: str | None = None
+) -> Callable[[Callable[..., Any]], ExtensionFunction]: ...
+def motif(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Marks a UI function: ``render(state) -> tree`` built with
+    :func:`symphony_lab.sdk.ui.h`, or an event handler ``(state, event) -> state``."""
+    return _decorator("motif", fn, name)

@@ -5,6 +5,7 @@ curves of a Conductor's training."""
 
 from symphony_lab.widgets.dag_view import DagView
 from symphony_lab.widgets.dashboard import TrainingDashboard
+from symphony_lab.widgets.motif_view import MotifView
 from symphony_lab.widgets.vdom_widget import VdomWidget
 
-__all__ = ["DagView", "TrainingDashboard", "VdomWidget"]
+__all__ = ["DagView", "MotifView", "TrainingDashboard", "VdomWidget"]
