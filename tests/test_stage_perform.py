@@ -157,3 +157,17 @@ def test_extensions_are_leased_cold_then_warm(
         assert again.value("upper") == "B"
     finally:
         stage.close()
+
+
+def test_a_trained_conductor_performs_like_the_planner(stage: Stage) -> None:
+    from symphony_lab.stage import Performer
+
+    level = Performer(stage).level(["count"], ["text"])
+    conductor = Conductor(seed=0).train(
+        [level], total_steps=128, n_envs=1, pretrain="solver", pretrain_episodes=20
+    )
+    perf = conductor.perform("count", {"text": "a b c d"}, stage, retries=0)
+    planned = stage.perform("count", {"text": "a b c d"}, retries=0)
+    assert perf.solved
+    assert perf.value("count") == 4
+    assert [s.target for s in perf.steps] == [s.target for s in planned.steps]
