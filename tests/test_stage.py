@@ -360,3 +360,45 @@ def test_closing_while_extensions_start_leaves_no_process(make_extension: MakeEx
             os.kill(exit_.pid, 0)
     assert stage["early"].pid is None
     assert not workdir.exists()
+
+
+def test_lifecycle_hooks_run_in_order(make_extension: MakeExtension, tmp_path: Path) -> None:
+    log = tmp_path / "hooks.log"
+    ext = make_extension(
+        "hooked",
+        f"""
+        from symphony_lab.sdk import operator
+
+        def note(what):
+            with open({str(log)!r}, "a") as f:
+                f.write(what + "\\n")
+
+        def loaded():
+            note("load")
+
+        def activated():
+            note("activate")
+
+        def deactivated():
+            note("deactivate")
+
+        def unloaded():
+            note("unload")
+
+        @operator
+        def ping():
+            note("call")
+            return "pong"
+        """,
+        functions=["ping"],
+        toml_extra="""
+        [hooks]
+        on_load = "loaded"
+        on_activate = "activated"
+        on_deactivate = "deactivated"
+        on_unload = "unloaded"
+        """,
+    )
+    with Stage([ext]) as stage:
+        assert stage.call("hooked.ping") == "pong"
+    assert log.read_text().split() == ["load", "activate", "call", "deactivate", "unload"]

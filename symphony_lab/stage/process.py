@@ -295,6 +295,8 @@ class ExtensionProcess:
             self._set(State.STOPPING)
             self._host_reason = (gen, "stop", "")
             if conn is not None:
+                with contextlib.suppress(BusError, ExtensionError):
+                    conn.call("__deactivate__", None, timeout=grace)  # its on_deactivate hook
                 with contextlib.suppress(BusError):
                     conn.shutdown()
             with self._cv:
