@@ -626,13 +626,8 @@ class ExtensionProcess:
         conn, generation = self._ready(timeout)
         try:
             return conn.call(function, args, timeout=timeout, priority=priority)
-        except RemoteError as e:
-            raise self._remote(function, e) from None
-        except BusTimeout:
-            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
-            raise self._fail(generation, function, BusClosed("timeout")) from None
         except BusError as e:
-            raise self._fail(generation, function, e) from None
+            raise self._translate(generation, function, timeout, e) from None
 
     def call_many(
         self, function: str, args_list: list[Any], *, timeout: float | None = None
@@ -641,13 +636,8 @@ class ExtensionProcess:
         conn, generation = self._ready(timeout)
         try:
             return conn.call_many(function, args_list, timeout=timeout)
-        except RemoteError as e:
-            raise self._remote(function, e) from None
-        except BusTimeout:
-            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
-            raise self._fail(generation, function, BusClosed("timeout")) from None
         except BusError as e:
-            raise self._fail(generation, function, e) from None
+            raise self._translate(generation, function, timeout, e) from None
 
     async def acall(
         self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
@@ -685,15 +675,23 @@ class ExtensionProcess:
     ) -> Any:
         try:
             return conn.wait(call_id, timeout)
-        except CallCancelled:
-            raise asyncio.CancelledError from None  # the task was cancelled: nothing failed
-        except RemoteError as e:
-            raise self._remote(function, e) from None
-        except BusTimeout:
-            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
-            raise self._fail(generation, function, BusClosed("timeout")) from None
         except BusError as e:
-            raise self._fail(generation, function, e) from None
+            raise self._translate(generation, function, timeout, e) from None
+
+    def _translate(
+        self, generation: int, function: str, timeout: float | None, e: BusError
+    ) -> BaseException:
+        """What a caller of ``function`` sees for a bus error: the extension's
+        own error, a timeout (the extension is ended: its handler cannot be
+        interrupted), or how the process ended."""
+        if isinstance(e, CallCancelled):
+            return asyncio.CancelledError()  # the awaiting task was cancelled: nothing failed
+        if isinstance(e, RemoteError):
+            return self._remote(function, e)
+        if isinstance(e, BusTimeout):
+            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
+            return self._fail(generation, function, BusClosed("timeout"))
+        return self._fail(generation, function, e)
 
     def _remote(self, function: str, e: RemoteError) -> ExtensionError:
         if e.remote_type == "MemoryError":

@@ -13,7 +13,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use rustc_hash::FxHashMap;
 
 use crate::error::{BusError, Result};
@@ -219,34 +219,32 @@ impl Conn {
                     after_ms: 0,
                 });
             }
-            if sh.reading {
-                match deadline {
-                    Some(d) => {
-                        self.cv.wait_until(&mut sh, d);
-                    }
-                    None => self.cv.wait(&mut sh),
-                }
-                continue;
-            }
-            sh.reading = true;
-            drop(sh);
-            let got = self.read_some(deadline);
-            sh = self.shared.lock();
-            sh.reading = false;
-            match got {
-                Ok(frames) => {
-                    for f in frames {
-                        dispatch(&mut sh, f);
-                    }
-                }
-                Err(e) => {
-                    if sh.closed.is_none() {
-                        sh.closed = Some(e);
-                    }
-                }
-            }
-            self.cv.notify_all();
+            self.wait_or_read(&mut sh, deadline);
         }
+    }
+
+    /// Waits while another caller reads; with nobody reading, reads one
+    /// round itself, files what came in, and wakes the others.
+    fn wait_or_read(&self, sh: &mut MutexGuard<'_, Shared>, deadline: Option<Instant>) {
+        if sh.reading {
+            match deadline {
+                Some(d) => {
+                    self.cv.wait_until(sh, d);
+                }
+                None => self.cv.wait(sh),
+            }
+            return;
+        }
+        sh.reading = true;
+        let got = MutexGuard::unlocked(sh, || self.read_some(deadline));
+        sh.reading = false;
+        match got {
+            Ok(frames) => frames.into_iter().for_each(|f| dispatch(sh, f)),
+            Err(e) => {
+                sh.closed.get_or_insert(e);
+            }
+        }
+        self.cv.notify_all();
     }
 
     /// One blocking read, then whatever else is already buffered.
@@ -306,8 +304,8 @@ impl Conn {
 
     /// Events the extension sent, waiting up to `deadline` for the first.
     pub fn events(&self, deadline: Option<Instant>) -> Result<Vec<Frame>> {
+        let mut sh = self.shared.lock();
         loop {
-            let mut sh = self.shared.lock();
             if !sh.events.is_empty() {
                 return Ok(sh.events.drain(..).collect());
             }
@@ -317,27 +315,7 @@ impl Conn {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Vec::new());
             }
-            if sh.reading {
-                match deadline {
-                    Some(d) => {
-                        self.cv.wait_until(&mut sh, d);
-                    }
-                    None => self.cv.wait(&mut sh),
-                }
-                continue;
-            }
-            sh.reading = true;
-            drop(sh);
-            let got = self.read_some(deadline);
-            let mut sh = self.shared.lock();
-            sh.reading = false;
-            match got {
-                Ok(frames) => frames.into_iter().for_each(|f| dispatch(&mut sh, f)),
-                Err(e) => {
-                    sh.closed.get_or_insert(e);
-                }
-            }
-            self.cv.notify_all();
+            self.wait_or_read(&mut sh, deadline);
         }
     }
 

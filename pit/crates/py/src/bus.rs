@@ -144,6 +144,14 @@ impl PyBusConnection {
     fn answer(&self, py: Python<'_>, frame: Frame) -> PyResult<Py<PyAny>> {
         mp::read(py, frame.payload())
     }
+
+    /// A request's payload, checked against the frame limit.
+    fn request(&self, py: Python<'_>, function: &str, args: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u8>> {
+        let none = py.None().into_bound(py);
+        let payload = request_payload(function, args.unwrap_or(&none))?;
+        check_size(payload.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
+        Ok(payload)
+    }
 }
 
 #[pymethods]
@@ -171,11 +179,7 @@ impl PyBusConnection {
         timeout: Option<f64>,
         priority: u8,
     ) -> PyResult<Py<PyAny>> {
-        let payload = match args {
-            Some(a) => request_payload(function, a)?,
-            None => request_payload(function, &py.None().into_bound(py))?,
-        };
-        check_size(payload.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
+        let payload = self.request(py, function, args)?;
         let d = deadline(timeout)?;
         let dl = deadline_ms(timeout);
         let conn = &*self.conn;
@@ -217,11 +221,7 @@ impl PyBusConnection {
     ) -> PyResult<Py<PyList>> {
         let payloads = args_list
             .try_iter()?
-            .map(|a| {
-                let p = request_payload(function, &a?)?;
-                check_size(p.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
-                Ok(p)
-            })
+            .map(|a| self.request(py, function, Some(&a?)))
             .collect::<PyResult<Vec<_>>>()?;
         let d = deadline(timeout)?;
         let dl = deadline_ms(timeout);
@@ -270,12 +270,8 @@ impl PyBusConnection {
         timeout: Option<f64>,
         priority: u8,
     ) -> PyResult<u64> {
-        let payload = match args {
-            Some(a) => request_payload(function, a)?,
-            None => request_payload(function, &py.None().into_bound(py))?,
-        };
+        let payload = self.request(py, function, args)?;
         deadline(timeout)?;
-        check_size(payload.len(), self.max_frame, &format!("the arguments of {function:?}"))?;
         let dl = deadline_ms(timeout);
         let req = Outgoing {
             kind: Kind::Request,
