@@ -402,3 +402,18 @@ def test_lifecycle_hooks_run_in_order(make_extension: MakeExtension, tmp_path: P
     with Stage([ext]) as stage:
         assert stage.call("hooked.ping") == "pong"
     assert log.read_text().split() == ["load", "activate", "call", "deactivate", "unload"]
+
+
+def test_dependencies_and_conflicts_are_checked(make_extension: MakeExtension) -> None:
+    base = make_extension("base", BASIC, functions=FUNCTIONS)
+    needy = make_extension(
+        "needy", BASIC, functions=FUNCTIONS, toml_extra="[conductor]\ndepends_on = ['base']\n"
+    )
+    rival = make_extension(
+        "rival", BASIC, functions=FUNCTIONS, toml_extra="[conductor]\nconflicts = ['base']\n"
+    )
+    with pytest.raises(ManifestError, match="needy depends on base, not on this Stage"):
+        Stage([needy])
+    with pytest.raises(ManifestError, match="rival conflicts with base, also on this Stage"):
+        Stage([base, rival])
+    Stage([base, needy]).close()

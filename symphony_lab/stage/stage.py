@@ -76,6 +76,7 @@ class Stage:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ManifestError(f"two extensions are named {', '.join(dupes)}")
+        _check_relations(manifests)
         self._tmp = tempfile.TemporaryDirectory(prefix="symphony-stage-") if root is None else None
         self.root = Path(self._tmp.name if self._tmp else root)  # type: ignore[arg-type]
         self.store_path = _store_path(store)
@@ -263,3 +264,18 @@ def _store_path(store: ArtifactStore | str | Path | None) -> str | None:
     if isinstance(store, ArtifactStore):
         return str(store.root)
     return str(store)
+
+
+def _check_relations(manifests: list[Manifest]) -> None:
+    """``[conductor] depends_on`` must be on the Stage too, ``conflicts`` must not."""
+    names = {m.name for m in manifests}
+    problems = []
+    for m in manifests:
+        missing = sorted(set(m.conductor.depends_on) - names)
+        if missing:
+            problems.append(f"{m.name} depends on {', '.join(missing)}, not on this Stage")
+        clash = sorted(set(m.conductor.conflicts) & names)
+        if clash:
+            problems.append(f"{m.name} conflicts with {', '.join(clash)}, also on this Stage")
+    if problems:
+        raise ManifestError("; ".join(problems))
