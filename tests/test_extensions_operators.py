@@ -252,6 +252,20 @@ def test_tables_filter_and_aggregate_keep_lineage(
     assert store.lineage(big["hash"]) == [(big["hash"], totals["hash"]), (totals["hash"], loaded)]
 
 
+def test_tables_chain_in_a_melody(stage: Stage, store: ArtifactStore, csv_path: Path) -> None:
+    from symphony_lab.stage import Melody
+
+    m = Melody()
+    m.step("loaded", "tables.load", path="$csv")
+    m.step("recent", "tables.filter", table="$loaded", query="year == 2021")
+    m.step("rows", "tables.head", table="$recent", n=2)
+    perf = stage.play(m, {"csv": str(csv_path)})
+    assert [s.status for s in perf.steps] == ["done", "done", "done"]
+    assert [r["year"] for r in perf.value("rows")] == [2021, 2021]
+    recent = perf.value("recent")["hash"]
+    assert store.lineage(recent)[0] == (recent, perf.value("loaded")["hash"])
+
+
 def test_tables_errors_name_the_column(
     stage: Stage, store: ArtifactStore, csv_path: Path, tmp_path: Path
 ) -> None:

@@ -57,6 +57,21 @@ def _store(ctx: Context, df: pd.DataFrame, inputs: list[str]) -> dict[str, Any]:
     return _summary(digest, df)
 
 
+def _hash_of(table: str | dict) -> str:
+    """A table's artifact hash, given as the hash or as the summary that
+    ``load``, ``filter`` and ``aggregate`` return, so their results chain
+    straight into the next call (in melodies and goal runs too)."""
+    if isinstance(table, dict):
+        if not isinstance(table.get("hash"), str):
+            raise ValueError(f"a table summary needs its 'hash'; got keys {sorted(table)}")
+        return table["hash"]
+    if not isinstance(table, str):
+        raise TypeError(
+            f"table must be an artifact hash or a table summary, got {type(table).__name__}"
+        )
+    return table
+
+
 def _fetch(ctx: Context, table: str) -> pd.DataFrame:
     data = ctx.get(table)
     try:
@@ -100,9 +115,10 @@ def load(path: str, format: str | None = None, sep: str | None = None, *, ctx: C
 
 
 @operator
-def filter(table: str, query: str, *, ctx: Context) -> dict:
+def filter(table: str | dict, query: str, *, ctx: Context) -> dict:
     """Rows of ``table`` for which the pandas ``query`` holds, as a new table
     whose lineage input is ``table``."""
+    table = _hash_of(table)
     df = _fetch(ctx, table)
     try:
         out = df.query(query, engine="python")
@@ -118,7 +134,7 @@ def filter(table: str, query: str, *, ctx: Context) -> dict:
 
 @operator
 def aggregate(
-    table: str, group_by: list[str], aggregations: dict[str, str], *, ctx: Context
+    table: str | dict, group_by: list[str], aggregations: dict[str, str], *, ctx: Context
 ) -> dict:
     """One row per group of ``group_by``, with ``{column: function}`` applied
     (sum, mean, count, ...); columns keep their names."""
@@ -129,6 +145,7 @@ def aggregate(
     bad = {c: f for c, f in aggregations.items() if f not in AGGREGATIONS}
     if bad:
         raise ValueError(f"unknown aggregation(s) {bad}; known: {', '.join(sorted(AGGREGATIONS))}")
+    table = _hash_of(table)
     df = _fetch(ctx, table)
     _check_columns(df, [*group_by, *aggregations], table)
     try:
@@ -139,8 +156,8 @@ def aggregate(
 
 
 @operator
-def head(table: str, n: int = 10, *, ctx: Context) -> list[dict]:
+def head(table: str | dict, n: int = 10, *, ctx: Context) -> list[dict]:
     """The first ``n`` rows as JSON-like records, to look at a table."""
-    df = _fetch(ctx, table).head(n)
+    df = _fetch(ctx, _hash_of(table)).head(n)
     records: list[dict] = json.loads(df.to_json(orient="records", date_format="iso"))
     return records
