@@ -363,13 +363,7 @@ class Conductor:
     ) -> Performance:
         """Runs ``goal`` on the Stage's extensions, this Conductor choosing
         each call (``symphony_lab.stage.perform``); options go to ``Performer``."""
-        from symphony_lab.stage.perform import Performer
-
-        args = options.pop("args", None)
-        max_calls = options.pop("max_calls", 32)
-        return Performer(stage, policy=self, **options).perform(
-            goal, inputs, args=args, max_calls=max_calls
-        )
+        return stage.perform(goal, inputs, policy=self, **options)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes one file: weights, config, versions and the optimiser state

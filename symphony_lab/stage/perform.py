@@ -27,6 +27,7 @@ from symphony_lab._pit import ArtifactStore, DagTracker
 from symphony_lab.arbiter import Arbiter
 from symphony_lab.errors import ExtensionError
 from symphony_lab.pool import PoolManager
+from symphony_lab.stage.process import State
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,8 +122,9 @@ class Melody:
         self.steps[name] = MelodyStep(name, target, args, tuple(alternatives))
         return f"${name}"
 
-    def references(self, step: MelodyStep) -> list[str]:
-        return [v[1:] for v in step.args.values() if isinstance(v, str) and v.startswith("$")]
+    def references(self, step: MelodyStep) -> dict[str, str]:
+        """Argument -> the step or input it names (``"$name"``)."""
+        return {a: v[1:] for a, v in step.args.items() if isinstance(v, str) and v.startswith("$")}
 
 
 class Performer:
@@ -177,11 +179,10 @@ class Performer:
         last: ExtensionError | None = None
         for _ in range(1 + self.retries):
             step.attempts += 1
-            with self.pool.acquire(ext.name) as lease:
-                if ext.state.value in ("created", "terminated") or lease.cold_start:
-                    step.cold_start = step.cold_start or ext.state.value == "created"
-                    if ext.state.value == "created":
-                        ext.start(wait=True)
+            with self.pool.acquire(ext.name):
+                if ext.state is State.CREATED:  # a cold start: the process is spawned now
+                    step.cold_start = True
+                    ext.start(wait=True)
                 try:
                     result = ext.call(function, args, timeout=self.timeout)
                 except ExtensionError as e:
@@ -216,7 +217,7 @@ class Performer:
             if target in skip or not f.outputs:
                 continue
             ext = self.stage[target.split(".", 1)[0]]
-            cold = ext.state.value in ("created", "terminated")
+            cold = ext.state in (State.CREATED, State.TERMINATED)
             functions.append(
                 {
                     "name": target,
@@ -305,7 +306,9 @@ class Performer:
             except LevelError:
                 break  # the functions left after failures cannot reach the goal
             warm = {
-                t for t in self.stage.functions() if self.stage[t.split(".")[0]].state == "healthy"
+                t
+                for t in self.stage.functions()
+                if self.stage[t.split(".")[0]].state is State.HEALTHY
             }
             chosen = self._next(level, set(held), warm)
             if chosen is None:
@@ -363,7 +366,7 @@ class Performer:
         for s in melody.steps.values():
             tracker.add_task(s.name, payload={"target": s.target})
         for s in melody.steps.values():
-            for ref in melody.references(s):
+            for ref in melody.references(s).values():
                 if ref in melody.steps:
                     tracker.add_edge(ref, s.name)  # a cycle raises CycleError here
                 elif ref not in inputs:
@@ -372,7 +375,7 @@ class Performer:
         while ready := tracker.take_ready():  # taken tasks are running
             for name in ready:
                 s = melody.steps[name]
-                refs = {a: v[1:] for a, v in s.args.items() if isinstance(v, str) and v[:1] == "$"}
+                refs = melody.references(s)
                 step = Step(
                     key=name, target=s.target, inputs={a: values[r] for a, r in refs.items()}
                 )

@@ -47,7 +47,7 @@ from symphony_lab.errors import (
     RemoteError,
 )
 from symphony_lab.sdk.runtime import EXIT_BAD_EXTENSION, EXIT_OOM
-from symphony_lab.stage.manifest import Manifest
+from symphony_lab.stage.manifest import MANIFEST_NAME, Manifest
 
 
 class State(enum.StrEnum):
@@ -322,7 +322,7 @@ class ExtensionProcess:
                 sys.executable,
                 "-m",
                 "symphony_lab.sdk.runtime",
-                str(m.folder / "symphony.toml"),
+                str(m.folder / MANIFEST_NAME),
             ]
         package_root = str(Path(symphony_lab.__file__).resolve().parent.parent)
         tmp = self.workdir / "tmp"

@@ -107,6 +107,10 @@ class Stage:
             )
             for m in manifests
         }
+        # Manifests are fixed for the Stage's life: its function table too.
+        self._functions: dict[str, Function] = {
+            f"{m.name}.{f.name}": f for m in manifests for f in m.functions
+        }
         self._started = False
         self._lock = threading.Lock()
         self.pool: PoolManager | None = None
@@ -173,19 +177,16 @@ class Stage:
 
     def functions(self) -> dict[str, Function]:
         """Every function on the Stage as ``"extension.function" -> spec``."""
-        return {
-            f"{ext.name}.{f.name}": f
-            for ext in self.extensions.values()
-            for f in ext.manifest.functions
-        }
+        return dict(self._functions)
 
     def resolve(self, target: str) -> tuple[ExtensionProcess, str]:
         ext_name, dot, function = target.partition(".")
         if not dot or not function:
             raise ValueError(f"call targets are 'extension.function', got {target!r}")
         ext = self[ext_name]
-        known = {f.name for f in ext.manifest.functions}
-        if known and function not in known:
+        # A manifest that lists no functions lets the extension's own table decide.
+        if target not in self._functions and ext.manifest.functions:
+            known = [f.name for f in ext.manifest.functions]
             raise KeyError(
                 f"extension {ext_name!r} has no function {function!r} "
                 f"(it has: {', '.join(sorted(known))})"
