@@ -36,14 +36,14 @@ from pathlib import Path
 
 import zmq
 
-from symphony_lab import _pit
+from symphony_lab import pit
 from symphony_lab.stage import Stage
 
 ECHO = textwrap.dedent(
     """
     import sys
-    from symphony_lab import _pit
-    ep = _pit.BusEndpoint.connect(sys.argv[1], {"name": "echo"})
+    from symphony_lab import pit
+    ep = pit.BusEndpoint.connect(sys.argv[1], {"name": "echo"})
     busy = False
     while (batch := ep.next(256, busy)) is not None:
         busy = True
@@ -125,7 +125,7 @@ def main() -> None:
 
     # Ours: an echo extension over the bus.
     (tmp / "echo.py").write_text(ECHO)
-    listener = _pit.BusListener(tmp / "bus.sock")
+    listener = pit.BusListener(tmp / "bus.sock")
     child = subprocess.Popen([sys.executable, str(tmp / "echo.py"), str(listener.path)])
     conn = listener.accept(30)
     conn.handshake(10)

@@ -35,9 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from function_quest import resolve_levels
 from function_quest.generator import Knobs, generate
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-from symphony_lab.conductor import Conductor, Evaluation, resolve_levels
+from symphony_lab.conductor import Conductor, Evaluation
+from symphony_lab.conductor.evaluation import COLUMNS, play
+from symphony_lab.conductor.imitation import imitate_expert
+from symphony_lab.conductor.sb3_policy import ConductorPolicy
 
 #: Larger than the default observation (32 functions, 32 kinds).
 LARGE = Knobs(4, (1, 2), 4, 3, 3, 0.15, 2, 2, 2, 1.4, True)
@@ -49,13 +55,7 @@ def mark(ok: bool) -> str:
 
 def decision_time(conductor: Conductor, n: int = 2000) -> tuple[float, float]:
     """Median seconds of ``decide`` and of SB3's ``predict`` on one obs."""
-    from sb3_contrib import MaskablePPO
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    from symphony_lab.conductor.sb3_policy import ConductorPolicy
-
-    levels = resolve_levels("test-medium")
-    env = conductor.make_env(levels)
+    env = conductor.make_env("test-medium")
     model = MaskablePPO(ConductorPolicy, DummyVecEnv([lambda: env]), device="cpu")
     model.policy.net.load_state_dict(conductor.net.state_dict())  # type: ignore[union-attr]
     samples = []
@@ -99,13 +99,9 @@ def summary_line(ev: Evaluation, agent: str = "conductor") -> tuple[float, float
 
 def flat_mlp_ablation(steps: int, seed: int) -> Evaluation:
     """SB3's default MultiInputPolicy, no imitation, the same PPO budget."""
-    from sb3_contrib import MaskablePPO
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
     shell = Conductor(seed=seed)
-    levels = resolve_levels("medium")
     c = shell.config
-    venv = DummyVecEnv([lambda: shell.make_env(levels, solve_optimal=False) for _ in range(8)])
+    venv = DummyVecEnv([lambda: shell.make_env("medium") for _ in range(8)])
     model = MaskablePPO(
         "MultiInputPolicy",
         venv,
@@ -122,11 +118,12 @@ def flat_mlp_ablation(steps: int, seed: int) -> Evaluation:
         action, _ = model.predict(obs, action_masks=mask, deterministic=True)
         return int(action)
 
-    from symphony_lab.conductor.evaluation import COLUMNS, play
-
     test = resolve_levels("test-medium")
-    env = shell.make_env(test, solve_optimal=False)
-    rows = [{"agent": "flat_mlp", **play(env, policy, lv, seed + i)} for i, lv in enumerate(test)]
+    env = shell.make_env(test, solve_optimal=True)
+    rows = [
+        {"agent": "flat_mlp", **play(env, policy, {"level": lv}, seed + i)}
+        for i, lv in enumerate(test)
+    ]
     return Evaluation(pd.DataFrame(rows, columns=list(COLUMNS)))
 
 
@@ -141,12 +138,10 @@ def pretrain_curves(steps: int, seed: int, points: int = 6) -> dict[str, list[tu
     import matplotlib.pyplot as plt
 
     curves: dict[str, list[tuple]] = {}
-    for name, pretrain in (("PPO alone", None), ("imitation + PPO", "solver")):
+    for name, pretrain in (("PPO alone", False), ("imitation + PPO", True)):
         c = Conductor(seed=seed)
         if pretrain:
-            from symphony_lab.conductor.imitation import imitate_solver
-
-            imitate_solver(c, resolve_levels("medium"), episodes=2000, seed=seed)
+            imitate_expert(c, c.make_env("medium"), episodes=2000, seed=seed)
         row = []
         for i in range(points + 1):
             if i:
@@ -210,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"2. medium from scratch: imitation + {args.steps:,} PPO steps on train-medium")
     start = time.perf_counter()
     medium = Conductor(seed=args.seed).train(
-        "medium", total_steps=args.steps, n_envs=8, pretrain="solver"
+        "medium", total_steps=args.steps, n_envs=8, pretrain="expert"
     )
     wall = time.perf_counter() - start
     ev = medium.evaluate("test-medium", baselines=False)
@@ -235,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n3. hard and expert: imitation + {args.steps:,} PPO steps on train-hard + expert")
         levels = resolve_levels("train-hard") + resolve_levels("train-expert")
         hard = Conductor(seed=args.seed).train(
-            levels, total_steps=args.steps, n_envs=8, pretrain="solver", pretrain_episodes=4000
+            levels, total_steps=args.steps, n_envs=8, pretrain="expert", pretrain_episodes=4000
         )
         for pack in ("test-hard", "test-expert"):
             ev = hard.evaluate(pack)

@@ -26,7 +26,8 @@ import numpy as np
 from function_quest.baselines import RelaxedPlanPolicy, run_episode
 from function_quest.env import FunctionQuestEnv
 from function_quest.generator import TIERS, generate
-from function_quest.level import Function, Level
+
+from symphony_lab.planning import Function, Level
 
 TARGET = 0.5
 

@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from symphony_lab.vdom import Vdom, h
+from symphony_lab.pit import Vdom, h
 
 ROWS, CELLS = 100, 9
 

@@ -3,42 +3,52 @@
     symphony run                      the main job: train, evaluate, report
     symphony train --tier medium      train a Conductor and save it
     symphony eval runs/x/conductor.pt evaluate a saved Conductor
-    symphony quest play key_and_door  play a level yourself
-    symphony quest solve hard:7       the exact plan of a level
     symphony ext new NAME --kind operator   scaffold an extension with its test
     symphony ext check PATH           validate a symphony.toml
-    symphony ext list                 the extensions shipped with the package
+    symphony ext list                 the installed extensions (the shipped ones among them)
     symphony ext schema               the JSON Schema of symphony.toml, for editors
+    symphony quest play key_and_door  play a level yourself (from Function Quest)
+    symphony quest solve hard:7       the exact plan of a level
 
-Errors print one line and exit with status 1.
+Sub-commands of other packages join through the ``symphony_lab.cli``
+entry-point group (Function Quest adds ``quest``). Commands import what they
+use when they run, so that ``symphony ext list`` does not load PyTorch.
+Errors of the user's making print one line and exit with status 1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import time
+from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from function_quest.level import Level
+from symphony_lab.planning import LevelError
+from symphony_lab.sdk.manifest import ManifestError, load_manifest, manifest_schema
 
+if TYPE_CHECKING:
     from symphony_lab.conductor import Conductor, Evaluation
+    from symphony_lab.stage.scaffold import Kind
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Train, evaluate and play: the symphony-lab command line.",
 )
-quest = typer.Typer(no_args_is_help=True, help="Function Quest levels: play or solve one.")
-app.add_typer(quest, name="quest")
 ext = typer.Typer(no_args_is_help=True, help="Stage extensions: scaffold, check, list.")
 app.add_typer(ext, name="ext")
+for _plugin in entry_points(group="symphony_lab.cli"):
+    app.add_typer(_plugin.load(), name=_plugin.name)
 console = Console(highlight=False)
 
 
@@ -46,24 +56,34 @@ class _Fail(Exception):
     """An error to print as one line."""
 
 
+@contextlib.contextmanager
+def _fail_on(*errors: type[BaseException]) -> Iterator[None]:
+    """Turns ``errors`` (of the user's making) into one-line failures."""
+    try:
+        yield
+    except errors as e:
+        raise _Fail(str(e)) from None
+
+
 def main() -> None:
     """Entry point: runs the app and turns known errors into one line."""
-    from function_quest.errors import LevelError
-    from function_quest.packs import PackError
-
-    from symphony_lab.errors import ConductorError, ManifestError
-
     # Errors of the user's making; anything else is a bug and keeps its traceback.
-    known = (_Fail, ConductorError, LevelError, PackError, OSError, ManifestError)
+    known = (_Fail, LevelError, OSError, ManifestError)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         # Without standalone mode click returns an Exit's status instead.
         status = app(standalone_mode=False)
         if isinstance(status, int) and status:
             sys.exit(status)
     except known as e:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
         err.print(f"[red]error:[/] {escape(str(e))}")
         sys.exit(1)
+    except click.UsageError as e:  # a bad command line: click shows the usage too
+        e.show()
+        sys.exit(e.exit_code)
+    except click.ClickException as e:  # what sub-commands of other packages raise
+        err.print(f"[red]error:[/] {escape(e.format_message())}")
+        sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -78,105 +98,7 @@ def main() -> None:
         sys.exit(code)
 
 
-# ---- levels ----
-
-
-def resolve_level(spec: str) -> Level:
-    """A shipped level's name, a ``.toml`` path, ``tier:seed`` (generated) or
-    ``split-tier:index`` (a pack's level)."""
-    import function_quest as fq
-    from function_quest.generator import TIERS, generate
-    from function_quest.level import Level
-    from function_quest.packs import load_pack
-
-    if spec in fq.LEVELS:
-        return fq.load(spec)
-    if spec.endswith(".toml"):
-        return Level.from_toml(Path(spec))
-    name, _, number = spec.partition(":")
-    if number.isdigit():
-        if name in TIERS:
-            return generate(int(number), name)
-        split, _, tier = name.partition("-")
-        pack = load_pack(split, tier)
-        if int(number) >= len(pack):
-            raise _Fail(f"pack {name} has {len(pack)} levels; no index {number}")
-        return pack[int(number)]
-    raise _Fail(
-        f"unknown level {spec!r}: give a shipped level ({', '.join(fq.LEVELS)}), a .toml "
-        "file, tier:seed (e.g. hard:7) or split-tier:index (e.g. test-medium:0)"
-    )
-
-
-@quest.command("solve")
-def quest_solve(level: Annotated[str, typer.Argument(help="name, file, tier:seed")]) -> None:
-    """Print the exact plan of a level and the best policy's expected cost."""
-    import function_quest as fq
-
-    lv = resolve_level(level)
-    plan = fq.solve(lv)
-    if plan is None:
-        raise _Fail(f"level {lv.id!r} cannot be won within its budget")
-    table = Table(title=f"{lv.title or lv.id} — the exact plan")
-    table.add_column("#", justify="right")
-    table.add_column("call")
-    table.add_column("cost", justify="right")
-    for i, name in enumerate(plan.calls, 1):
-        table.add_row(str(i), name, f"{lv.function(name).cost:g}")
-    console.print(table)
-    console.print(f"cost {plan.cost:g}, bonus {plan.bonus + 0.0:g} (every call succeeding)")
-    best = fq.expected_optimum(lv)
-    if best is not None and best.method != "exact":
-        console.print(f"expected cost when calls fail: {best.cost:.3f} ({best.method})")
-
-
-@quest.command("play")
-def quest_play(
-    level: Annotated[str, typer.Argument(help="name, file, tier:seed")] = "key_and_door",
-    seed: int = 0,
-) -> None:
-    """Play a level: type a function's number each turn, q to give up."""
-    from function_quest.env import FunctionQuestEnv
-
-    lv = resolve_level(level)
-    env = FunctionQuestEnv(
-        lv,
-        render_mode="ansi",
-        max_functions=max(32, len(lv.functions)),
-        max_kinds=max(32, len(lv.kinds)),
-        max_steps=1000,
-    )
-    env.reset(seed=seed)
-    if lv.story:
-        console.print(lv.story.strip(), style="italic")
-    terminated = truncated = False
-    while not (terminated or truncated):
-        console.print(env.render(), markup=False)
-        answer = typer.prompt("call (q to give up)").strip()
-        if answer.lower() in ("q", "quit"):
-            console.print("given up.")
-            raise typer.Exit(1)
-        if not answer.isdigit() or int(answer) >= len(lv.functions):
-            console.print(f"[yellow]type a number from 0 to {len(lv.functions) - 1}[/]")
-            continue
-        failures = env.failures
-        _, _, terminated, truncated, info = env.step(int(answer))
-        f = lv.functions[int(answer)]
-        if info["illegal"]:
-            console.print("[yellow]that call is not possible now (needs, or budget)[/]")
-        elif env.failures > failures:
-            console.print(f"-> {f.name} [red]failed[/]: paid, nothing made")
-        else:
-            console.print(f"-> {f.returns or f.name}")
-    verdict = "[green]won[/]" if terminated else "[red]stuck[/]"
-    line = f"{verdict}: {len(env.calls)} calls, cost {env.spent:g}"
-    best = env.optimal_cost()
-    if best is not None:
-        line += f"; the best policy's expected cost is {best:g}"
-    console.print(line)
-
-
-# ---- the Conductor ----
+# ---- extensions ----
 
 
 @ext.command("new")
@@ -191,7 +113,7 @@ def ext_new(
     if kind not in ("operator", "instrument"):
         raise _Fail(f"--kind must be operator or instrument, got {kind!r}")
     try:
-        folder = new_extension(name, kind, dir)  # type: ignore[arg-type]
+        folder = new_extension(name, cast("Kind", kind), dir)
     except ValueError as e:
         raise _Fail(str(e)) from None
     console.print(f"created {folder}/ ({kind}); run its test with: pytest {folder}")
@@ -200,8 +122,6 @@ def ext_new(
 @ext.command("check")
 def ext_check(path: Annotated[Path, typer.Argument(help="a symphony.toml or its folder")]) -> None:
     """Validate a manifest; errors name the field and what was expected."""
-    from symphony_lab.stage import load_manifest
-
     m = load_manifest(path)
     fns = ", ".join(f.name for f in m.functions) or "none listed"
     console.print(f"{m.name} {m.version} ({m.kind}): valid; functions: {fns}")
@@ -209,14 +129,16 @@ def ext_check(path: Annotated[Path, typer.Argument(help="a symphony.toml or its 
 
 @ext.command("list")
 def ext_list() -> None:
-    """The extensions shipped with the package, and their functions."""
-    from symphony_lab.stage import builtin_manifests, load_manifest
+    """The installed extensions (the shipped ones among them), and their functions."""
+    from symphony_lab.stage.discovery import installed
 
-    table = Table("extension", "kind", "functions", "network")
-    for folder in builtin_manifests():
-        m = load_manifest(folder)
+    table = Table("extension", "kind", "functions", "network", "from")
+    for found in installed().values():
+        m = load_manifest(found.folder)
         net = "allowed" if m.permissions.allows("network", "read") else "denied"
-        table.add_row(m.name, m.kind, ", ".join(f.name for f in m.functions), net)
+        table.add_row(
+            m.name, m.kind, ", ".join(f.name for f in m.functions), net, found.distribution
+        )
     console.print(table)
 
 
@@ -225,10 +147,6 @@ def ext_schema(
     output: Annotated[Path | None, typer.Option(help="write it here instead of stdout")] = None,
 ) -> None:
     """The JSON Schema of symphony.toml (for taplo or VS Code's Even Better TOML)."""
-    import json
-
-    from symphony_lab.stage import manifest_schema
-
     text = json.dumps(manifest_schema(), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -245,9 +163,11 @@ def train(
     steps: Annotated[int, typer.Option(min=1, help="PPO environment steps")] = 30_000,
     envs: Annotated[int, typer.Option(min=1, help="environments stepped together")] = 8,
     seed: int = 0,
-    pretrain: Annotated[bool, typer.Option(help="imitate the exact solver first")] = True,
+    pretrain: Annotated[
+        bool, typer.Option(help="imitate the env's expert (the exact planner) first")
+    ] = True,
     pretrain_episodes: Annotated[
-        int, typer.Option(min=1, help="solver episodes to imitate")
+        int, typer.Option(min=1, help="expert episodes to imitate")
     ] = 2000,
     out: Annotated[Path, typer.Option(help="where the checkpoint goes")] = Path("conductor.pt"),
     resume: Annotated[Path | None, typer.Option(help="a checkpoint to continue")] = None,
@@ -255,23 +175,24 @@ def train(
     tensorboard: Annotated[Path | None, typer.Option(help="TensorBoard log folder")] = None,
 ) -> None:
     """Train a Conductor on a pack of levels and save it."""
-    from symphony_lab.conductor import Conductor
+    from symphony_lab.conductor import Conductor, ConductorError
 
-    conductor = Conductor.load(resume) if resume else Conductor(seed=seed)
-    start = time.perf_counter()
-    conductor.train(
-        tier,
-        total_steps=steps,
-        n_envs=envs,
-        seed=seed,
-        pretrain="solver" if pretrain and resume is None else None,
-        pretrain_episodes=pretrain_episodes,
-        progress_bar=True,
-        checkpoint_every=checkpoint_every,
-        checkpoint_dir=out.parent / "checkpoints",
-        tensorboard_log=tensorboard,
-    )
-    conductor.save(out)
+    with _fail_on(ConductorError):
+        conductor = Conductor.load(resume) if resume else Conductor(seed=seed)
+        start = time.perf_counter()
+        conductor.train(
+            tier,
+            total_steps=steps,
+            n_envs=envs,
+            seed=seed,
+            pretrain="expert" if pretrain and resume is None else None,
+            pretrain_episodes=pretrain_episodes,
+            progress_bar=True,
+            checkpoint_every=checkpoint_every,
+            checkpoint_dir=out.parent / "checkpoints",
+            tensorboard_log=tensorboard,
+        )
+        conductor.save(out)
     console.print(
         f"trained {conductor.num_timesteps:,} steps in {time.perf_counter() - start:.0f} s"
     )
@@ -288,13 +209,14 @@ def evaluate(
     csv: Annotated[Path | None, typer.Option(help="save one row per episode here")] = None,
 ) -> None:
     """Evaluate a saved Conductor beside the baselines."""
-    from symphony_lab.conductor import Conductor
+    from symphony_lab.conductor import Conductor, ConductorError
 
     for target in (csv, plot):
         if target is not None and not target.parent.is_dir():
             raise _Fail(f"cannot write {target}: folder {target.parent} does not exist")
-    conductor = Conductor.load(checkpoint)
-    ev = conductor.evaluate(pack, episodes=episodes, baselines=baselines)
+    with _fail_on(ConductorError):
+        conductor = Conductor.load(checkpoint)
+        ev = conductor.evaluate(pack, episodes=episodes, baselines=baselines)
     print_summary(ev, pack)
     if csv:
         ev.frame.to_csv(csv, index=False)
@@ -340,7 +262,7 @@ def run(
 ) -> None:
     """Train a Conductor on the medium pack, evaluate it on held-out packs
     beside every baseline, and write the table, plots and checkpoint."""
-    from symphony_lab.conductor import Conductor
+    from symphony_lab.conductor import Conductor, ConductorError
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = out / stamp
@@ -352,19 +274,25 @@ def run(
     console.rule("symphony: train a Conductor on the medium pack")
     start = time.perf_counter()
     conductor = Conductor(seed=seed)
-    conductor.train(
-        "medium", total_steps=steps, n_envs=envs, seed=seed, pretrain="solver", progress_bar=True
-    )
-    trained = time.perf_counter() - start
-    path = conductor.save(folder / "conductor.pt")
-    console.print(f"trained in {trained:.0f} s ({conductor.num_timesteps:,} PPO steps): {path}")
-    plot_history(conductor, folder / "training.png")
-    for pack in packs.split(","):
-        console.rule(f"evaluate on {pack}")
-        ev = conductor.evaluate(pack, seed=seed)
-        print_summary(ev, pack)
-        ev.frame.to_csv(folder / f"{pack}.csv", index=False)
-        ev.plot(folder / f"{pack}.png")
+    with _fail_on(ConductorError):
+        conductor.train(
+            "medium",
+            total_steps=steps,
+            n_envs=envs,
+            seed=seed,
+            pretrain="expert",
+            progress_bar=True,
+        )
+        trained = time.perf_counter() - start
+        path = conductor.save(folder / "conductor.pt")
+        console.print(f"trained in {trained:.0f} s ({conductor.num_timesteps:,} PPO steps): {path}")
+        plot_history(conductor, folder / "training.png")
+        for pack in packs.split(","):
+            console.rule(f"evaluate on {pack}")
+            ev = conductor.evaluate(pack, seed=seed)
+            print_summary(ev, pack)
+            ev.frame.to_csv(folder / f"{pack}.csv", index=False)
+            ev.plot(folder / f"{pack}.png")
     console.print(f"wrote {folder}/: conductor.pt, training.png, <pack>.csv and <pack>.png")
 
 

@@ -8,8 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from symphony_lab.arbiter import POLICIES
 from symphony_lab.pit import (
+    POLICIES,
     Arbiter,
     ArbiterError,
     LockError,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from symphony_lab.pit import ArtifactStore
 
-# Imports only the compiled Pit, so that a writer starts in milliseconds.
+# Imports only the Pit, so that a writer starts in milliseconds.
 WRITER = """
 import os, sys
-from symphony_lab._pit import ArtifactStore
+from symphony_lab.pit import ArtifactStore
 store = ArtifactStore(sys.argv[1])
 seed = int(sys.argv[2])
 for i in range(10_000):

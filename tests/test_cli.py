@@ -41,7 +41,7 @@ def test_errors_are_one_line_with_a_non_zero_status(tmp_path: Path) -> None:
         (("quest", "solve", "nightmare"), "unknown level 'nightmare'"),
         (("quest", "solve", "test-medium:999"), "has 200 levels; no index 999"),
         (("eval", str(tmp_path / "none.pt")), "cannot be read"),
-        (("train", "--tier", "impossible", "--steps", "8"), "unknown environment 'impossible'"),
+        (("train", "--tier", "impossible", "--steps", "8"), "unknown levels 'impossible'"),
         (
             ("eval", str(tmp_path / "none.pt"), "--csv", str(tmp_path / "no" / "x.csv")),
             "does not exist",

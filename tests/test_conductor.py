@@ -16,7 +16,6 @@ from symphony_lab.conductor import (
     ConductorFileError,
     NetworkConfig,
     checkpoint,
-    resolve_levels,
 )
 
 SMALL = ConductorConfig(network=NetworkConfig(width=32), n_steps=64, batch_size=64)
@@ -26,7 +25,7 @@ def test_imitation_and_ppo_learn_a_tiny_pack() -> None:
     levels = load_pack("train", "easy")[:8]
     conductor = Conductor(SMALL, seed=0)
     before = conductor.evaluate(levels, baselines=False).summary().loc["conductor"]
-    conductor.train(levels, total_steps=512, n_envs=2, pretrain="solver", pretrain_episodes=40)
+    conductor.train(levels, total_steps=512, n_envs=2, pretrain="expert", pretrain_episodes=40)
     after = conductor.evaluate(levels, baselines=False).summary().loc["conductor"]
     assert after["solve_rate"] >= 0.875, after
     assert after["solve_rate"] > before["solve_rate"]
@@ -65,8 +64,7 @@ def test_decisions_follow_the_functions_and_ignore_the_order_of_kinds() -> None:
 
 def test_one_policy_serves_larger_levels_than_it_was_built_for() -> None:
     conductor = Conductor(SMALL, seed=0)
-    wide = replace(SMALL, max_functions=48, max_kinds=40)
-    env = Conductor(wide).make_env([fq.load("software_delivery")])
+    env = conductor.make_env([fq.load("software_delivery")], max_functions=48, max_kinds=40)
     obs, _ = env.reset(seed=0)
     assert obs["function_mask"].shape == (48,)
     choice = conductor.decide(obs, env.action_masks())
@@ -126,10 +124,12 @@ def test_bad_files_raise_errors_that_name_the_problem(tmp_path: Path) -> None:
 
 
 def test_bad_requests_raise_documented_errors() -> None:
-    with pytest.raises(ConductorError, match="unknown environment 'nightmare'"):
-        resolve_levels("nightmare")
     conductor = Conductor(SMALL)
-    with pytest.raises(ValueError, match="pretrain must be None or 'solver'"):
+    with pytest.raises(ConductorError, match="unknown levels 'nightmare'"):
+        conductor.make_env("nightmare")
+    with pytest.raises(ConductorError, match="no_such_package"):
+        conductor.make_env("no_such_package:Nothing-v0")
+    with pytest.raises(ValueError, match="pretrain must be None or 'expert'"):
         conductor.train("tutorial", total_steps=8, pretrain="magic")
     env = conductor.make_env([fq.load("key_and_door")])
     obs, _ = env.reset(seed=0)
@@ -165,9 +165,7 @@ def test_the_numpy_decision_path_equals_the_network(tier: str) -> None:
 
     conductor = Conductor(replace(SMALL, network=NetworkConfig(width=24, rounds=3)), seed=5)
     fast = FastLogits(conductor.net)
-    env = Conductor(replace(SMALL, max_functions=40, max_kinds=36)).make_env(
-        load_pack("val", tier)[:10]
-    )
+    env = Conductor(SMALL).make_env(load_pack("val", tier)[:10], max_functions=40, max_kinds=36)
     rng = np.random.default_rng(0)
     for seed in range(10):
         obs, _ = env.reset(seed=seed)

@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 from openai_server import UNKNOWN_MODEL, OpenAIServer
 
-from symphony_lab._pit import ArtifactStore, network_isolation
-from symphony_lab.errors import ExtensionCallError
-from symphony_lab.stage import RestartPolicy, Stage
-from symphony_lab.stage.stage import BUILTIN
+from symphony_lab.pit import ArtifactStore, network_isolation
+from symphony_lab.stage import ExtensionCallError, RestartPolicy, Stage
 
 API_KEY = "sk-test-0123"
 
@@ -38,7 +36,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ArtifactStore:
 def stage(store: ArtifactStore, server: OpenAIServer) -> Iterator[Stage]:
     """One Stage for the three: loading torch and the model is the expensive part."""
     llm = {"base_url": server.url, "api_key": API_KEY, "model": "default-model"}
-    folders = [BUILTIN / name for name in ["embed", "classifier", "llm"]]
+    folders = ["embed", "classifier", "llm"]
     with Stage(folders, store=store, call_timeout=60, config={"llm": llm}) as s:
         yield s
 
@@ -78,7 +76,7 @@ def test_embed_runs_offline(stage: Stage) -> None:
     assert b"TRANSFORMERS_OFFLINE=1" in environ
     assert b"OMP_NUM_THREADS=1" in environ
     # Where the kernel allows it, the process has no network at all.
-    assert embed.isolate_network == (network_isolation() is None)
+    assert embed.supervisor.isolate_network == (network_isolation() is None)
 
 
 def test_embed_as_artifact(stage: Stage, store: ArtifactStore) -> None:
@@ -197,9 +195,7 @@ def test_llm_http_errors_carry_status_and_message(stage: Stage) -> None:
 
 @contextmanager
 def llm_alone(config: dict[str, Any]) -> Iterator[Stage]:
-    with Stage(
-        [BUILTIN / "llm"], config={"llm": config}, restart=RestartPolicy(max_restarts=0)
-    ) as s:
+    with Stage(["llm"], config={"llm": config}, restart=RestartPolicy(max_restarts=0)) as s:
         yield s
 
 

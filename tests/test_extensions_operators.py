@@ -11,10 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from symphony_lab._pit import ArtifactStore
-from symphony_lab.errors import ExtensionCallError
-from symphony_lab.stage import Stage, builtin_manifests, load_manifest
-from symphony_lab.stage.stage import BUILTIN
+from symphony_lab.pit import ArtifactStore
+from symphony_lab.stage import ExtensionCallError, Stage, builtin_manifests, load_manifest
 
 OPERATORS = ["files", "text", "tables", "git"]
 
@@ -26,7 +24,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ArtifactStore:
 
 @pytest.fixture(scope="module")
 def stage(store: ArtifactStore) -> Iterator[Stage]:
-    with Stage([BUILTIN / name for name in OPERATORS], store=store, call_timeout=30) as s:
+    with Stage(OPERATORS, store=store, call_timeout=30) as s:
         yield s
 
 

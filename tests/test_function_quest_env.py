@@ -9,8 +9,8 @@ import pytest
 from function_quest.env import FunctionQuestEnv
 from gymnasium.utils.env_checker import check_env
 
-from symphony_lab.errors import PoolClosed
-from symphony_lab.observation import ObservationSpec
+from symphony_lab.pit import PoolClosed
+from symphony_lab.planning import ObservationSpec
 
 
 def door() -> FunctionQuestEnv:
@@ -229,8 +229,7 @@ def _wide_level() -> fq.Level:
 
 
 def test_the_pit_episode_core_refuses_bad_input_clearly() -> None:
-    from symphony_lab._pit import QuestEpisode
-    from symphony_lab.pit import DagTracker, PoolManager
+    from symphony_lab.pit import DagTracker, PoolManager, QuestEpisode
 
     level = dict(
         needs=[0],
@@ -283,7 +282,7 @@ def test_the_pit_episode_core_refuses_bad_input_clearly() -> None:
 
 
 def test_cached_state_arrays_cannot_be_written() -> None:
-    from symphony_lab.observation import bits
+    from symphony_lab.planning.observation import bits
 
     a = bits(5, 8)
     assert a.tolist() == [1, 0, 1, 0, 0, 0, 0, 0]

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from symphony_lab import _pit
-from symphony_lab.errors import ExtensionCallError, ExtensionUnavailable, ManifestError
+from symphony_lab import pit
 from symphony_lab.stage import (
+    ExtensionCallError,
+    ExtensionTimeout,
+    ExtensionUnavailable,
+    ManifestError,
     RestartPolicy,
     Stage,
     State,
@@ -153,7 +156,7 @@ def basic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         + fns
         + "[resources]\nopen_files = 100\nmax_concurrency = 4\n"
     )
-    store = _pit.ArtifactStore(root / "store")
+    store = pit.ArtifactStore(root / "store")
     os.environ["SYMPHONY_TEST_SECRET"] = "do-not-leak"
     stage = Stage([folder], store=store, heartbeat_interval=0.2).start()
     yield stage
@@ -186,7 +189,7 @@ def test_rlimits_group_and_working_folder(basic: Stage) -> None:
 
 
 def test_network_is_denied_by_default(basic: Stage) -> None:
-    assert _pit.network_isolation() is None, "this kernel should allow user+net namespaces"
+    assert pit.network_isolation() is None, "this kernel should allow user+net namespaces"
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     try:
@@ -210,7 +213,7 @@ def test_concurrency_from_the_manifest(basic: Stage) -> None:
 
 def test_artifacts_travel_by_hash(basic: Stage) -> None:
     h, back = basic.call("basic.store", {"data": b"payload"})
-    store = _pit.ArtifactStore(Path(basic.store_path))
+    store = pit.ArtifactStore(Path(basic.store_path))
     assert store.get_by_hash(h) == b"payload" == back
     assert store.info(h)["producer"] == "basic"
 
@@ -268,8 +271,6 @@ def test_stopped_stage_refuses_calls(make_extension: MakeExtension) -> None:
 
 
 def test_cpu_limit_from_the_manifest(make_extension: MakeExtension) -> None:
-    from symphony_lab.errors import ExtensionTimeout
-
     ext = make_extension(
         "burner",
         "from symphony_lab.sdk import operator\n\n@operator\ndef burn():\n    while True:\n"

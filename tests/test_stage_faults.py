@@ -14,14 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from symphony_lab import _pit
-from symphony_lab.errors import (
+from symphony_lab import pit
+from symphony_lab.stage import (
     ExtensionCrashed,
     ExtensionOOM,
     ExtensionTimeout,
     ExtensionUnavailable,
+    RestartPolicy,
+    Stage,
+    State,
 )
-from symphony_lab.stage import RestartPolicy, Stage, State
 
 MakeExtension = Callable[..., Path]
 
@@ -129,7 +131,7 @@ while True:
 
 def raw_extension(folder: Path, name: str) -> Path:
     folder.mkdir()
-    hello = _pit.encode_frame(1, 0, {"protocol": _pit.BUS_PROTOCOL, "name": name})
+    hello = pit.encode_frame(1, 0, {"protocol": pit.BUS_PROTOCOL, "name": name})
     script = folder / "raw.py"
     script.write_text(RAW.format(python=sys.executable, hello=hello))
     script.chmod(0o755)
@@ -144,8 +146,8 @@ def raw_extension(folder: Path, name: str) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[_pit.ArtifactStore, str]]:
-    s = _pit.ArtifactStore(tmp_path / "store")
+def store(tmp_path: Path) -> Iterator[tuple[pit.ArtifactStore, str]]:
+    s = pit.ArtifactStore(tmp_path / "store")
     h = s.put_blob(b"precious results" * 1000, kind="result")
     yield s, h
     assert s.get_by_hash(h) == b"precious results" * 1000
@@ -158,7 +160,7 @@ FAST = RestartPolicy(backoff=0.01, backoff_max=0.05, max_restarts=1000, period=1
 
 
 @pytest.fixture
-def faulty(make_extension: MakeExtension, store: tuple[_pit.ArtifactStore, str]) -> Iterator[Stage]:
+def faulty(make_extension: MakeExtension, store: tuple[pit.ArtifactStore, str]) -> Iterator[Stage]:
     ext = make_extension(
         "faulty",
         FAULTY,
@@ -222,7 +224,7 @@ def test_a_frozen_process_is_caught_by_heartbeats(faulty: Stage) -> None:
     ],
 )
 def test_protocol_violations(
-    tmp_path: Path, store: tuple[_pit.ArtifactStore, str], function: str, says: str
+    tmp_path: Path, store: tuple[pit.ArtifactStore, str], function: str, says: str
 ) -> None:
     ext = raw_extension(tmp_path / "raw", "raw")
     with Stage([ext], store=store[0], restart=FAST) as stage:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from symphony_lab import _pit
+from symphony_lab import pit
 from symphony_lab.conductor import Conductor
-from symphony_lab.errors import CycleError, ExtensionError
-from symphony_lab.stage import Melody, Stage
+from symphony_lab.pit import CycleError
+from symphony_lab.stage import ExtensionError, Melody, Stage
 
 MakeExtension = Callable[..., Path]
 
@@ -146,7 +146,7 @@ def test_extensions_are_leased_cold_then_warm(
         "    return text.upper()\n",
         '[[functions]]\nname = "up"\ninputs = { text = "text" }\noutputs = ["upper"]\n',
     )
-    stage = Stage([folder], store=_pit.ArtifactStore(tmp_path / "s"))
+    stage = Stage([folder], store=pit.ArtifactStore(tmp_path / "s"))
     try:
         assert stage["lazy"].state == "created"
         first = stage.perform("upper", {"text": "a"})
@@ -164,7 +164,7 @@ def test_a_trained_conductor_performs_like_the_planner(stage: Stage) -> None:
 
     level = Performer(stage).level(["count"], ["text"])
     conductor = Conductor(seed=0).train(
-        [level], total_steps=128, n_envs=1, pretrain="solver", pretrain_episodes=20
+        [level], total_steps=128, n_envs=1, pretrain="expert", pretrain_episodes=20
     )
     perf = conductor.perform("count", {"text": "a b c d"}, stage, retries=0)
     planned = stage.perform("count", {"text": "a b c d"}, retries=0)

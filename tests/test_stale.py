@@ -22,8 +22,8 @@ from symphony_lab.pit import (
     StaleManager,
     StalePolicy,
     UnknownArtifact,
+    plan_frame,
 )
-from symphony_lab.stale import plan_frame
 
 BIG = os.urandom(40_000)  # over the inline limit: a file in objects/
 

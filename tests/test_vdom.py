@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from symphony_lab.vdom import COMPONENTS, HTML_ELEMENTS, LIBRARY, MIME, Vdom, h
+from symphony_lab.pit import COMPONENTS, HTML_ELEMENTS, LIBRARY, MIME, Vdom, h
 
 
 def rows(keys: list[str], hot: str | None = None) -> object:

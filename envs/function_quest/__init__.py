@@ -2,32 +2,36 @@
 other artifacts, and the Conductor must reach the goal at the least cost.
 
 ``gymnasium.make("function_quest:FunctionQuest-v0", levels=...)`` makes the
-environment. Also: the level model (``Level``, TOML in and out, validation), the two
-hand-written levels (``load("key_and_door")``, ``load("software_delivery")``)
-and the exact solver for deterministic levels (``solve``).
+environment. The level model and the exact solver come from
+``symphony_lab.planning`` (re-exported here, as the game's own vocabulary);
+this package adds the environment, the two hand-written levels
+(``load("key_and_door")``, ``load("software_delivery")``), the generator,
+the committed packs and the baselines.
 """
-
-from importlib.resources import files
 
 import gymnasium
 
-from function_quest.errors import LevelError
-from function_quest.level import Function, Goal, Level
-from function_quest.solver import Plan, brute_force, expected_optimum, solve
-
-LEVELS = ("key_and_door", "software_delivery")
-
-
-def load(name: str) -> Level:
-    """One of the hand-written levels shipped with the package, by name."""
-    if name not in LEVELS:
-        raise KeyError(f"no level {name!r}; shipped levels: {', '.join(LEVELS)}")
-    return Level.from_toml(files("function_quest").joinpath("levels", f"{name}.toml").read_text())
-
+from function_quest.catalog import LEVELS, load, resolve_levels
+from symphony_lab.planning import (
+    Function,
+    Goal,
+    Level,
+    LevelError,
+    Plan,
+    brute_force,
+    expected_optimum,
+    solve,
+)
 
 # gymnasium >= 1.0 registers at import: gymnasium.make("function_quest:FunctionQuest-v0")
-# imports this module, which makes the id known.
-gymnasium.register(id="FunctionQuest-v0", entry_point="function_quest.env:FunctionQuestEnv")
+# imports this module, which makes the id known. The env has no order to
+# enforce (it starts a level when made), so make() returns it unwrapped and
+# its action_masks() stays in reach.
+gymnasium.register(
+    id="FunctionQuest-v0",
+    entry_point="function_quest.env:FunctionQuestEnv",
+    order_enforce=False,
+)
 
 __all__ = [
     "LEVELS",
@@ -39,5 +43,6 @@ __all__ = [
     "brute_force",
     "expected_optimum",
     "load",
+    "resolve_levels",
     "solve",
 ]

@@ -15,28 +15,22 @@ A call's cost here is what it costs now: its cost plus its warm-up if cold.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from function_quest.env import FunctionQuestEnv
-from function_quest.level import Level, needed_kinds
-from function_quest.scoring import Score, score
-from function_quest.solver import Compiled, expected_costs, solve
-from symphony_lab._pit import quest_h_add
+from function_quest.scoring import Score
+from symphony_lab.planning import EnvPolicy, Level, Observation, Planner, Problem, needed_kinds
 
-Observation = dict[str, npt.NDArray[Any]]
-
-
-class Policy(Protocol):
-    def __call__(
-        self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv
-    ) -> int: ...
+if TYPE_CHECKING:
+    from function_quest.env import FunctionQuestEnv
 
 
 def _legal(mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> list[int]:
-    return [a for a in np.flatnonzero(mask) if env.legal_actions()[a]] or list(np.flatnonzero(mask))
+    allowed = [int(a) for a in np.flatnonzero(mask)]
+    legal = env.legal_actions()
+    return [a for a in allowed if legal[a]] or allowed
 
 
 def _progressing(mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> list[int]:
@@ -78,8 +72,8 @@ def h_add(level: Level, held: set[str]) -> float:
     """Sum over the missing essential kinds of their cheapest relaxed cost
     (consumption ignored, costs of shared needs counted again: h_add),
     computed in the Pit."""
-    c = Compiled(level, prune=False)
-    return quest_h_add(c.needs, c.produces, c.cost, c.essential, [c.bits(held)])[0]
+    p = Problem(level)
+    return p.h_add([p.bits(held)])[0]
 
 
 class RelaxedPlanPolicy:
@@ -90,59 +84,27 @@ class RelaxedPlanPolicy:
 
 
 class ExactReplanningPolicy:
-    """The first call of the exact plan from here, as if nothing fails. With
-    ``expected_costs=True`` it plans on expected costs instead (each call
-    retried until it succeeds), which is the best policy wherever no
-    function both warms up and fails; the Conductor imitates that one."""
+    """The first call of the exact plan from here, as if nothing fails
+    (:class:`~symphony_lab.planning.Planner` on the env's problem and
+    state). With ``expected_costs=True`` it plans on expected costs instead
+    (each call retried until it succeeds), which is the best policy wherever
+    no function both warms up and fails; the Conductor imitates that one."""
 
     def __init__(self, *, expected_costs: bool = False) -> None:
-        self.expected_costs = expected_costs
-        self._levels: dict[int, tuple[Level, Level]] = {}
+        self.planner = Planner(expected_costs=expected_costs)
 
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
-        level = env.level
-        planned = level
-        if self.expected_costs:
-            known = self._levels.get(id(level))
-            if known is None or known[0] is not level:
-                known = self._levels[id(level)] = (level, expected_costs(level))
-            planned = known[1]
-        plan = solve(
-            planned,
-            held=env.held_kinds(),
-            warm=env.warm_functions(),
-            budget=float("inf") if self.expected_costs else level.budget - env.spent,
-        )
-        if plan is None or not plan.calls:
+        call = self.planner.choose(env.problem, env.state())
+        if call is None or not mask[call]:
             return GreedyPolicy()(obs, mask, env)
-        call = [f.name for f in level.functions].index(plan.calls[0])
-        return call if mask[call] else GreedyPolicy()(obs, mask, env)
+        return call
 
 
-def run_episode(env: FunctionQuestEnv, policy: Policy, *, seed: int | None = None) -> Score:
+def run_episode(env: FunctionQuestEnv, policy: EnvPolicy, *, seed: int | None = None) -> Score:
     """Plays one episode; scores it against the best policy's expected cost
     (``expected_optimum``, the exact optimum on deterministic levels)."""
     obs, _ = env.reset(seed=seed)
     terminated = truncated = False
     while not (terminated or truncated):
         obs, _, terminated, truncated, _ = env.step(policy(obs, env.action_masks(), env))
-    return score_episode(env, solved=terminated)
-
-
-def score_episode(env: FunctionQuestEnv, *, solved: bool) -> Score:
-    """The episode the env has just played, against the best policy on its
-    level; an unsolvable level scores as unsolved."""
-    plan = env.optimum()
-    if plan is None:
-        return Score(False, 0.0, float("inf"))
-    extras = {g.kind: g.reward for g in env.level.goals if g.importance != "essential"}
-    held = env.held_kinds()
-    return score(
-        solved=solved,
-        calls=len(env.calls),
-        cost=env.spent,
-        optimal_calls=len(plan.calls),
-        optimal_cost=plan.cost,
-        forgone=sum(r for k, r in extras.items() if k not in held),
-        optimal_forgone=sum(extras.values()) - plan.bonus,  # expected, where calls fail
-    )
+    return env.score(solved=terminated)

@@ -19,23 +19,47 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
-from function_quest.level import Level
-from function_quest.solver import Plan, expected_optimum
-from symphony_lab._pit import QuestEpisode
-from symphony_lab.observation import FunctionView, ObservationSpec, bits
-from symphony_lab.pit import DagTracker, PoolManager
+from function_quest.baselines import (
+    ExactReplanningPolicy,
+    GreedyPolicy,
+    RandomPolicy,
+    RelaxedPlanPolicy,
+)
+from function_quest.catalog import LEVELS, load, resolve_levels
+from function_quest.scoring import Score, score
+from symphony_lab.pit import DagTracker, PoolManager, QuestEpisode
+from symphony_lab.planning import (
+    EnvPolicy,
+    Level,
+    ObservationSpec,
+    Observer,
+    Plan,
+    Planner,
+    Problem,
+    State,
+    expected_optimum,
+)
+from symphony_lab.planning.observation import bits
 
 
-class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
+class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
+    """One episode plays one level; see the module's docstring.
+
+    ``levels``: a level, a list of them, or a name (a tier's ``train`` pack,
+    ``"split-tier"``, a shipped level; see ``function_quest.resolve_levels``);
+    by default the shipped levels. ``max_functions``/``max_kinds``: the
+    observation's slots; ``None`` fits the largest level (at least 32).
+    """
+
     metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 - gymnasium's convention
 
     def __init__(
         self,
-        levels: Level | Sequence[Level] | None = None,
+        levels: Level | Sequence[Level] | str | None = None,
         *,
         masked: bool = True,
-        max_functions: int = 32,
-        max_kinds: int = 32,
+        max_functions: int | None = None,
+        max_kinds: int | None = None,
         max_steps: int = 64,
         goal_bonus: float = 10.0,
         fail_penalty: float = 1.0,
@@ -45,17 +69,19 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         cost_to_go: bool = False,
     ) -> None:
         if levels is None:
-            from function_quest import LEVELS, load
-
             levels = [load(name) for name in LEVELS]
-        self.levels: list[Level] = [levels] if isinstance(levels, Level) else list(levels)
-        if not self.levels:
-            raise ValueError("levels must hold at least one level")
+        self.levels: list[Level] = resolve_levels(levels)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
-        self.spec_obs = ObservationSpec(max_functions, max_kinds, cost_to_go)
-        for level in self.levels:
-            _check_fits(level, self.spec_obs)
+        problems = [Problem(level) for level in self.levels]
+        fit = ObservationSpec.fitting(problems, cost_to_go=cost_to_go)
+        self.spec_obs = ObservationSpec(
+            fit.max_functions if max_functions is None else max_functions,
+            fit.max_kinds if max_kinds is None else max_kinds,
+            cost_to_go,
+        )
+        for problem in problems:
+            self.spec_obs.check_fits(problem)
         self.masked = masked
         self.max_steps = max_steps
         self.goal_bonus = goal_bonus
@@ -66,9 +92,13 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         # that do not need info["optimal_cost"] may turn it off.
         self.solve_optimal = solve_optimal
         self.observation_space = self.spec_obs.space()
-        self.action_space = gym.spaces.Discrete(max_functions)
+        self.action_space = gym.spaces.Discrete(self.spec_obs.max_functions)
         self._optimal: dict[int, tuple[Level, Plan | None]] = {}
-        self._compiled: dict[int, tuple[Level, _Compiled]] = {}
+        self._compiled: dict[int, tuple[Level, _Compiled]] = {
+            id(level): (level, _Compiled(problem, self.spec_obs))
+            for level, problem in zip(self.levels, problems, strict=True)
+        }
+        self._expert = Planner(expected_costs=True)
         self.level = self.levels[0]
         self._start(self.level)
 
@@ -79,7 +109,7 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         if compiled is None or compiled[0] is not level:
             # Validated before anything changes, so a refused level leaves the
             # episode as it was.
-            compiled = (level, _Compiled(level, self.spec_obs))
+            compiled = (level, _Compiled(Problem(level), self.spec_obs))
             if len(self._compiled) > 4096:
                 self._compiled.clear()
             self._compiled[id(level)] = compiled
@@ -119,9 +149,21 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         truncated = not won and (stuck or self.steps >= self.max_steps)
         info = self._info()
         info["illegal"] = illegal
+        if (won or truncated) and self.solve_optimal:
+            info["score"] = self.report(solved=won)
         return self._observe(), reward, won, truncated, info
 
     # ---- state ----
+
+    @property
+    def problem(self) -> Problem:
+        """The level being played, compiled: what planning policies read."""
+        return self._c.problem
+
+    def state(self) -> State:
+        """Where the episode stands, as planning policies read it."""
+        core = self._core
+        return State(core.held, core.warm, core.budget_left)
 
     @property
     def spent(self) -> float:
@@ -135,12 +177,12 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
     @property
     def calls(self) -> list[str]:
         """Functions called so far, in order, failed calls included."""
-        names = self._c.names
+        names = self._c.problem.names
         return [names[a] for a in self._core.calls]
 
     def legal_actions(self) -> npt.NDArray[np.bool_]:
         """Calls whose needs are held and whose cost fits the budget left."""
-        return bits(self._core.legal, self.action_space.n, np.bool_).copy()
+        return bits(self._core.legal, self.spec_obs.max_functions, np.bool_).copy()
 
     def action_masks(self) -> npt.NDArray[np.bool_]:
         """For sb3-contrib's MaskablePPO. Masked mode: only legal calls.
@@ -152,13 +194,11 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
 
     def held_kinds(self) -> set[str]:
         """Kinds held now."""
-        held = self._core.held
-        return {k for i, k in enumerate(self.level.kinds) if held >> i & 1}
+        return set(self._c.problem.kinds_of(self._core.held))
 
     def warm_functions(self) -> set[str]:
         """Functions with a hot instance in the pool now."""
-        warm = self._core.warm
-        return {name for i, name in enumerate(self._c.names) if warm >> i & 1}
+        return set(self._c.problem.functions_of(self._core.warm))
 
     def cost_to_go(self) -> npt.NDArray[np.float64]:
         """Per function: its cost now (warm-up if cold) plus the relaxed
@@ -167,13 +207,8 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         return np.array(self._core.cost_to_go())
 
     def _observe(self) -> dict[str, npt.NDArray[Any]]:
-        core = self._core
-        return self.spec_obs.with_state(
-            self._c.static,
-            held=core.held,
-            warm=core.warm,
-            budget_left=core.budget_left,
-            cost_to_go=self.cost_to_go() if self.spec_obs.cost_to_go else None,
+        return self._c.observer.observe(
+            self.state(), self.cost_to_go() if self.spec_obs.cost_to_go else None
         )
 
     def optimal_cost(self) -> float | None:
@@ -190,8 +225,41 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         per level; ``None`` when no policy wins for sure."""
         known = self._optimal.get(id(self.level))
         if known is None or known[0] is not self.level:
-            known = self._optimal[id(self.level)] = (self.level, expected_optimum(self.level))
+            known = self._optimal[id(self.level)] = (self.level, expected_optimum(self.problem))
         return known[1]
+
+    def score(self, *, solved: bool) -> Score:
+        """The episode played so far, against the best policy on its level
+        (an unsolvable level scores as unsolved)."""
+        plan = self.optimum()
+        if plan is None:
+            return Score(False, 0.0, float("inf"))
+        extras = {g.kind: g.reward for g in self.level.goals if g.importance != "essential"}
+        held = self.held_kinds()
+        return score(
+            solved=solved,
+            calls=len(self.calls),
+            cost=self.spent,
+            optimal_calls=len(plan.calls),
+            optimal_cost=plan.cost,
+            forgone=sum(r for k, r in extras.items() if k not in held),
+            optimal_forgone=sum(extras.values()) - plan.bonus,  # expected, where calls fail
+        )
+
+    def report(self, *, solved: bool) -> dict[str, Any]:
+        """The episode's row for an evaluation (``info["score"]`` at its end)."""
+        plan = self.optimum()
+        return {
+            "level": self.level.id,
+            "difficulty": self.level.difficulty,
+            "solved": solved,
+            "calls": len(self.calls),
+            "cost": self.spent,
+            "optimal_cost": plan.cost if plan else float("nan"),
+            # No best policy to compare with: no ratio.
+            "cost_ratio": self.score(solved=solved).cost_ratio if plan else float("nan"),
+            "failures": self.failures,
+        }
 
     def _info(self) -> dict[str, Any]:
         core = self._core
@@ -208,6 +276,29 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         call number, payload: function name), an edge from the call that made
         each kind a later call needed."""
         return self._dag
+
+    # ---- what the Conductor asks of an environment (symphony_lab.planning.protocol) ----
+
+    def expert_action(self) -> int:
+        """The exact planner's next call on expected costs (what the
+        Conductor imitates), or the greedy one where it finds no plan."""
+        call = self._expert.choose(self.problem, self.state())
+        if call is not None and self.action_masks()[call]:
+            return call
+        return GreedyPolicy()(self._observe(), self.action_masks(), self)
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """One reset option per level: an evaluation plays each once."""
+        return [{"level": level} for level in self.levels]
+
+    def baselines(self, seed: int = 0) -> dict[str, EnvPolicy]:
+        """The policies an evaluation sets beside the Conductor."""
+        return {
+            "random": RandomPolicy(seed),
+            "greedy": GreedyPolicy(),
+            "relaxed_greedy": RelaxedPlanPolicy(),
+            "exact_replanning": ExactReplanningPolicy(),
+        }
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -230,63 +321,26 @@ class FunctionQuestEnv(gym.Env[dict[str, npt.NDArray[Any]], np.int64]):
         return "\n".join(lines)
 
 
-def _check_fits(level: Level, spec: ObservationSpec) -> None:
-    n_f, n_k = len(level.functions), len(level.kinds)
-    if n_f > spec.max_functions or n_k > spec.max_kinds:
-        raise ValueError(
-            f"level {level.id!r} has {n_f} functions and {n_k} kinds; "
-            f"max_functions={spec.max_functions}, max_kinds={spec.max_kinds}"
-        )
-    if n_f > 64 or n_k > 64:
-        raise ValueError(
-            f"level {level.id!r} has {n_f} functions and {n_k} kinds; the Pit "
-            "plays levels of at most 64 of each"
-        )
-
-
 class _Compiled:
-    """A level made ready once: its Pit episode core (bit masks, costs,
-    latencies, failure rates) and the static part of its observation."""
+    """A level made ready once: its problem, its Pit episode core (bit masks,
+    costs, latencies, failure rates) and its observer."""
 
-    def __init__(self, level: Level, spec: ObservationSpec) -> None:
-        _check_fits(level, spec)
-        n_f, n_k = len(level.functions), len(level.kinds)
-        kind = {k: i for i, k in enumerate(level.kinds)}
-
-        def mask(kinds: Sequence[str]) -> int:
-            return sum(1 << kind[k] for k in set(kinds))
-
-        fs = level.functions
-        self.names = [f.name for f in fs]
+    def __init__(self, problem: Problem, spec: ObservationSpec) -> None:
+        self.problem = problem
+        self.observer = Observer(problem, spec)
+        p = problem
         self.core = QuestEpisode(
-            needs=[mask(f.needs) for f in fs],
-            consumes=[mask(f.consumes) for f in fs],
-            produces=[mask(f.produces) for f in fs],
-            cost=[f.cost for f in fs],
-            warmup=[f.warmup for f in fs],
-            latency=[f.latency for f in fs],
-            failure=[f.failure for f in fs],
-            essential=mask(level.essential),
-            start=mask(level.initial),
-            budget=level.budget,
-            names=self.names,
+            needs=p.needs,
+            consumes=p.consumes,
+            produces=p.produces,
+            cost=p.cost,
+            warmup=p.warmup,
+            latency=p.latency,
+            failure=p.failure,
+            essential=p.essential,
+            start=p.start,
+            budget=p.level.budget,
+            names=p.names,
         )
         self.real = np.zeros(spec.max_functions, bool)
-        self.real[:n_f] = True
-        self.static = spec.static(
-            n_kinds=n_k,
-            goal=[kind[g.kind] for g in level.goals if g.importance == "essential"],
-            bonus_goal=[kind[g.kind] for g in level.goals if g.importance != "essential"],
-            functions=[
-                FunctionView(
-                    reads=[kind[k] for k in f.reads],
-                    consumes=[kind[k] for k in f.consumes],
-                    produces=[kind[k] for k in f.produces],
-                    cost=f.cost,
-                    failure=f.failure,
-                    warmup=f.warmup,
-                    warm=False,
-                )
-                for f in fs
-            ],
-        )
+        self.real[: len(p)] = True

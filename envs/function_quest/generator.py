@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
-from function_quest.level import Function, Goal, Level
+from symphony_lab.planning import Function, Goal, Level
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ class _Builder:
         self.kinds[name] = f"artifact {name}"
         return name
 
-    def add(self, **kw: object) -> Function:
+    def add(self, **kw: Any) -> Function:
         name = f"{kw.pop('verb', 'make')}_{len(self.functions)}"
-        f = Function(name=name, returns=f"{name} done", **kw)  # type: ignore[arg-type]
+        f = Function(name=name, returns=f"{name} done", **kw)
         self.functions.append(f)
         return f
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import tomli_w
 
 from function_quest.generator import TIERS, generate
-from function_quest.level import Level
+from symphony_lab.planning import Level
 
 #: First seed and number of levels of each split, per tier.
 SPLITS: dict[str, tuple[int, int]] = {

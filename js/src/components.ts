@@ -1,7 +1,8 @@
 // The component types a tree may use: the HTML elements and the small
-// library of symphony_lab/widgets/components.json, and nothing else.
+// library of components.json (symphony_lab/pit/components.json, which the
+// Python side reads too; src/ links to it), and nothing else.
 
-import registryJson from "../../symphony_lab/widgets/components.json";
+import registryJson from "./components.json";
 import { drawLineChart } from "./chart";
 import { renderMarkdown } from "./markdown";
 

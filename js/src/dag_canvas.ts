@@ -36,6 +36,8 @@ export class Canvas {
     private canvas: HTMLCanvasElement,
     private g: Graph,
     private select: (index: number) => void,
+    /** Told after every drawing: a view reports what it drew only then. */
+    private onDraw: (canvas: Canvas) => void = () => {},
   ) {
     this.children = g.keys.map(() => []);
     for (const [a, b] of g.edges) this.children[a].push(b);
@@ -257,5 +259,6 @@ export class Canvas {
       }
     }
     this.drawn = drawn;
+    this.onDraw(this);
   }
 }

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from symphony_lab.errors import ConductorFileError
+from symphony_lab.conductor.errors import ConductorFileError
 
 MAGIC = b"SYMPHONY-CONDUCTOR\n"
 #: Bumped when the layout of the payload changes.
@@ -81,7 +81,7 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     except Exception as e:  # torch raises several types for a bad archive
         raise ConductorFileError(f"{path}: the weights cannot be read: {e}") from e
     version = payload.get("format_version") if isinstance(payload, dict) else None
-    if version != FORMAT_VERSION:
+    if not isinstance(payload, dict) or version != FORMAT_VERSION:
         raise ConductorFileError(
             f"{path}: file format version {version}, this symphony-lab reads {FORMAT_VERSION}"
         )

@@ -1,11 +1,14 @@
 """The Conductor: a policy that learns which function to call next.
 
-``Conductor().train("medium")`` trains it in Function Quest with
-sb3-contrib's ``MaskablePPO`` (the network of ``network.py`` as its policy),
-optionally warm-started by imitating the exact solver; ``decide`` picks a
-call for one observation without SB3 in the way; ``evaluate`` plays packs of
-levels and sets the result beside the baselines; ``save``/``load`` keep it
-in one checked file.
+``Conductor().train("medium")`` trains it with sb3-contrib's
+``MaskablePPO`` (the network of ``network.py`` as its policy) in any
+environment that speaks the observation protocol (Function Quest by
+default, made by gymnasium id: ``envs.py``), optionally warm-started by
+imitating the environment's expert; ``decide`` picks a call for one
+observation without SB3 in the way; ``choose`` does the same for a real run
+(the :class:`~symphony_lab.planning.Policy` protocol); ``evaluate`` plays an
+environment's scenarios and sets the result beside its baselines;
+``save``/``load`` keep it in one checked file.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,25 +26,36 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from torch import Tensor
 
 from symphony_lab.conductor import checkpoint
+from symphony_lab.conductor.callbacks import CheckpointEvery, TrainingLog, split_callbacks
+from symphony_lab.conductor.envs import EnvSpec, make_env
+from symphony_lab.conductor.errors import ConductorError, ConductorFileError
+from symphony_lab.conductor.evaluation import Evaluation, evaluate
 from symphony_lab.conductor.fast import FastLogits
+from symphony_lab.conductor.imitation import imitate_expert
 from symphony_lab.conductor.network import ConductorNet, NetworkConfig
-from symphony_lab.errors import ConductorError, ConductorFileError
-from symphony_lab.observation import OBSERVATION_VERSION
+from symphony_lab.conductor.sb3_policy import ConductorPolicy
+from symphony_lab.planning import (
+    OBSERVATION_VERSION,
+    EnvPolicy,
+    Observation,
+    ObservationSpec,
+    Observer,
+    Problem,
+    State,
+)
 
 if TYPE_CHECKING:
-    from function_quest.level import Level
-    from sb3_contrib import MaskablePPO
-    from stable_baselines3.common.callbacks import BaseCallback
+    from symphony_lab.stage import Performance, Stage
 
-    from symphony_lab.conductor.evaluation import Evaluation
-    from symphony_lab.stage.perform import Performance
-    from symphony_lab.stage.stage import Stage
-
-Observation = dict[str, npt.NDArray[Any]]
-EnvSpec = str | Sequence["Level"] | Callable[[], gym.Env]
+#: Keys of configs saved before the observation's size became the env's
+#: business (the network serves any size); read and dropped.
+_LEGACY_CONFIG = ("max_functions", "max_kinds")
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,6 @@ class ConductorConfig:
     PPO trains it. Saved with the weights."""
 
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    max_functions: int = 32
-    max_kinds: int = 32
     #: Observe each function's relaxed (h_add) cost-to-go.
     cost_to_go: bool = True
     #: Train with the action mask (only legal calls) or without it.
@@ -71,8 +84,19 @@ class ConductorConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def env_options(self, *, solve_optimal: bool = False) -> dict[str, Any]:
+        """What an environment made for this Conductor is given (where its
+        constructor takes it)."""
+        return {
+            "masked": self.masked,
+            "max_steps": self.max_episode_steps,
+            "cost_to_go": self.cost_to_go,
+            "solve_optimal": solve_optimal,
+        }
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConductorConfig:
+        data = {k: v for k, v in data.items() if k not in _LEGACY_CONFIG}
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
@@ -99,6 +123,7 @@ class Conductor:
         #: length, solve rate of the episodes that ended (see ``TrainingLog``).
         self.history: list[dict[str, float]] = []
         self._optimizer_state: dict[str, Any] | None = None
+        self._observers: weakref.WeakKeyDictionary[Problem, Observer] = weakref.WeakKeyDictionary()
 
     @property
     def net(self) -> ConductorNet:
@@ -114,18 +139,16 @@ class Conductor:
 
     # ---- environments ----
 
-    def make_env(self, levels: Sequence[Level], **kwargs: Any) -> gym.Env:
-        """A Function Quest env over ``levels`` that gives this Conductor's
-        observation; sized up for levels larger than the config's."""
-        return make_env(self.config, levels, **kwargs)
+    def make_env(self, env: EnvSpec = "medium", **options: Any) -> gym.Env[Any, Any]:
+        """The environment ``env`` names (a gymnasium id, or levels of
+        Function Quest: see ``envs.py``), giving this Conductor's
+        observation; ``options`` override the config's env settings."""
+        return make_env(env, **(self.config.env_options() | options))
 
-    def _factory(self, env: EnvSpec) -> tuple[Callable[[], gym.Env], list[Level] | None]:
-        if callable(env) and not isinstance(env, str | Sequence):
-            return env, None
-        levels = resolve_levels(env)
+    def _factory(self, env: EnvSpec) -> Callable[[], gym.Env[Any, Any]]:
         # A module-level function, not a closure over self: subprocess
         # vector envs pickle it.
-        return functools.partial(make_env, self.config, levels, solve_optimal=False), levels
+        return functools.partial(make_env, env, **self.config.env_options())
 
     # ---- training ----
 
@@ -147,37 +170,30 @@ class Conductor:
     ) -> Conductor:
         """Trains for ``total_steps`` more environment steps.
 
-        ``env``: a tier name (its ``train`` pack), ``"split-tier"``, a list of
-        levels, or a function making a gymnasium env. ``pretrain="solver"``
-        first imitates the exact solver (replanning after failures) on up to
-        ``pretrain_episodes`` episodes. ``callbacks``: SB3 callbacks, or
+        ``env``: a gymnasium id, levels of Function Quest (a tier name, its
+        ``train`` pack; ``"split-tier"``; a list of levels), or a function
+        making a gymnasium env. ``pretrain="expert"`` first imitates the
+        env's ``expert_action()`` (Function Quest's: the exact planner,
+        replanning after failures) for ``pretrain_episodes`` episodes.
+        ``callbacks``: SB3 callbacks, or
         functions called with each row of ``history`` (the live dashboard
         attaches one). ``checkpoint_every`` steps a checkpoint
         is saved to ``checkpoint_dir``; ``Conductor.load`` of one resumes.
         ``vec_env``: ``"dummy"`` (one process, best when steps are cheap) or
         ``"subproc"``. Same seed, same machine: same weights.
         """
-        from stable_baselines3.common.callbacks import CallbackList
-        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
-
-        from symphony_lab.conductor.callbacks import CheckpointEvery, TrainingLog, split_callbacks
-
         if total_steps < 1 or n_envs < 1:
             raise ValueError("total_steps and n_envs must be >= 1")
         if checkpoint_every is not None and checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
-        if pretrain not in (None, "solver"):
-            raise ValueError(f"pretrain must be None or 'solver', not {pretrain!r}")
+        if pretrain not in (None, "expert"):
+            raise ValueError(f"pretrain must be None or 'expert', not {pretrain!r}")
         if vec_env not in ("dummy", "subproc"):
             raise ValueError(f"vec_env must be 'dummy' or 'subproc', not {vec_env!r}")
         seed = self.seed if seed is None else seed
-        make, levels = self._factory(env)
-        if pretrain == "solver":
-            if levels is None:
-                raise ConductorError("pretrain='solver' needs Function Quest levels, not an env")
-            from symphony_lab.conductor.imitation import imitate_solver
-
-            imitate_solver(self, levels, episodes=pretrain_episodes, seed=seed)
+        make = self._factory(env)
+        if pretrain is not None:
+            imitate_expert(self, make(), episodes=pretrain_episodes, seed=seed)
         vec_cls = DummyVecEnv if vec_env == "dummy" else SubprocVecEnv
         vec = vec_cls([make for _ in range(n_envs)])
         try:
@@ -209,10 +225,6 @@ class Conductor:
         """Gives the PPO model these envs; builds it (again) when there is
         none yet or the envs differ in number or observation size, carrying
         the weights and the optimiser state over."""
-        from sb3_contrib import MaskablePPO
-
-        from symphony_lab.conductor.sb3_policy import ConductorPolicy
-
         if self.model is not None:
             same = (
                 self.model.n_envs == vec.num_envs
@@ -244,7 +256,8 @@ class Conductor:
             device="cpu",
         )
         policy = model.policy
-        policy.net.load_state_dict(self.net.state_dict())  # type: ignore[union-attr]
+        assert isinstance(policy, ConductorPolicy)  # made above with that class
+        policy.net.load_state_dict(self.net.state_dict())
         if self._optimizer_state is not None:
             try:
                 policy.optimizer.load_state_dict(self._optimizer_state)
@@ -253,7 +266,7 @@ class Conductor:
             self._optimizer_state = None
         model.num_timesteps = self.num_timesteps
         self.model = model
-        self.net = policy.net  # type: ignore[assignment,union-attr]
+        self.net = policy.net
 
     # ---- deciding ----
 
@@ -329,34 +342,35 @@ class Conductor:
             logits = logits.masked_fill(
                 ~torch.from_numpy(np.asarray(masks, dtype=bool)), -torch.inf
             )
-        return logits.argmax(-1).numpy()
+        choices: npt.NDArray[np.int64] = logits.argmax(-1).numpy()
+        return choices
 
-    def policy(self) -> Callable[[Observation, npt.NDArray[np.bool_], Any], int]:
-        """This Conductor as a baseline-style policy ``(obs, mask, env) -> call``."""
+    def policy(self) -> EnvPolicy:
+        """This Conductor as a policy that plays an env: ``(obs, mask, env) -> call``."""
         return lambda obs, mask, env: self.decide(obs, mask)
 
-    # ---- evaluating ----
+    # ---- real runs: the Policy protocol ----
 
-    def evaluate(
-        self,
-        levels: str | Sequence[Level] = "test-medium",
-        *,
-        episodes: int | None = None,
-        seed: int = 0,
-        baselines: bool = True,
-    ) -> Evaluation:
-        """Plays each level once (``episodes`` caps the count) and, with
-        ``baselines``, the baselines on the same levels and seeds."""
-        from symphony_lab.conductor.evaluation import evaluate
+    def choose(self, problem: Problem, state: State) -> int | None:
+        """The call to make in ``state`` of ``problem`` (a real run's
+        :class:`~symphony_lab.planning.Policy`): the observation is built
+        straight from the problem, as Function Quest builds it, and the mask
+        allows the legal calls; ``None`` when none is legal."""
+        legal = problem.legal(state)
+        if not legal:
+            return None
+        observer = self._observer(problem)
+        mask = np.zeros(observer.spec.max_functions, bool)
+        mask[[f for f in range(len(problem)) if legal >> f & 1]] = True
+        return self.decide(observer.observe(state), mask)
 
-        chosen = resolve_levels(levels)
-        if episodes is not None:
-            if episodes < 1:
-                raise ValueError(f"episodes must be >= 1, got {episodes}")
-            chosen = chosen[:episodes]
-        return evaluate(self, chosen, seed=seed, baselines=baselines)
-
-    # ---- saving ----
+    def _observer(self, problem: Problem) -> Observer:
+        """The observer of ``problem``, made once per problem a run uses."""
+        observer = self._observers.get(problem)
+        if observer is None:
+            spec = ObservationSpec.fitting([problem], cost_to_go=self.config.cost_to_go)
+            observer = self._observers[problem] = Observer(problem, spec)
+        return observer
 
     def perform(
         self, goal: str | list[str], inputs: dict[str, Any], stage: Stage, **options: Any
@@ -365,18 +379,34 @@ class Conductor:
         each call (``symphony_lab.stage.perform``); options go to ``Performer``."""
         return stage.perform(goal, inputs, policy=self, **options)
 
+    # ---- evaluating ----
+
+    def evaluate(
+        self,
+        env: EnvSpec = "test-medium",
+        *,
+        episodes: int | None = None,
+        seed: int = 0,
+        baselines: bool = True,
+    ) -> Evaluation:
+        """Plays each of the env's scenarios once (Function Quest: each level
+        of a pack; ``episodes`` caps the count) and, with ``baselines``, the
+        env's baselines on the same scenarios and seeds."""
+        if episodes is not None and episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        return evaluate(self, env, episodes=episodes, seed=seed, baselines=baselines)
+
+    # ---- saving ----
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes one file: weights, config, versions and the optimiser state
         (so training resumes), atomically."""
-        from function_quest.level import LEVEL_SCHEMA_VERSION
-
         optimizer = None if self.model is None else self.model.policy.optimizer.state_dict()
         return checkpoint.write(
             path,
             {
                 "config": self.config.to_dict(),
                 "observation_version": OBSERVATION_VERSION,
-                "level_schema_version": LEVEL_SCHEMA_VERSION,
                 "seed": self.seed,
                 "num_timesteps": self.num_timesteps,
                 "weights": self.net.state_dict(),
@@ -390,18 +420,14 @@ class Conductor:
     def load(cls, path: str | os.PathLike[str]) -> Conductor:
         """A saved Conductor; ``ConductorFileError`` names what is wrong with
         a missing, truncated, corrupt or incompatible file."""
-        from function_quest.level import LEVEL_SCHEMA_VERSION
-
         data = checkpoint.read(path)
-        for key, ours in (
-            ("observation_version", OBSERVATION_VERSION),
-            ("level_schema_version", LEVEL_SCHEMA_VERSION),
-        ):
-            if data.get(key) != ours:
-                raise ConductorFileError(
-                    f"{path}: saved with {key.replace('_', ' ')} {data.get(key)}, "
-                    f"this symphony-lab uses {ours}"
-                )
+        # What the network reads is the observation; which game made the
+        # levels it learnt on does not matter to it.
+        if data.get("observation_version") != OBSERVATION_VERSION:
+            raise ConductorFileError(
+                f"{path}: saved with observation version {data.get('observation_version')}, "
+                f"this symphony-lab uses {OBSERVATION_VERSION}"
+            )
         try:
             config = ConductorConfig.from_dict(data["config"])
             conductor = cls(config, seed=int(data.get("seed", 0)))
@@ -421,41 +447,3 @@ class Conductor:
             ) from e
         conductor._optimizer_state = optimizer
         return conductor
-
-
-def make_env(config: ConductorConfig, levels: Sequence[Level], **kwargs: Any) -> gym.Env:
-    """``Conductor.make_env`` for a config."""
-    from function_quest.env import FunctionQuestEnv
-
-    return FunctionQuestEnv(
-        list(levels),
-        masked=config.masked,
-        max_functions=max([config.max_functions, *(len(lv.functions) for lv in levels)]),
-        max_kinds=max([config.max_kinds, *(len(lv.kinds) for lv in levels)]),
-        max_steps=config.max_episode_steps,
-        cost_to_go=config.cost_to_go,
-        **kwargs,
-    )
-
-
-def resolve_levels(spec: str | Sequence[Level]) -> list[Level]:
-    """A tier (its ``train`` pack), ``"split-tier"``, a shipped level's name,
-    or levels as they are."""
-    if not isinstance(spec, str):
-        levels = list(spec)
-        if not levels:
-            raise ConductorError("no levels given")
-        return levels
-    import function_quest as fq
-    from function_quest.generator import TIERS
-    from function_quest.packs import SPLITS, load_pack
-
-    split, _, tier = spec.rpartition("-")
-    if tier in TIERS and split in ("", *SPLITS):
-        return load_pack(split or "train", tier)
-    if spec in fq.LEVELS:
-        return [fq.load(spec)]
-    raise ConductorError(
-        f"unknown environment {spec!r}: expected a tier ({', '.join(TIERS)}), "
-        f"'split-tier' with split in {list(SPLITS)}, or a level in {list(fq.LEVELS)}"
-    )

@@ -1,9 +1,10 @@
-"""Playing packs of levels: the Conductor beside every baseline."""
+"""Playing an environment's scenarios (Function Quest: each level of a
+pack): the Conductor beside the env's baselines, one row per episode from
+the score the env reports when the episode ends."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from symphony_lab.conductor.envs import EnvSpec
+from symphony_lab.conductor.errors import ConductorError
+from symphony_lab.planning import EnvPolicy
+
 if TYPE_CHECKING:
-    from function_quest.level import Level
+    import gymnasium as gym
     from matplotlib.figure import Figure
 
     from symphony_lab.conductor.conductor import Conductor
-
-Policy = Callable[[dict[str, Any], Any, Any], int]
 
 #: Column order of ``Evaluation.frame``.
 COLUMNS = (
@@ -65,6 +68,8 @@ class Evaluation:
     def plot(self, path: str | Path | None = None) -> Figure:
         """Solve rate by difficulty per agent, and each agent's cost-ratio
         distribution over solved levels; saved to ``path`` when given."""
+        # A figure saved to a file needs no display: the backend is chosen
+        # before pyplot first loads, which importing here leaves room for.
         import matplotlib
 
         if path is not None:
@@ -94,56 +99,56 @@ class Evaluation:
         return fig
 
 
-def play(env: Any, policy: Policy, level: Level, seed: int) -> dict[str, Any]:
-    """One episode of ``policy`` on ``level``: a row of ``Evaluation.frame``."""
-    from function_quest.baselines import score_episode
-
+def play(
+    env: gym.Env[Any, Any], policy: EnvPolicy, options: dict[str, Any] | None, seed: int
+) -> dict[str, Any]:
+    """One episode of ``policy``: a row of ``Evaluation.frame``, from the
+    ``score`` the env reports at the episode's end."""
+    game: Any = env.unwrapped  # the protocol's optional parts are found by name
     start = time.perf_counter()
-    obs, _ = env.reset(seed=seed, options={"level": level})
+    obs, _ = env.reset(seed=seed, options=options)
     terminated = truncated = False
+    info: dict[str, Any] = {}
     while not (terminated or truncated):
-        obs, _, terminated, truncated, _ = env.step(policy(obs, env.action_masks(), env))
+        obs, _, terminated, truncated, info = env.step(policy(obs, game.action_masks(), game))
     wall = time.perf_counter() - start
-    plan = env.optimum()
-    # No best policy to compare with: no ratio.
-    ratio = score_episode(env, solved=terminated).cost_ratio if plan else float("nan")
-    return {
-        "level": level.id,
-        "difficulty": level.difficulty,
-        "solved": bool(terminated),
-        "calls": len(env.calls),
-        "cost": env.spent,
-        "optimal_cost": plan.cost if plan else float("nan"),
-        "cost_ratio": ratio,
-        "failures": env.failures,
-        "recoveries": env.failures if terminated else 0,
-        "wall_ms": wall * 1e3,
-    }
+    if "score" not in info:
+        raise ConductorError(
+            "the environment reports no info['score'] when an episode ends: evaluate needs it "
+            "(see symphony_lab.planning.protocol.ConductorEnv)"
+        )
+    row = dict(info["score"])
+    row["recoveries"] = row["failures"] if row["solved"] else 0
+    row["wall_ms"] = wall * 1e3
+    return row
 
 
 def evaluate(
-    conductor: Conductor, levels: Sequence[Level], *, seed: int = 0, baselines: bool = True
+    conductor: Conductor,
+    env: EnvSpec,
+    *,
+    episodes: int | None = None,
+    seed: int = 0,
+    baselines: bool = True,
 ) -> Evaluation:
-    """Plays every level once per agent, the same seed per level for all."""
-    from function_quest.baselines import (
-        ExactReplanningPolicy,
-        GreedyPolicy,
-        RandomPolicy,
-        RelaxedPlanPolicy,
+    """Plays every scenario of ``env`` once per agent, the same seed per
+    scenario for all."""
+    made = conductor.make_env(env, solve_optimal=True)
+    game: Any = made.unwrapped
+    scenarios: list[dict[str, Any] | None] = (
+        list(game.scenarios()) if hasattr(game, "scenarios") else [None] * (episodes or 100)
     )
-
-    agents: dict[str, Policy] = {"conductor": conductor.policy()}
-    if baselines:
-        agents |= {
-            "random": RandomPolicy(seed),
-            "greedy": GreedyPolicy(),
-            "relaxed_greedy": RelaxedPlanPolicy(),
-            "exact_replanning": ExactReplanningPolicy(),
-        }
-    env = conductor.make_env(levels, solve_optimal=False)
-    rows = [
-        {"agent": name, **play(env, policy, level, seed + i)}
-        for name, policy in agents.items()
-        for i, level in enumerate(levels)
-    ]
+    if episodes is not None:
+        scenarios = scenarios[:episodes]
+    agents: dict[str, EnvPolicy] = {"conductor": conductor.policy()}
+    if baselines and hasattr(game, "baselines"):
+        agents |= game.baselines(seed)
+    try:
+        rows = [
+            {"agent": name, **play(made, policy, options, seed + i)}
+            for name, policy in agents.items()
+            for i, options in enumerate(scenarios)
+        ]
+    finally:
+        made.close()
     return Evaluation(pd.DataFrame(rows, columns=list(COLUMNS)))

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from symphony_lab.conductor.errors import ConductorError
 from symphony_lab.conductor.network import ConductorNet
-from symphony_lab.errors import ConductorError
 
-Array = npt.NDArray[np.float32]
+Array = npt.NDArray[np.floating[Any]]
 
 
 class FastLogits:
@@ -126,4 +126,5 @@ def _stack_roles(x: Array) -> Array:
 
 def _mlp(x: Array, layers: tuple[Array, Array, Array, Array]) -> Array:
     w1, b1, w2, b2 = layers
-    return np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+    out: Array = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+    return out

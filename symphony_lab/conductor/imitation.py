@@ -1,49 +1,54 @@
-"""Warm start: imitate the exact solver before reinforcement learning.
+"""Warm start: imitate the environment's expert before reinforcement learning.
 
-The exact planner (replanning after every call, on expected costs) plays the
-training levels;
-the network learns its calls by masked cross-entropy and the discounted
-returns by regression, so PPO starts from a policy that already wins and a
-critic that already knows what winning is worth.
+The expert (Function Quest's: the exact planner, replanning after every call,
+on expected costs) plays the environment's scenarios in turn; the network
+learns its calls by masked cross-entropy and the discounted returns by
+regression, so PPO starts from a policy that already wins and a critic that
+already knows what winning is worth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from symphony_lab.conductor.errors import ConductorError
+
 if TYPE_CHECKING:
-    from function_quest.level import Level
+    import gymnasium as gym
 
     from symphony_lab.conductor.conductor import Conductor
 
 
-def solver_demonstrations(
-    conductor: Conductor, levels: Sequence[Level], *, episodes: int, seed: int = 0
+def demonstrations(
+    conductor: Conductor, env: gym.Env[Any, Any], *, episodes: int, seed: int = 0
 ) -> dict[str, Any]:
-    """Observations, masks, the solver's calls and discounted returns, from
-    ``episodes`` episodes cycling over ``levels``."""
-    from function_quest.baselines import ExactReplanningPolicy
-
-    env = conductor.make_env(levels, solve_optimal=False)
-    # Planning on expected costs: the best policy wherever no function both
-    # warms up and fails (every generated level), unlike plain replanning.
-    expert = ExactReplanningPolicy(expected_costs=True)
+    """Observations, masks, the expert's calls and discounted returns, from
+    ``episodes`` episodes cycling over the env's scenarios."""
+    game: Any = env.unwrapped  # the protocol's optional parts are found by name
+    if not hasattr(game, "expert_action"):
+        raise ConductorError(
+            f"{type(game).__name__} has no expert_action(): there is nothing to imitate "
+            "(train without pretrain, or give the env an expert)"
+        )
+    scenarios: list[dict[str, Any] | None] = (
+        list(game.scenarios()) if hasattr(game, "scenarios") else [None]
+    )
     obs_rows: list[dict[str, np.ndarray]] = []
-    masks, actions, returns = [], [], []
+    masks: list[np.ndarray] = []
+    actions: list[int] = []
+    returns: list[float] = []
     gamma = conductor.config.gamma
     for episode in range(episodes):
-        level = levels[episode % len(levels)]
-        obs, _ = env.reset(seed=seed + episode, options={"level": level})
+        obs, _ = env.reset(seed=seed + episode, options=scenarios[episode % len(scenarios)])
         rewards = []
         done = False
         while not done:
-            mask = env.action_masks()
-            action = expert(obs, mask, env)
+            mask = game.action_masks()
+            action = game.expert_action()
             obs_rows.append(obs)
             masks.append(mask)
             actions.append(action)
@@ -55,6 +60,7 @@ def solver_demonstrations(
             to_go = r + gamma * to_go
             backwards.append(to_go)
         returns.extend(reversed(backwards))
+    env.close()
     stacked = {k: np.stack([o[k] for o in obs_rows]) for k in obs_rows[0]}
     return {
         "obs": stacked,
@@ -64,9 +70,9 @@ def solver_demonstrations(
     }
 
 
-def imitate_solver(
+def imitate_expert(
     conductor: Conductor,
-    levels: Sequence[Level],
+    env: gym.Env[Any, Any],
     *,
     episodes: int = 2000,
     epochs: int = 10,
@@ -74,9 +80,9 @@ def imitate_solver(
     learning_rate: float = 1e-3,
     seed: int = 0,
 ) -> list[float]:
-    """Trains ``conductor.net`` on the solver's demonstrations; returns the
-    accuracy on them after each epoch."""
-    data = solver_demonstrations(conductor, levels, episodes=episodes, seed=seed)
+    """Trains ``conductor.net`` on the expert's demonstrations in ``env``;
+    returns the accuracy on them after each epoch."""
+    data = demonstrations(conductor, env, episodes=episodes, seed=seed)
     obs = {k: torch.from_numpy(v.astype(np.float32)) for k, v in data["obs"].items()}
     masks = torch.from_numpy(data["masks"])
     actions = torch.from_numpy(data["actions"])
@@ -100,7 +106,7 @@ def imitate_solver(
                 values, returns[idx]
             )
             opt.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)
             opt.step()
             hits += int((logits.argmax(-1) == actions[idx]).sum())
         accuracy.append(hits / n)

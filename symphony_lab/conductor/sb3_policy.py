@@ -25,7 +25,10 @@ class ConductorFeatures(BaseFeaturesExtractor):
     def __init__(
         self, observation_space: gym.spaces.Dict, network: dict[str, Any], cost_to_go: bool
     ) -> None:
-        n_functions = observation_space["function_mask"].shape[0]
+        shape = observation_space["function_mask"].shape
+        if shape is None:
+            raise ValueError("the observation's function_mask has no shape")
+        n_functions = shape[0]
         super().__init__(observation_space, features_dim=n_functions + 1)
         self.net = ConductorNet(NetworkConfig(**network), cost_to_go=cost_to_go)
 
@@ -61,11 +64,13 @@ class ConductorPolicy(MaskableActorCriticPolicy):
 
     def _build(self, lr_schedule: Any) -> None:
         super()._build(lr_schedule)
-        n = int(self.action_space.n)  # type: ignore[attr-defined]
+        n = int(self.action_space.n)  # type: ignore[attr-defined]  # a Discrete space
         self.action_net = _Slice(0, n)
-        self.value_net = _Slice(n, n + 1)
-        # Rebuilt so that it holds exactly the parameters now in use.
-        self.optimizer = self.optimizer_class(
+        # SB3 declares value_net an nn.Linear; any module from latents to the value serves.
+        self.value_net = _Slice(n, n + 1)  # type: ignore[assignment]
+        # Rebuilt so that it holds exactly the parameters now in use. SB3 types
+        # the class as the Optimizer base, which takes no lr (Adam does).
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(),
             lr=lr_schedule(1),
             **self.optimizer_kwargs,
@@ -73,4 +78,6 @@ class ConductorPolicy(MaskableActorCriticPolicy):
 
     @property
     def net(self) -> ConductorNet:
-        return self.features_extractor.net  # type: ignore[return-value]
+        extractor = self.features_extractor
+        assert isinstance(extractor, ConductorFeatures)  # set as the class in __init__
+        return extractor.net

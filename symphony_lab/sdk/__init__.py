@@ -18,6 +18,10 @@ shared ArtifactStore (large data travels by hash, never through the socket),
 events to the host, and whether the host cancelled the call.
 
 The decorated object still calls like the function, so unit tests need no Stage.
+
+This package is the extension's side of the contract, with the manifest
+(:mod:`~symphony_lab.sdk.manifest`) and the process runtime
+(:mod:`~symphony_lab.sdk.runtime`); it imports nothing of the host.
 """
 
 from __future__ import annotations
@@ -27,8 +31,19 @@ from collections.abc import Callable
 from typing import Any, Literal, overload
 
 from symphony_lab.sdk.context import Context
+from symphony_lab.sdk.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 
-__all__ = ["Context", "ExtensionFunction", "instrument", "motif", "operator"]
+__all__ = [
+    "MANIFEST_NAME",
+    "Context",
+    "ExtensionFunction",
+    "Manifest",
+    "ManifestError",
+    "instrument",
+    "load_manifest",
+    "motif",
+    "operator",
+]
 
 Kind = Literal["instrument", "operator", "motif"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from symphony_lab._pit import ArtifactStore, BusEndpoint
+from symphony_lab.pit import ArtifactStore, BusEndpoint
 
 
 class Context:
@@ -65,7 +64,5 @@ def _open_store() -> ArtifactStore:
             raise RuntimeError(
                 "no ArtifactStore: the Stage passes one in SYMPHONY_STORE (Stage(store=...))"
             )
-        from symphony_lab._pit import ArtifactStore
-
         _STORE = ArtifactStore(path)
     return _STORE

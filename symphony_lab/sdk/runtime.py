@@ -21,11 +21,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from symphony_lab._pit import BusEndpoint
-from symphony_lab.errors import ManifestError, ProtocolMismatch
+from symphony_lab.pit import BusEndpoint, ProtocolMismatch
 from symphony_lab.sdk import ExtensionFunction
 from symphony_lab.sdk.context import Context
-from symphony_lab.stage.manifest import Manifest, load_manifest
+from symphony_lab.sdk.manifest import Manifest, ManifestError, load_manifest
 
 EXIT_OOM = 86
 EXIT_BAD_EXTENSION = 87
@@ -85,7 +84,7 @@ class Server:
         name = getattr(self.manifest.hooks, which)
         if name is None:
             return None
-        fn = getattr(self.module, name, None)
+        fn: object = getattr(self.module, name, None)
         if not callable(fn):
             raise BadExtension(f"hook {which} = {name!r} is not a function in the entry module")
         return fn
@@ -124,6 +123,8 @@ class Server:
         if f.input_validator is not None:
             f.input_validator(args)
         if schemas and schemas[0]:
+            # Imported on first use: it takes about a second, which an
+            # extension without schemas should not pay at every start.
             import jsonschema
 
             jsonschema.validate(args, schemas[0])
@@ -141,7 +142,7 @@ class Server:
         if f.output_validator is not None:
             f.output_validator(result)
         if schemas and schemas[1]:
-            import jsonschema
+            import jsonschema  # see above
 
             jsonschema.validate(result, schemas[1])
         return result

@@ -17,7 +17,7 @@ the motif function that handles them::
         return {**state, "count": state["count"] + 1}
 
 The types are those of the front end's registry
-(:data:`symphony_lab.vdom.COMPONENTS`); others are refused here, before the
+(:data:`symphony_lab.pit.COMPONENTS`); others are refused here, before the
 tree leaves the extension.
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from symphony_lab.vdom import COMPONENTS
+from symphony_lab.pit import COMPONENTS
 
 Tree = dict[str, Any]
 

@@ -1,10 +1,12 @@
 """Real runs: a goal, or a melody, performed on the Stage's extensions.
 
 A goal names artifact kinds to obtain from the kinds given as inputs. The
-Stage's functions become a Function Quest level (a function reads the kinds
-of its inputs and produces the kinds of its outputs, at its manifest's cost;
-a stopped extension adds a cold-start cost), so the exact planner or a
-trained Conductor chooses each call, exactly as in training. Every call is a
+Stage's functions become a level of the planning model, compiled once per run
+(a function reads the kinds of its inputs and produces the kinds of its
+outputs, at its manifest's cost; calling an extension that is not running
+adds a cold start), and a :class:`~symphony_lab.planning.Policy` chooses each
+call from the run's state: the exact planner, or a trained Conductor, which
+observes the run exactly as it observed Function Quest in training. Every call is a
 task of a :class:`DagTracker`, every result an ArtifactStore artifact whose
 inputs are the artifacts it was given (lineage), every extension's process
 is leased from a :class:`PoolManager` (a cold lease starts the process), and
@@ -23,22 +25,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from symphony_lab._pit import ArtifactStore, DagTracker
-from symphony_lab.arbiter import Arbiter
-from symphony_lab.errors import ExtensionError
-from symphony_lab.pool import PoolManager
-from symphony_lab.stage.process import State
+import pandas as pd
+
+from symphony_lab.pit import Arbiter, ArtifactStore, DagTracker, PoolManager
+from symphony_lab.planning import Level, LevelError, Planner, Policy, Problem, State
+from symphony_lab.stage.backend import State as ExtensionState
+from symphony_lab.stage.errors import ExtensionError
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from function_quest.level import Level
-
-    from symphony_lab.conductor import Conductor
     from symphony_lab.stage.stage import Stage
 
 OnFailure = Literal["fallback", "skip", "raise"]
 #: Cost the planner charges for starting a stopped extension.
 COLD_START_COST = 5.0
+#: A goal run's budget: large, since the Stage's costs are relative hints.
+BUDGET = 1e5
 
 
 @dataclass
@@ -78,8 +79,6 @@ class Performance:
         return decode(self.store, self.held[kind])
 
     def frame(self) -> pd.DataFrame:
-        import pandas as pd
-
         return pd.DataFrame([s.__dict__ for s in self.steps])
 
 
@@ -130,11 +129,13 @@ class Melody:
 class Performer:
     """Runs goals and melodies on a Stage; see the module's docstring.
 
-    A failed call is retried ``retries`` times. Then, by ``on_failure``: in a
-    goal run, ``"fallback"`` and ``"skip"`` plan again without that function
-    (an alternative takes its place, or the run ends unsolved) and ``"raise"``
-    raises; in a melody, ``"fallback"`` tries the step's alternatives before
-    skipping it, ``"skip"`` skips it at once, and both skip its dependents.
+    ``policy`` chooses each call of a goal run (by default the exact
+    :class:`~symphony_lab.planning.Planner`). A failed call is retried
+    ``retries`` times. Then, by ``on_failure``: in a goal run, ``"fallback"``
+    and ``"skip"`` plan again without that function (an alternative takes its
+    place, or the run ends unsolved) and ``"raise"`` raises; in a melody,
+    ``"fallback"`` tries the step's alternatives before skipping it,
+    ``"skip"`` skips it at once, and both skip its dependents.
     """
 
     def __init__(
@@ -142,7 +143,7 @@ class Performer:
         stage: Stage,
         *,
         store: ArtifactStore | None = None,
-        policy: Conductor | Literal["planner"] = "planner",
+        policy: Policy | None = None,
         pool: PoolManager | None = None,
         arbiter: Arbiter | None = None,
         retries: int = 1,
@@ -155,9 +156,13 @@ class Performer:
             store = ArtifactStore(stage.store_path)
         if on_failure not in ("fallback", "skip", "raise"):
             raise ValueError(f"on_failure must be fallback, skip or raise, got {on_failure!r}")
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must choose calls (choose(problem, state)), got {type(policy).__name__}"
+            )
         self.stage = stage
         self.store = store
-        self.policy = policy
+        self.policy: Policy = policy if policy is not None else Planner()
         self.pool = pool or PoolManager(reaper_interval=None)
         self.arbiter = arbiter or Arbiter(policy="thompson")
         self.retries = retries
@@ -180,7 +185,7 @@ class Performer:
         for _ in range(1 + self.retries):
             step.attempts += 1
             with self.pool.acquire(ext.name):
-                if ext.state is State.CREATED:  # a cold start: the process is spawned now
+                if ext.state is ExtensionState.CREATED:  # a cold start: the process is spawned now
                     step.cold_start = True
                     ext.start(wait=True)
                 try:
@@ -208,54 +213,53 @@ class Performer:
 
     # -- goals -----------------------------------------------------------------
     def level(self, goal: list[str], held: Iterable[str], exclude: Iterable[str] = ()) -> Level:
-        """The Stage as a Function Quest level, from the kinds held now."""
-        from function_quest.level import Level
-
+        """The Stage as a level: its functions (but ``exclude``), from the
+        kinds ``held``. Every function costs a cold start on top when its
+        extension is not running, which the run's state says."""
         skip = set(exclude)
-        functions = []
-        for target, f in self.stage.functions().items():
-            if target in skip or not f.outputs:
-                continue
-            ext = self.stage[target.split(".", 1)[0]]
-            cold = ext.state in (State.CREATED, State.TERMINATED)
-            functions.append(
-                {
-                    "name": target,
-                    "reads": sorted(set(f.inputs.values())),
-                    "produces": sorted(set(f.outputs)),
-                    "cost": f.cost,
-                    "warmup": COLD_START_COST if cold else 0.0,
-                }
-            )
-        held = sorted(set(held))
+        kept = {
+            target: f
+            for target, f in self.stage.functions().items()
+            if target not in skip and f.outputs
+        }
+        functions = [
+            {
+                "name": target,
+                "reads": sorted(set(f.inputs.values())),
+                "produces": sorted(set(f.outputs)),
+                "cost": f.cost,
+                "warmup": COLD_START_COST,
+            }
+            for target, f in kept.items()
+        ]
+        initial = sorted(set(held))
         kinds = sorted(
-            {k for fn in functions for k in (*fn["reads"], *fn["produces"])} | set(goal) | set(held)
+            {k for f in kept.values() for k in (*f.inputs.values(), *f.outputs)}
+            | set(goal)
+            | set(initial)
         )
         return Level.from_dict(
             {
                 "id": "stage",
                 "title": "a goal on the Stage",
-                "budget": 1e5,
-                "initial": held,
+                "budget": BUDGET,
+                "initial": initial,
                 "kinds": {k: k for k in kinds},
                 "goals": [{"kind": g, "importance": "essential", "reward": 0.0} for g in goal],
                 "functions": functions,
             }
         )
 
-    def _next(self, level: Level, held: set[str], warm: set[str]) -> str | None:
-        """The next call, from the planner or the Conductor."""
-        if self.policy == "planner":
-            from function_quest.solver import solve
-
-            plan = solve(level, held=held, warm=warm)
-            return plan.calls[0] if plan and plan.calls else None
-        env = self.policy.make_env([level])
-        obs, _ = env.reset(seed=0)
-        mask = env.unwrapped.action_masks()
-        if not mask.any():
-            return None
-        return level.functions[self.policy.decide(obs, mask)].name
+    def _state(self, problem: Problem, held: Iterable[str], cost: float) -> State:
+        """Where the run stands: the kinds held, and as warm every function
+        whose extension is running."""
+        running = {
+            ext.name
+            for ext in self.stage
+            if ext.state not in (ExtensionState.CREATED, ExtensionState.TERMINATED)
+        }
+        warm = [name for name in problem.names if name.split(".", 1)[0] in running]
+        return problem.state(held, warm, BUDGET - cost)
 
     def _alternatives(self, level: Level, chosen: str, held: set[str]) -> list[str]:
         """Functions that could stand in for ``chosen`` now: same new kinds, needs held,
@@ -280,6 +284,10 @@ class Performer:
         """Obtains the ``goal`` kinds from ``inputs`` (kind -> value)."""
         goals = [goal] if isinstance(goal, str) else list(goal)
         extra = {k: dict(v) for k, v in (args or {}).items()}
+        try:
+            problem = Problem(self.level(goals, inputs))
+        except LevelError as e:
+            raise ValueError(f"cannot perform {goals}: {e}") from None
         tracker = DagTracker()
         held: dict[str, str] = {}
         producer: dict[str, str] = {}
@@ -294,26 +302,12 @@ class Performer:
         steps: list[Step] = []
         excluded: set[str] = set()
         cost = 0.0
-        from function_quest.errors import LevelError
-
-        try:
-            self.level(goals, held)
-        except LevelError as e:
-            raise ValueError(f"cannot perform {goals}: {e}") from None
         while not all(g in held for g in goals) and len(steps) < max_calls:
-            try:
-                level = self.level(goals, held, excluded)
-            except LevelError:
-                break  # the functions left after failures cannot reach the goal
-            warm = {
-                t
-                for t in self.stage.functions()
-                if self.stage[t.split(".")[0]].state is State.HEALTHY
-            }
-            chosen = self._next(level, set(held), warm)
-            if chosen is None:
+            choice = self.policy.choose(problem, self._state(problem, held, cost))
+            if choice is None:
                 break
-            among = self._alternatives(level, chosen, set(held))
+            chosen = problem.names[choice]
+            among = self._alternatives(problem.level, chosen, set(held))
             target = self.arbiter.choose(among=among) if len(among) > 1 else chosen
             fn = self.stage.functions()[target]
             step = Step(
@@ -339,6 +333,10 @@ class Performer:
                     raise
                 tracker.fail(step.key, policy="skip")
                 excluded.add(target)  # fall back: plan again without it
+                try:
+                    problem = Problem(self.level(goals, held, excluded))
+                except LevelError:
+                    break  # the functions left after failures cannot reach the goal
                 continue
             cost += fn.cost
             outputs = fn.outputs
@@ -373,7 +371,8 @@ class Performer:
                     raise KeyError(f"step {s.name!r} refers to ${ref}, neither a step nor an input")
         steps: list[Step] = []
         while ready := tracker.take_ready():  # taken tasks are running
-            for name in ready:
+            for key in ready:
+                name = str(key)
                 s = melody.steps[name]
                 refs = melody.references(s)
                 step = Step(

@@ -1,707 +1,98 @@
-"""One extension process under supervision.
+"""The local backend: an extension in a supervised process on this machine.
 
-A supervisor thread per extension starts the process (its own process group,
-working folder and scrubbed environment; rlimits from the manifest; no
-network where the manifest denies it and the kernel allows), accepts its bus
-connection, checks its heartbeats, and restarts it with exponential backoff
-after a crash, a hang or an out-of-memory exit — at most ``max_restarts``
-times within ``period`` seconds, as OTP supervisors count intensity; past
-that the extension is ``failed``.
-
-Calls in flight when the process dies end with the exception that says why:
-:class:`ExtensionCrashed`, :class:`ExtensionTimeout` or :class:`ExtensionOOM`.
+:class:`ExtensionProcess` puts the two halves together behind the
+:class:`~symphony_lab.stage.backend.Backend` protocol: the
+:class:`~symphony_lab.stage.supervisor.Supervisor` keeps the process alive
+(spawn, heartbeats, restarts), the :class:`~symphony_lab.stage.client.RpcClient`
+runs the calls. Calls in flight when the process dies end with the exception
+that says why: :class:`ExtensionCrashed`, :class:`ExtensionTimeout` or
+:class:`ExtensionOOM`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import enum
-import logging
-import os
-import select
-import signal
-import sys
-import threading
-import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import symphony_lab
-from symphony_lab._pit import BusConnection, BusListener, spawn_process
-from symphony_lab.errors import (
-    BusClosed,
-    BusError,
-    BusTimeout,
-    CallCancelled,
-    ExtensionCallError,
-    ExtensionCrashed,
-    ExtensionError,
-    ExtensionOOM,
-    ExtensionTimeout,
-    ExtensionUnavailable,
-    RemoteError,
-)
-from symphony_lab.sdk.runtime import EXIT_BAD_EXTENSION, EXIT_OOM
-from symphony_lab.stage.manifest import MANIFEST_NAME, Manifest
-
-
-class State(enum.StrEnum):
-    CREATED = "created"
-    STARTING = "starting"
-    RUNNING = "running"
-    HEALTHY = "healthy"
-    STOPPING = "stopping"
-    TERMINATED = "terminated"
-    CRASHED = "crashed"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """Backoff doubles from ``backoff`` up to ``backoff_max`` seconds; more than
-    ``max_restarts`` restarts within ``period`` seconds give the extension up."""
-
-    backoff: float = 0.1
-    backoff_max: float = 10.0
-    max_restarts: int = 5
-    period: float = 60.0
-
-
-@dataclass(frozen=True)
-class Exit:
-    """How one run of the process ended."""
-
-    generation: int
-    pid: int
-    code: int | None
-    signal: int | None
-    # Set when the host ended it: "hang", "timeout", "protocol", "stop".
-    host_reason: str | None
-    detail: str
-    log_tail: str
-    # The cgroup's OOM-kill counter moved while it ran (None: not readable here).
-    oom_killed: bool | None = None
-
-    @property
-    def kind(self) -> str:
-        if self.host_reason in ("hang", "timeout"):
-            return "timeout"
-        if self.host_reason == "stop":
-            return "stopped"
-        if self.code == EXIT_OOM or (self.signal == signal.SIGKILL and self.oom_killed):
-            return "oom"  # MemoryError under RLIMIT_AS, or the kernel's OOM killer
-        if self.signal == signal.SIGXCPU:
-            return "timeout"
-        return "crash"
-
-    def describe(self) -> str:
-        if self.signal == signal.SIGKILL and self.host_reason is None:
-            how = "killed by SIGKILL, which the Stage did not send" + (
-                " (the kernel's OOM killer)"
-                if self.oom_killed
-                else " (no OOM kill was recorded)"
-                if self.oom_killed is False
-                else ""
-            )
-        elif self.signal is not None:
-            how = f"killed by {signal.Signals(self.signal).name}"
-        elif self.code == EXIT_BAD_EXTENSION:
-            how = "could not start (see its log)"
-        else:
-            how = f"exited with status {self.code}"
-        why = {
-            "hang": "it stopped answering heartbeats",
-            "timeout": "a call passed its deadline",
-            "protocol": "it broke the bus protocol",
-            "stop": "the Stage stopped it",
-            "start": "it failed to start",
-        }.get(self.host_reason or "", "")
-        text = f"{how}" + (f" after {why}" if why else "")
-        return text + (f": {self.detail}" if self.detail else "")
-
-    def error(self, extension: str, function: str | None = None, seen: str = "") -> ExtensionError:
-        """The exception for calls that were in flight; ``seen`` is what the bus saw."""
-        what = f"call of {extension}.{function}" if function else f"extension {extension!r}"
-        cls: type[ExtensionError] = {
-            "timeout": ExtensionTimeout,
-            "oom": ExtensionOOM,
-            "stopped": ExtensionUnavailable,
-        }.get(self.kind, ExtensionCrashed)
-        msg = f"{what} failed: the process (pid {self.pid}) {self.describe()}"
-        if seen and seen not in msg:
-            msg += f" (the bus saw: {seen})"
-        if self.log_tail:
-            msg += f"\n--- last lines of its log ---\n{self.log_tail}"
-        return cls(msg, extension, self.log_tail)
-
-
-def _log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 8192))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-log = logging.getLogger("symphony_lab.stage")
-
-# A run longer than this resets the backoff: the next crash is a new story.
-HEALTHY_RUN = 10.0
-
-
-class _NoRestart(ExtensionError):
-    """A failure that a restart cannot heal (the extension's configuration)."""
-
-
-def _exited(pid: int) -> bool:
-    """Whether ``pid`` has exited, leaving it to be reaped."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _drain(conn: BusConnection, limit: float = 0.5) -> None:
-    """Reads what a dead extension left in its socket, so that calls in flight
-    end with what the bus saw (a truncated frame, say) rather than a bare close."""
-    deadline = time.monotonic() + limit
-    with contextlib.suppress(BusError):
-        while time.monotonic() < deadline:
-            conn.events(max(deadline - time.monotonic(), 0.0))
-
-
-def _user_tasks() -> int:
-    """Threads of this user: what RLIMIT_NPROC counts."""
-    uid = os.getuid()
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
-                    count += len(os.listdir(f"/proc/{entry.name}/task"))
-    return count
-
-
-def _oom_kills() -> int | None:
-    """The OOM-kill count of our cgroup (v2), which extensions share; None if unreadable."""
-    try:
-        rel = Path("/proc/self/cgroup").read_text().strip().split("::", 1)[1]
-        for line in Path(f"/sys/fs/cgroup{rel}/memory.events").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-    except (OSError, IndexError, ValueError):
-        pass
-    return None
+from symphony_lab.sdk.manifest import Manifest
+from symphony_lab.stage.backend import HostOptions, State
+from symphony_lab.stage.client import RpcClient
+from symphony_lab.stage.exits import Exit
+from symphony_lab.stage.supervisor import Supervisor
 
 
 class ExtensionProcess:
     """Starts, watches and restarts one extension; routes calls to it."""
 
-    def __init__(
-        self,
-        manifest: Manifest,
-        *,
-        root: Path,
-        store: str | None = None,
-        restart: RestartPolicy | None = None,
-        heartbeat_interval: float = 1.0,
-        heartbeat_timeout: float = 5.0,
-        start_timeout: float = 60.0,
-        isolate_network: bool = True,
-        config: dict[str, Any] | None = None,
-        on_event: Callable[[str, Any], None] | None = None,
-        on_state: Callable[[str, State], None] | None = None,
-    ) -> None:
+    def __init__(self, manifest: Manifest, options: HostOptions) -> None:
         self.manifest = manifest
         self.name = manifest.name
-        self.workdir = root / manifest.name
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.workdir / "extension.log"
-        self.store = store
-        self.restart_policy = restart or RestartPolicy()
-        self.heartbeat_interval = heartbeat_interval
-        self.heartbeat_timeout = heartbeat_timeout
-        self.start_timeout = start_timeout
-        self.isolate_network = isolate_network and not manifest.permissions.allows(
-            "network", "read"
-        )
-        self.config = config or {}
-        self.on_event = on_event
-        self.on_state = on_state
-        self.restarts = 0
-        self.exits: deque[Exit] = deque(maxlen=100)
-        self.hello: dict[str, Any] = {}
-        self._state = State.CREATED
-        self._cv = threading.Condition()
-        self._conn: BusConnection | None = None
-        self._pid: int | None = None
-        self._generation = 0
-        self._host_reason: tuple[int, str, str] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._oom_before: int | None = None
-        self._launched_at = 0.0
+        self.start_timeout = options.start_timeout
+        self.supervisor = Supervisor(manifest, options)
+        self.client = RpcClient(self.supervisor)
 
-    # -- state ---------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<ExtensionProcess {self.name} {self.state} pid={self.pid}>"
+
+    # -- what the supervisor knows -------------------------------------------
     @property
     def state(self) -> State:
-        return self._state
+        return self.supervisor.state
 
     @property
     def pid(self) -> int | None:
-        return self._pid
+        return self.supervisor.pid
 
-    def _set(self, state: State) -> None:
-        with self._cv:
-            self._state = state
-            self._cv.notify_all()
-        if self.on_state is not None:
-            try:
-                self.on_state(self.name, state)
-            except Exception:  # a user's callback must not take the supervisor down
-                log.exception("on_state callback failed for %s", self.name)
+    @property
+    def restarts(self) -> int:
+        return self.supervisor.restarts
 
-    def __repr__(self) -> str:
-        return f"<ExtensionProcess {self.name} {self._state} pid={self._pid}>"
+    @property
+    def exits(self) -> deque[Exit]:
+        """How the last runs of the process ended, oldest first."""
+        return self.supervisor.exits
+
+    @property
+    def failure(self) -> str:
+        """Why the extension was given up, once it is ``failed``."""
+        return self.supervisor.failure
+
+    @property
+    def log_path(self) -> Path:
+        return self.supervisor.log_path
+
+    @property
+    def hello(self) -> dict[str, Any]:
+        """What the extension said of itself at its handshake."""
+        return self.supervisor.hello
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, wait: bool = True) -> None:
-        """Starts the supervisor; with ``wait``, returns once the extension is healthy."""
-        if self._thread is not None:
-            raise RuntimeError(f"extension {self.name!r} was already started")
-        self._thread = threading.Thread(
-            target=self._supervise, name=f"stage-{self.name}", daemon=True
-        )
-        self._thread.start()
-        if wait:
-            self._ready(self.start_timeout)
+        self.supervisor.start(wait)
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        self.supervisor.ready(timeout)
 
     def stop(self, grace: float = 5.0) -> None:
-        """Asks the extension to finish and exit; kills its group after ``grace`` seconds."""
-        self._stop.set()
-        with self._cv:
-            conn, pid, gen = self._conn, self._pid, self._generation
-        if pid is not None and self._state not in (State.TERMINATED, State.FAILED):
-            self._set(State.STOPPING)
-            self._host_reason = (gen, "stop", "")
-            if conn is not None:
-                with contextlib.suppress(BusError, ExtensionError):
-                    conn.call("__deactivate__", None, timeout=grace)  # its on_deactivate hook
-                with contextlib.suppress(BusError):
-                    conn.shutdown()
-            with self._cv:
-                self._cv.wait_for(lambda: self._pid is None, timeout=grace)
-            if self._pid is not None:
-                self._kill(gen, "stop", "")
-        if self._thread is not None:
-            self._thread.join(timeout=grace + 5)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._state != State.FAILED:
-            self._set(State.TERMINATED)
-
-    def _spawn(self) -> tuple[int, BusListener]:
-        sock = self.workdir / "bus.sock"
-        listener = BusListener(str(sock))
-        m = self.manifest
-        assert m.folder is not None
-        if m.executable is not None:
-            argv = [str(m.folder / m.executable)]
-        else:
-            argv = [
-                sys.executable,
-                "-m",
-                "symphony_lab.sdk.runtime",
-                str(m.folder / MANIFEST_NAME),
-            ]
-        package_root = str(Path(symphony_lab.__file__).resolve().parent.parent)
-        tmp = self.workdir / "tmp"
-        tmp.mkdir(exist_ok=True)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "HOME": str(self.workdir),
-            "TMPDIR": str(tmp),
-            "LANG": "C.UTF-8",
-            "PYTHONPATH": os.pathsep.join([str(m.folder), package_root]),
-            "PYTHONUNBUFFERED": "1",
-            "SYMPHONY_BUS": str(sock),
-            "SYMPHONY_EXTENSION": m.name,
-            "SYMPHONY_HOST_PID": str(os.getpid()),
-        }
-        if self.store is not None:
-            env["SYMPHONY_STORE"] = self.store
-        if self.isolate_network:
-            env["HF_HUB_OFFLINE"] = env["TRANSFORMERS_OFFLINE"] = "1"
-        env.update(m.env)
-        env.update({k: os.environ[k] for k in m.pass_env if k in os.environ})
-        r = m.resources
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- start {self._generation} at {time.ctime()} ---\n".encode())
-        pid = spawn_process(
-            argv,
-            str(self.workdir),
-            sorted(env.items()),
-            str(self.log_path),
-            address_space=r.memory_mb << 20 if r.memory_mb else None,
-            cpu_seconds=r.cpu_seconds,
-            open_files=r.open_files,
-            processes=_user_tasks() + r.processes if r.processes else None,
-            isolate_network=self.isolate_network,
-        )
-        return pid, listener
-
-    def _launch(self) -> None:
-        with self._cv:
-            self._generation += 1
-        self._set(State.STARTING)
-        self._oom_before = _oom_kills()
-        self._launched_at = time.monotonic()
-        pid, listener = self._spawn()
-        with self._cv:
-            self._pid = pid
-        try:
-            conn = self._accept(listener, pid)
-        finally:
-            listener.close()
-        self._check_stop()
-        self.hello = conn.handshake(self.start_timeout)
-        with self._cv:
-            self._conn = conn
-        self._set(State.RUNNING)
-        try:
-            conn.call("__activate__", {"config": self.config}, timeout=self.start_timeout)
-        except RemoteError as e:
-            raise _NoRestart(
-                f"configure or on_activate raised {e.remote_type}: {e.message}", self.name
-            ) from None
-        health = conn.call("__health__", None, timeout=self.start_timeout)
-        sick = [name for name, ok in (health or {}).items() if not ok]
-        if sick:
-            raise ExtensionCrashed(f"health check failed for {', '.join(sick)}", self.name)
-        self._check_stop()
-        self._set(State.HEALTHY)
-
-    def _check_stop(self) -> None:
-        if self._stop.is_set():
-            raise _NoRestart(f"extension {self.name!r} was stopped while starting", self.name)
-
-    def _accept(self, listener: BusListener, pid: int) -> BusConnection:
-        """Waits for the connection, but not for a process that already died."""
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            try:
-                return listener.accept(min(0.2, max(deadline - time.monotonic(), 0.0)))
-            except BusTimeout:
-                self._check_stop()
-                if _exited(pid):
-                    raise ExtensionCrashed(
-                        "the process exited before connecting", self.name
-                    ) from None
-                if time.monotonic() >= deadline:
-                    raise
-
-    def _kill(self, generation: int, reason: str, detail: str) -> None:
-        """Ends the process group of ``generation``, recording why (unless it
-        had already exited on its own, which then tells the story)."""
-        with self._cv:
-            if generation != self._generation or self._pid is None:
-                return
-            pid = self._pid
-            if not _exited(pid) and (
-                self._host_reason is None or self._host_reason[0] != generation
-            ):
-                self._host_reason = (generation, reason, detail)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-
-    def _reap(self, pid: int) -> Exit:
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        hr = self._host_reason
-        reason, detail = (hr[1], hr[2]) if hr and hr[0] == self._generation else (None, "")
-        # The extension's own children die with it.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        return Exit(
-            generation=self._generation,
-            pid=pid,
-            code=code if code >= 0 else None,
-            signal=-code if code < 0 else None,
-            host_reason=reason,
-            detail=detail,
-            log_tail=_log_tail(self.log_path),
-            oom_killed=None
-            if self._oom_before is None or (after := _oom_kills()) is None
-            else after > self._oom_before,
-        )
-
-    def _watch(self, pid: int) -> Exit:
-        """Heartbeats until the process exits; returns how it ended."""
-        pidfd = os.pidfd_open(pid)
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        try:
-            while True:
-                if poller.poll(self.heartbeat_interval * 1000):
-                    return self._reap(pid)
-                conn = self._conn
-                if conn is None or self._stop.is_set():
-                    continue
-                try:
-                    conn.heartbeat(self.heartbeat_timeout)
-                except BusTimeout:
-                    self._kill(
-                        self._generation, "hang", f"no heartbeat for {self.heartbeat_timeout} s"
-                    )
-                except BusError as e:
-                    # A dying process closes its socket before it can be
-                    # reaped: let it finish dying before blaming the bus.
-                    if poller.poll(1000):
-                        return self._reap(pid)
-                    if not self._stop.is_set():
-                        self._kill(self._generation, "protocol", str(e))
-                else:
-                    self._deliver_events(conn)
-        finally:
-            os.close(pidfd)
-
-    def _deliver_events(self, conn: BusConnection) -> None:
-        """Hands events to ``on_event``; without one they are dropped, not hoarded."""
-        try:
-            events = conn.events(0.0)
-        except BusError:
-            return
-        if self.on_event is None:
-            return
-        for e in events:
-            try:
-                self.on_event(self.name, e)
-            except Exception:
-                log.exception("on_event callback failed for %s", self.name)
-
-    def _supervise(self) -> None:
-        try:
-            self._supervise_loop()
-        except BaseException as e:  # never leave a process without its supervisor
-            log.exception("supervisor of %s failed", self.name)
-            pid = self._pid
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
-            with self._cv:
-                self._pid, self._conn = None, None
-            self._record_failure(f"its supervisor failed: {e!r}")
-
-    def _supervise_loop(self) -> None:
-        starts: deque[float] = deque()
-        failures_in_a_row = 0
-        while not self._stop.is_set():
-            exit_: Exit | None = None
-            try:
-                self._launch()
-            except (ExtensionError, BusError, OSError) as e:
-                if self._pid is None:  # could not even spawn
-                    self._record_failure(f"cannot start: {e}")
-                    return
-                self._kill(self._generation, "start", str(e))
-                if isinstance(e, _NoRestart):
-                    self._watch(self._pid)
-                    with self._cv:
-                        self._pid, self._conn = None, None
-                        self._cv.notify_all()
-                    if not self._stop.is_set():  # stop() reports its own ending
-                        self._record_failure(str(e))
-                    return
-            pid = self._pid
-            if pid is not None:
-                exit_ = self._watch(pid)
-            conn, self._conn = self._conn, None
-            with self._cv:
-                self._pid = None
-                if exit_ is not None:
-                    self.exits.append(exit_)
-                self._cv.notify_all()
-            if not self._stop.is_set() and exit_ is not None:
-                self._set(State.CRASHED)
-            if conn is not None and exit_ is not None:
-                _drain(conn)
-                conn.close(exit_.describe())
-            del conn  # its sockets close with it, not at the next restart
-            if self._stop.is_set() or exit_ is None:
-                break
-            if time.monotonic() - self._launched_at > HEALTHY_RUN:
-                failures_in_a_row = 0  # it ran well for a while: back off from scratch
-            if exit_.code == EXIT_BAD_EXTENSION:
-                # A broken manifest or import does not heal by restarting.
-                self._record_failure(f"it cannot start: {exit_.describe()}\n{exit_.log_tail}")
-                return
-            # OTP-style intensity: too many restarts within the period -> give up.
-            now = time.monotonic()
-            starts.append(now)
-            while starts and now - starts[0] > self.restart_policy.period:
-                starts.popleft()
-            if len(starts) > self.restart_policy.max_restarts:
-                self._record_failure(
-                    f"restarted {len(starts) - 1} times within {self.restart_policy.period} s; "
-                    f"last exit: {exit_.describe()}"
-                )
-                return
-            p = self.restart_policy
-            delay = min(p.backoff * (2**failures_in_a_row), p.backoff_max)
-            failures_in_a_row += 1
-            if self._stop.wait(delay):
-                break
-            self.restarts += 1
-
-    def _record_failure(self, why: str) -> None:
-        self.failure = why
-        self._set(State.FAILED)
+        self.supervisor.stop(grace)
+        self.client.close()
 
     # -- calls ---------------------------------------------------------------
-    def _ready(self, timeout: float | None) -> tuple[BusConnection, int]:
-        """The connection once the extension is healthy (waiting through a restart)."""
-        limit = self.start_timeout if timeout is None else max(timeout, 0.0)
-        with self._cv:
-            ok = self._cv.wait_for(
-                lambda: (
-                    (self._state is State.HEALTHY and self._conn is not None)
-                    or self._state in (State.FAILED, State.TERMINATED)
-                    or self._stop.is_set()
-                ),
-                timeout=limit,
-            )
-            if self._state == State.HEALTHY and self._conn is not None:
-                return self._conn, self._generation
-            if self._state == State.FAILED:
-                raise ExtensionUnavailable(
-                    f"extension {self.name!r} was given up: {getattr(self, 'failure', '')}",
-                    self.name,
-                    _log_tail(self.log_path),
-                )
-            if self._stop.is_set() or self._state == State.TERMINATED:
-                raise ExtensionUnavailable(f"extension {self.name!r} is stopped", self.name)
-            assert not ok or self._conn is None
-        raise ExtensionTimeout(
-            f"extension {self.name!r} did not become healthy within {limit} s "
-            f"(state {self._state})",
-            self.name,
-            _log_tail(self.log_path),
-        )
-
-    def _exit_of(self, generation: int, wait: float) -> Exit | None:
-        with self._cv:
-            self._cv.wait_for(
-                lambda: any(e.generation == generation for e in self.exits), timeout=wait
-            )
-            return next((e for e in reversed(self.exits) if e.generation == generation), None)
-
-    def _fail(self, generation: int, function: str, err: BusError) -> ExtensionError:
-        """The exception for a call whose connection broke."""
-        exit_ = self._exit_of(generation, wait=0.5)
-        if exit_ is None:
-            # The process still runs but the bus is broken (garbage frames): end it.
-            self._kill(generation, "protocol", str(err))
-            exit_ = self._exit_of(generation, wait=5.0)
-        if exit_ is None:
-            return ExtensionCrashed(f"call of {self.name}.{function} failed: {err}", self.name)
-        seen = "" if isinstance(err, BusClosed) else str(err)
-        return exit_.error(self.name, function, seen)
-
     def call(
         self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
     ) -> Any:
         """Calls ``function(args)`` in the extension: a dict of arguments, a list, or None."""
-        conn, generation = self._ready(timeout)
-        try:
-            return conn.call(function, args, timeout=timeout, priority=priority)
-        except BusError as e:
-            raise self._translate(generation, function, timeout, e) from None
+        return self.client.call(function, args, timeout=timeout, priority=priority)
 
     def call_many(
         self, function: str, args_list: list[Any], *, timeout: float | None = None
     ) -> list[Any]:
         """Pipelined calls of one function; answers in order."""
-        conn, generation = self._ready(timeout)
-        try:
-            return conn.call_many(function, args_list, timeout=timeout)
-        except BusError as e:
-            raise self._translate(generation, function, timeout, e) from None
+        return self.client.call_many(function, args_list, timeout=timeout)
 
     async def acall(
         self, function: str, args: Any = None, *, timeout: float | None = None, priority: int = 0
     ) -> Any:
-        """``call`` for asyncio: waits on a worker thread; cancelling the task
-        cancels the call in the extension too."""
-        loop = asyncio.get_running_loop()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=max(8, 4 * self.manifest.resources.max_concurrency),
-                thread_name_prefix=f"stage-{self.name}-acall",
-            )
-        conn, generation = await loop.run_in_executor(self._executor, self._ready, timeout)
-        # Sending can wait on a full socket: not on the event loop's thread.
-        call_id = await loop.run_in_executor(
-            self._executor,
-            lambda: conn.submit(function, args, timeout=timeout, priority=priority),
-        )
-        try:
-            return await loop.run_in_executor(
-                self._executor, self._wait, conn, call_id, function, timeout, generation
-            )
-        except asyncio.CancelledError:
-            with contextlib.suppress(BusError):
-                conn.cancel(call_id)
-            raise
-
-    def _wait(
-        self,
-        conn: BusConnection,
-        call_id: int,
-        function: str,
-        timeout: float | None,
-        generation: int,
-    ) -> Any:
-        try:
-            return conn.wait(call_id, timeout)
-        except BusError as e:
-            raise self._translate(generation, function, timeout, e) from None
-
-    def _translate(
-        self, generation: int, function: str, timeout: float | None, e: BusError
-    ) -> BaseException:
-        """What a caller of ``function`` sees for a bus error: the extension's
-        own error, a timeout (the extension is ended: its handler cannot be
-        interrupted), or how the process ended."""
-        if isinstance(e, CallCancelled):
-            return asyncio.CancelledError()  # the awaiting task was cancelled: nothing failed
-        if isinstance(e, RemoteError):
-            return self._remote(function, e)
-        if isinstance(e, BusTimeout):
-            self._kill(generation, "timeout", f"{function} ran longer than {timeout} s")
-            return self._fail(generation, function, BusClosed("timeout"))
-        return self._fail(generation, function, e)
-
-    def _remote(self, function: str, e: RemoteError) -> ExtensionError:
-        if e.remote_type == "MemoryError":
-            exit_ = self._exit_of(self._generation, wait=2.0)
-            if exit_ is not None:
-                return exit_.error(self.name, function)
-            return ExtensionOOM(f"call of {self.name}.{function} ran out of memory", self.name)
-        return ExtensionCallError(
-            f"{self.name}.{function} raised {e.remote_type}: {e.message}",
-            self.name,
-            e.remote_type,
-            e.remote_traceback,
-        )
+        """``call`` for asyncio; cancelling the awaiting task cancels the call."""
+        return await self.client.acall(function, args, timeout=timeout, priority=priority)

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Literal
 
-from symphony_lab.stage.manifest import load_manifest
+from symphony_lab.sdk.manifest import load_manifest
 
 Kind = Literal["operator", "instrument"]
 

@@ -5,8 +5,11 @@
     with Stage(["path/to/my-ext"], store="runs/store") as stage:
         stage.call("text.split", {"text": "a b", "sep": " "})
 
-``Stage(builtin=True)`` adds the extensions shipped in
-``symphony_lab/extensions``. Extensions start in parallel; the Stage stops
+An extension is named by its folder, by the name it is installed under
+(the ``symphony_lab.extensions`` entry points: ``Stage(["text", "embed"])``),
+or by its manifest; ``Stage(builtin=True)`` adds every extension shipped
+with symphony-lab. Each is hosted by a backend (``backend.py``): by default
+a supervised local process. Extensions start in parallel; the Stage stops
 them all at interpreter exit, and the kernel's death takes them with it (a
 parent-death signal), so no process outlives the kernel.
 """
@@ -21,19 +24,17 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import EllipsisType
+from typing import Any
 
-from symphony_lab._pit import ArtifactStore, network_isolation
-from symphony_lab.errors import ExtensionError, ManifestError
-from symphony_lab.stage.manifest import MANIFEST_NAME, Function, Manifest, load_manifest
-from symphony_lab.stage.process import ExtensionProcess, RestartPolicy, State
-
-if TYPE_CHECKING:
-    from symphony_lab.arbiter import Arbiter
-    from symphony_lab.pool import PoolManager
-    from symphony_lab.stage.perform import Melody, Performance
-
-BUILTIN = Path(__file__).resolve().parent.parent / "extensions"
+from symphony_lab.pit import Arbiter, ArtifactStore, PoolManager, network_isolation
+from symphony_lab.planning import Policy
+from symphony_lab.sdk.manifest import Function, Manifest, ManifestError, load_manifest
+from symphony_lab.stage import discovery
+from symphony_lab.stage.backend import Backend, BackendFactory, HostOptions, RestartPolicy, State
+from symphony_lab.stage.errors import ExtensionError
+from symphony_lab.stage.perform import Melody, OnFailure, Performance, Performer
+from symphony_lab.stage.process import ExtensionProcess
 
 _LIVE: weakref.WeakSet[Stage] = weakref.WeakSet()
 
@@ -46,7 +47,22 @@ def _stop_all() -> None:
 
 def builtin_manifests() -> list[Path]:
     """Folders of the extensions shipped with the package."""
-    return sorted(p.parent for p in BUILTIN.glob(f"*/{MANIFEST_NAME}"))
+    return discovery.builtin()
+
+
+def _manifest(source: str | Path | Manifest) -> Manifest:
+    """A manifest from itself, a folder or file path, or an installed name."""
+    if isinstance(source, Manifest):
+        return source
+    if isinstance(source, Path) or Path(source).exists() or "/" in source:
+        return load_manifest(source)
+    manifest = load_manifest(discovery.find(source))
+    if manifest.name != source:
+        raise ManifestError(
+            f"the extension installed as {source!r} calls itself {manifest.name!r} "
+            "in its symphony.toml"
+        )
+    return manifest
 
 
 class Stage:
@@ -57,6 +73,7 @@ class Stage:
         extensions: Iterable[str | Path | Manifest] = (),
         *,
         builtin: bool = False,
+        backend: BackendFactory = ExtensionProcess,
         store: ArtifactStore | str | Path | None = None,
         root: str | Path | None = None,
         restart: RestartPolicy | None = None,
@@ -68,17 +85,18 @@ class Stage:
         on_event: Callable[[str, Any], None] | None = None,
         on_state: Callable[[str, State], None] | None = None,
     ) -> None:
-        manifests: list[Manifest] = []
         sources = list(builtin_manifests()) if builtin else []
-        for src in [*sources, *extensions]:
-            manifests.append(src if isinstance(src, Manifest) else load_manifest(src))
+        manifests = [_manifest(src) for src in [*sources, *extensions]]
         names = [m.name for m in manifests]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ManifestError(f"two extensions are named {', '.join(dupes)}")
         _check_relations(manifests)
-        self._tmp = tempfile.TemporaryDirectory(prefix="symphony-stage-") if root is None else None
-        self.root = Path(self._tmp.name if self._tmp else root)  # type: ignore[arg-type]
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="symphony-stage-")
+            root = self._tmp.name
+        self.root = Path(root)
         self.store_path = _store_path(store)
         self.call_timeout = call_timeout
         # Said once, at start-up, rather than discovered later.
@@ -91,22 +109,19 @@ class Stage:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self.extensions: dict[str, ExtensionProcess] = {
-            m.name: ExtensionProcess(
-                m,
-                root=self.root,
-                store=self.store_path,
-                restart=restart or RestartPolicy(),
-                heartbeat_interval=heartbeat_interval,
-                heartbeat_timeout=heartbeat_timeout,
-                start_timeout=start_timeout,
-                isolate_network=self.isolation_problem is None,
-                config=(config or {}).get(m.name),
-                on_event=on_event,
-                on_state=on_state,
-            )
-            for m in manifests
-        }
+        options = HostOptions(
+            root=self.root,
+            store=self.store_path,
+            restart=restart or RestartPolicy(),
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            start_timeout=start_timeout,
+            isolate_network=self.isolation_problem is None,
+            config=dict(config or {}),
+            on_event=on_event,
+            on_state=on_state,
+        )
+        self.extensions: dict[str, Backend] = {m.name: backend(m, options) for m in manifests}
         # Manifests are fixed for the Stage's life: its function table too.
         self._functions: dict[str, Function] = {
             f"{m.name}.{f.name}": f for m in manifests for f in m.functions
@@ -129,7 +144,7 @@ class Stage:
             errors = []
             for ext in self.extensions.values():
                 try:
-                    ext._ready(ext.start_timeout)
+                    ext.wait_ready(ext.start_timeout)
                 except ExtensionError as e:
                     errors.append(str(e))
             if errors:
@@ -163,7 +178,7 @@ class Stage:
         self.close()
 
     # -- lookup --------------------------------------------------------------
-    def __getitem__(self, name: str) -> ExtensionProcess:
+    def __getitem__(self, name: str) -> Backend:
         try:
             return self.extensions[name]
         except KeyError:
@@ -172,14 +187,14 @@ class Stage:
                 f"(it has: {', '.join(sorted(self.extensions))})"
             ) from None
 
-    def __iter__(self) -> Iterator[ExtensionProcess]:
+    def __iter__(self) -> Iterator[Backend]:
         return iter(self.extensions.values())
 
     def functions(self) -> dict[str, Function]:
         """Every function on the Stage as ``"extension.function" -> spec``."""
         return dict(self._functions)
 
-    def resolve(self, target: str) -> tuple[ExtensionProcess, str]:
+    def resolve(self, target: str) -> tuple[Backend, str]:
         ext_name, dot, function = target.partition(".")
         if not dot or not function:
             raise ValueError(f"call targets are 'extension.function', got {target!r}")
@@ -195,62 +210,92 @@ class Stage:
 
     # -- calls ---------------------------------------------------------------
     def call(
-        self, target: str, args: Any = None, *, timeout: float | None = ..., priority: int = 0
-    ) -> Any:  # type: ignore[assignment]
-        """Runs ``extension.function`` with ``args`` (a dict of keyword arguments)."""
+        self,
+        target: str,
+        args: Any = None,
+        *,
+        timeout: float | EllipsisType | None = ...,
+        priority: int = 0,
+    ) -> Any:
+        """Runs ``extension.function`` with ``args`` (a dict of keyword
+        arguments); ``timeout`` is the Stage's ``call_timeout`` unless given
+        (``None``: no deadline)."""
         if not self._started:
             self.start()
         ext, function = self.resolve(target)
-        t = self.call_timeout if timeout is ... else timeout
-        return ext.call(function, args, timeout=t, priority=priority)
+        return ext.call(function, args, timeout=self._timeout(timeout), priority=priority)
 
     async def acall(
-        self, target: str, args: Any = None, *, timeout: float | None = ..., priority: int = 0
-    ) -> Any:  # type: ignore[assignment]
+        self,
+        target: str,
+        args: Any = None,
+        *,
+        timeout: float | EllipsisType | None = ...,
+        priority: int = 0,
+    ) -> Any:
         """``call`` for asyncio; cancelling the awaiting task cancels the call."""
         if not self._started:
             await asyncio.get_running_loop().run_in_executor(None, self.start)
         ext, function = self.resolve(target)
-        t = self.call_timeout if timeout is ... else timeout
-        return await ext.acall(function, args, timeout=t, priority=priority)
+        return await ext.acall(function, args, timeout=self._timeout(timeout), priority=priority)
 
     def call_many(
-        self, target: str, args_list: list[Any], *, timeout: float | None = ...
-    ) -> list[Any]:  # type: ignore[assignment]
+        self, target: str, args_list: list[Any], *, timeout: float | EllipsisType | None = ...
+    ) -> list[Any]:
         """Pipelined calls of one function; answers in order."""
         if not self._started:
             self.start()
         ext, function = self.resolve(target)
-        t = self.call_timeout if timeout is ... else timeout
-        return ext.call_many(function, args_list, timeout=t)
+        return ext.call_many(function, args_list, timeout=self._timeout(timeout))
 
-    def perform(self, goal: str | list[str], inputs: dict[str, Any], **options: Any) -> Performance:
-        """Obtains ``goal`` kinds from ``inputs`` with the exact planner (or
-        ``policy=conductor``); options go to :class:`Performer`."""
-        from symphony_lab.stage.perform import Performer
+    def _timeout(self, timeout: float | EllipsisType | None) -> float | None:
+        return self.call_timeout if isinstance(timeout, EllipsisType) else timeout
 
-        args = options.pop("args", None)
-        max_calls = options.pop("max_calls", 32)
-        performer = Performer(self, **self._run_defaults(options))
+    def perform(
+        self,
+        goal: str | list[str],
+        inputs: dict[str, Any],
+        *,
+        policy: Policy | None = None,
+        args: dict[str, dict[str, Any]] | None = None,
+        max_calls: int = 32,
+        **options: Any,
+    ) -> Performance:
+        """Obtains ``goal`` kinds from ``inputs``, the exact planner (or
+        ``policy``, a trained Conductor say) choosing each call; ``options``
+        go to :class:`Performer` (``retries``, ``on_failure``, ``timeout``, ``store``)."""
+        performer = self._performer(policy=policy, **options)
         return performer.perform(goal, inputs, args=args, max_calls=max_calls)
 
     def play(self, melody: Melody, inputs: dict[str, Any], **options: Any) -> Performance:
         """Runs a user-written DAG of calls; options go to :class:`Performer`."""
-        from symphony_lab.stage.perform import Performer
+        return self._performer(**options).play(melody, inputs)
 
-        return Performer(self, **self._run_defaults(options)).play(melody, inputs)
-
-    def _run_defaults(self, options: dict[str, Any]) -> dict[str, Any]:
+    def _performer(
+        self,
+        *,
+        policy: Policy | None = None,
+        store: ArtifactStore | None = None,
+        retries: int = 1,
+        on_failure: OnFailure = "fallback",
+        timeout: float | None = 60.0,
+    ) -> Performer:
         """One pool and one arbiter per Stage: leases and what the arbiter
         learnt carry over from run to run."""
-        from symphony_lab.arbiter import Arbiter
-        from symphony_lab.pool import PoolManager
-
         if self.pool is None:
             self.pool = PoolManager(reaper_interval=None)
         if self.arbiter is None:
             self.arbiter = Arbiter(policy="thompson")
-        return {"pool": self.pool, "arbiter": self.arbiter, **options}
+        return Performer(
+            self,
+            store=store,
+            policy=policy,
+            pool=self.pool,
+            arbiter=self.arbiter,
+            retries=retries,
+            on_failure=on_failure,
+            timeout=timeout,
+        )
 
     def states(self) -> dict[str, str]:
         return {name: str(ext.state) for name, ext in self.extensions.items()}

@@ -25,14 +25,13 @@ import anywidget
 import numpy as np
 import traitlets
 
-from symphony_lab._pit import ArtifactStore, DagTracker
-from symphony_lab.stale import HASH_PATTERN
+from symphony_lab.pit import HASH_PATTERN, ArtifactStore, DagTracker
 from symphony_lab.widgets.vdom_widget import _check_built, _esm
 
 STATES = ("pending", "ready", "running", "done", "failed", "skipped", "cancelled")
 
 
-class DagView(anywidget.AnyWidget):  # type: ignore[misc]
+class DagView(anywidget.AnyWidget):
     """Shows ``tracker`` (or the first of ``checkpoints``, DAG checkpoints as
     bytes or paths, with a slider over them) and follows its states."""
 

@@ -23,27 +23,27 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from IPython import get_ipython
 from stable_baselines3.common.callbacks import BaseCallback
+from tqdm.auto import tqdm
 
-from symphony_lab.vdom import h
+from symphony_lab.conductor.callbacks import TrainingLog
+from symphony_lab.pit import VNode, h
+from symphony_lab.widgets.vdom_widget import VdomWidget
 
 if TYPE_CHECKING:
-    from symphony_lab.conductor.conductor import Conductor
+    from symphony_lab.conductor import Conductor
 
 LOSSES = ("train/policy_gradient_loss", "train/value_loss", "train/entropy_loss", "train/approx_kl")
 
 
 def in_notebook() -> bool:
     """Whether a Jupyter kernel with a front end runs this."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
     shell = get_ipython()
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
-class TrainingDashboard(BaseCallback):  # type: ignore[misc]
+class TrainingDashboard(BaseCallback):
     """A training callback with live curves; see the module docstring.
 
     ``best_path``: where the best weights are saved as they improve
@@ -73,8 +73,6 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         self.notebook = in_notebook() if notebook is None else notebook
         self.widget: Any = None
         if self.notebook:
-            from symphony_lab.widgets.vdom_widget import VdomWidget
-
             self.widget = VdomWidget(self._tree())
 
     # ---- in a notebook: train on a thread, so the Stop button is heard ----
@@ -131,8 +129,6 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
     # ---- the callback ----
 
     def _on_training_start(self) -> None:
-        from symphony_lab.conductor.callbacks import TrainingLog
-
         self._stop.clear()
         self.stopped = False
         self._started = time.perf_counter()
@@ -157,8 +153,6 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
         )
         self._conductor = log.conductor if log is not None else self._launched
         if not self.notebook:
-            from tqdm.auto import tqdm
-
             self._bar = tqdm(total=self.total_steps, unit="step", desc="training", leave=True)
         self._refresh()
 
@@ -222,16 +216,18 @@ class TrainingDashboard(BaseCallback):  # type: ignore[misc]
             self.widget.update(self._tree())
 
     def _series(self, key: str) -> tuple[list[float], list[float]]:
-        pts = [(r["steps"], r[key]) for r in self.rows if key in r and not math.isnan(r[key])]
+        # A diverging run logs infinite losses: they are left out (a gap in the
+        # curve), since JSON has no infinity and a chart no room for one.
+        pts = [(r["steps"], r[key]) for r in self.rows if key in r and math.isfinite(r[key])]
         return [p[0] for p in pts], [p[1] for p in pts]
 
-    def _chart(self, key: str, title: str) -> Any:
+    def _chart(self, key: str, title: str) -> VNode:
         x, y = self._series(key)
         return h(
             "line_chart", {"x": x, "y": y, "title": title, "width": 300, "height": 140}, key=key
         )
 
-    def _tree(self) -> Any:
+    def _tree(self) -> VNode:
         last = self.rows[-1] if self.rows else {}
         steps = int(last.get("steps", 0))
         if self.error is not None:

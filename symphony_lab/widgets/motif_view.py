@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from symphony_lab.vdom import COMPONENTS, VNode, h
+from symphony_lab.pit import COMPONENTS, VNode, h
 from symphony_lab.widgets.vdom_widget import VdomWidget
 
 if TYPE_CHECKING:
-    from symphony_lab.stage.stage import Stage
+    from symphony_lab.stage import Stage
 
 
-class MotifView(VdomWidget):  # type: ignore[misc]
+class MotifView(VdomWidget):
     """``MotifView(stage, "ext.render", state={...})``: shows the motif and
     follows its events. ``state`` is the motif's state after the last event."""
 
@@ -44,7 +44,10 @@ class MotifView(VdomWidget):  # type: ignore[misc]
     def refresh(self) -> None:
         """Asks the motif for the tree of the current state and shows it."""
         data = self.stage.call(self.render_target, {"state": self.state}, timeout=self.timeout)
-        self.update(self._node(data, "tree"))
+        tree = self._node(data, "tree")
+        if not isinstance(tree, VNode):
+            raise ValueError(f"{self.render_target} rendered text, not a node: {tree!r:.80}")
+        self.update(tree)
 
     def _node(self, data: Any, where: str) -> VNode | str:
         if isinstance(data, (str, int, float)):

@@ -10,8 +10,7 @@ from typing import Any
 
 import anywidget
 
-from symphony_lab._pit import VNode
-from symphony_lab.vdom import COMPONENTS, Vdom
+from symphony_lab.pit import COMPONENTS, Vdom, VNode
 
 STATIC = Path(__file__).with_name("static")
 
@@ -41,7 +40,7 @@ def _check_built(name: str) -> None:
         raise FileNotFoundError(_missing(name))
 
 
-class VdomWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class VdomWidget(anywidget.AnyWidget):
     """Shows ``tree`` and follows it: ``widget.update(new_tree)`` sends the
     page only what changed. Every view asks for the whole tree when it
     mounts (a reload, a second view), so none misses a patch."""

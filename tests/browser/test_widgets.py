@@ -15,7 +15,7 @@ NOTEBOOK = [
     "import json, random\n"
     "from symphony_lab.pit import ArtifactStore, DagTracker\n"
     "from symphony_lab.widgets import DagView, VdomWidget\n"
-    "from symphony_lab.vdom import h\n"
+    "from symphony_lab.pit import h\n"
     "store = ArtifactStore('artifacts')\n"
     "report = store.put_blob(b'the report t0 wrote', kind='text', producer='writer')\n"
     "random.seed(7)\n"
@@ -76,6 +76,18 @@ def test_dag_view_and_vdom_events_in_lab(
     )
     first_render_ms = float(dag.get_attribute("data-first-render-ms") or "nan")
     page.screenshot(path=str(browser_artifacts / "dag-fitted.png"))
+
+    # An idle view does nothing per frame: nothing on it changes for a second.
+    writes = page.evaluate(
+        """() => new Promise((done) => {
+            const el = document.querySelector('.symphony-dag');
+            let n = 0;
+            const seen = new MutationObserver((records) => (n += records.length));
+            seen.observe(el, { attributes: true });
+            setTimeout(() => { seen.disconnect(); done(n); }, 1000);
+        })"""
+    )
+    assert writes == 0, f"an idle DagView wrote its element {writes} times in a second"
 
     # Search zooms to t0; a click on it shows its details, from Python.
     search = page.locator(".symphony-dag-search")

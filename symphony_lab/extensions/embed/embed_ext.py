@@ -88,7 +88,8 @@ def embed(texts: list[str], as_artifact: bool = False, *, ctx: Context) -> list[
         buf = io.BytesIO()
         np.save(buf, vectors.astype(np.float32), allow_pickle=False)
         return ctx.put(buf.getvalue(), kind="embeddings", media_type="application/x-npy")
-    return vectors.tolist()
+    as_lists: list[list[float]] = vectors.tolist()
+    return as_lists
 
 
 @instrument

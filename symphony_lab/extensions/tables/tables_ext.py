@@ -57,14 +57,15 @@ def _store(ctx: Context, df: pd.DataFrame, inputs: list[str]) -> dict[str, Any]:
     return _summary(digest, df)
 
 
-def _hash_of(table: str | dict) -> str:
+def _hash_of(table: str | dict[str, Any]) -> str:
     """A table's artifact hash, given as the hash or as the summary that
     ``load``, ``filter`` and ``aggregate`` return, so their results chain
     straight into the next call (in melodies and goal runs too)."""
     if isinstance(table, dict):
-        if not isinstance(table.get("hash"), str):
+        digest = table.get("hash")
+        if not isinstance(digest, str):
             raise ValueError(f"a table summary needs its 'hash'; got keys {sorted(table)}")
-        return table["hash"]
+        return digest
     if not isinstance(table, str):
         raise TypeError(
             f"table must be an artifact hash or a table summary, got {type(table).__name__}"
@@ -90,7 +91,9 @@ def _check_columns(df: pd.DataFrame, names: list[str], table: str) -> None:
 
 
 @operator
-def load(path: str, format: str | None = None, sep: str | None = None, *, ctx: Context) -> dict:
+def load(
+    path: str, format: str | None = None, sep: str | None = None, *, ctx: Context
+) -> dict[str, Any]:
     """Reads a CSV/TSV or Parquet file (by suffix unless ``format`` says) and
     stores it as a Parquet table: ``{"hash", "rows", "columns"}``."""
     p = Path(path)
@@ -115,7 +118,7 @@ def load(path: str, format: str | None = None, sep: str | None = None, *, ctx: C
 
 
 @operator
-def filter(table: str | dict, query: str, *, ctx: Context) -> dict:
+def filter(table: str | dict[str, Any], query: str, *, ctx: Context) -> dict[str, Any]:
     """Rows of ``table`` for which the pandas ``query`` holds, as a new table
     whose lineage input is ``table``."""
     table = _hash_of(table)
@@ -134,8 +137,8 @@ def filter(table: str | dict, query: str, *, ctx: Context) -> dict:
 
 @operator
 def aggregate(
-    table: str | dict, group_by: list[str], aggregations: dict[str, str], *, ctx: Context
-) -> dict:
+    table: str | dict[str, Any], group_by: list[str], aggregations: dict[str, str], *, ctx: Context
+) -> dict[str, Any]:
     """One row per group of ``group_by``, with ``{column: function}`` applied
     (sum, mean, count, ...); columns keep their names."""
     if not isinstance(group_by, list) or not group_by:
@@ -156,8 +159,8 @@ def aggregate(
 
 
 @operator
-def head(table: str | dict, n: int = 10, *, ctx: Context) -> list[dict]:
+def head(table: str | dict[str, Any], n: int = 10, *, ctx: Context) -> list[dict[str, Any]]:
     """The first ``n`` rows as JSON-like records, to look at a table."""
     df = _fetch(ctx, _hash_of(table)).head(n)
-    records: list[dict] = json.loads(df.to_json(orient="records", date_format="iso"))
+    records: list[dict[str, Any]] = json.loads(df.to_json(orient="records", date_format="iso"))
     return records

@@ -41,6 +41,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 3] = [Verdict::Granted, Verdict::Denied, Verdict::Deferred];
+
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Granted => "granted",

@@ -55,7 +55,7 @@ impl Inner {
 /// Chooses among alternatives, admits requests for shared resources by
 /// priority and fair share, and grants shared/exclusive locks on named
 /// resources. Deterministic for a given ``seed``.
-#[pyclass(module = "symphony_lab._pit", name = "Arbiter", subclass, frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "Arbiter", subclass, frozen)]
 pub struct PyArbiter {
     inner: Mutex<Inner>,
     cond: Condvar,
@@ -66,7 +66,7 @@ pub struct PyArbiter {
 }
 
 /// Locks on named resources, held until released; a context manager.
-#[pyclass(module = "symphony_lab._pit", name = "ResourceLock", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "ResourceLock", frozen)]
 pub struct PyResourceLock {
     arbiter: Py<PyArbiter>,
     id: LockId,

@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::errors::artifact_to_py;
 
 /// A content-addressed, versioned store of artifacts in one folder.
-#[pyclass(module = "symphony_lab._pit", name = "ArtifactStore", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "ArtifactStore", frozen)]
 pub struct PyArtifactStore {
     pub(crate) store: std::sync::Arc<Store>,
 }

@@ -192,7 +192,7 @@ impl Write for PyWriter {
 /// `numpy.frombuffer(buf, ...)`. A raw blob's file is memory-mapped (no
 /// copy; the mapping lives as long as this object or a view of it); other
 /// blobs are decoded into memory. Checked against the hash when made.
-#[pyclass(module = "symphony_lab._pit", name = "ArtifactBuffer", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "ArtifactBuffer", frozen)]
 pub struct PyArtifactBuffer {
     data: Mapped,
 }

@@ -57,7 +57,7 @@ fn rename_timeout(e: BusError, what: &str, timeout: Option<f64>) -> BusError {
 }
 
 /// A listening socket for one extension.
-#[pyclass(module = "symphony_lab._pit", name = "BusListener", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "BusListener", frozen)]
 pub struct PyBusListener {
     listener: Mutex<Option<UnixListener>>,
     path: PathBuf,
@@ -120,7 +120,7 @@ impl PyBusListener {
 }
 
 /// The host's connection to one extension: pipelined calls by correlation id.
-#[pyclass(module = "symphony_lab._pit", name = "BusConnection", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "BusConnection", frozen)]
 pub struct PyBusConnection {
     conn: Arc<Conn>,
     max_frame: usize,
@@ -365,7 +365,7 @@ impl PyBusConnection {
 }
 
 /// The extension's side of the bus.
-#[pyclass(module = "symphony_lab._pit", name = "BusEndpoint", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "BusEndpoint", frozen)]
 pub struct PyBusEndpoint {
     ep: Arc<Endpoint>,
     max_frame: usize,

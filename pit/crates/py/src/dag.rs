@@ -26,7 +26,7 @@ pub(crate) struct Inner {
 /// ``add_edge(a, b)`` means *a* must be done before *b* can start. Also speaks
 /// the ``graphlib.TopologicalSorter`` protocol (``prepare``, ``is_active``,
 /// ``get_ready``, ``done``, ``static_order``).
-#[pyclass(module = "symphony_lab._pit", name = "DagTracker", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "DagTracker", frozen)]
 pub struct PyDagTracker {
     inner: Mutex<Inner>,
     /// The thread holding `inner` while attached, so that a call back into the
@@ -327,15 +327,21 @@ impl PyDagTracker {
         g.dag.start(id).map_err(|e| to_py(py, e))
     }
 
-    /// running -> done, for one or more tasks. Returns the tasks that became
-    /// ready (``graphlib`` code may ignore it).
-    #[pyo3(signature = (key, *more))]
+    /// running -> done, for any number of tasks (none does nothing, as in
+    /// ``graphlib``). Returns the tasks that became ready (``graphlib`` code
+    /// may ignore it).
+    #[pyo3(signature = (key=None, *more))]
     fn done<'py>(
         &self,
         py: Python<'py>,
-        key: &Bound<'py, PyAny>,
+        key: Option<&Bound<'py, PyAny>>,
         more: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyList>> {
+        // The first key is a parameter of its own: one task at a time is the
+        // hot path, and a tuple of one would cost an allocation per call.
+        let Some(key) = key else {
+            return Ok(PyList::empty(py));
+        };
         let k = key_ref(key)?;
         let more: Vec<Key> = more
             .iter()
@@ -412,6 +418,11 @@ impl PyDagTracker {
     /// True while a task is ready or running.
     fn is_active(&self, py: Python<'_>) -> PyResult<bool> {
         Ok(self.lock(py)?.dag.is_active())
+    }
+
+    /// ``is_active()``, so that ``while ts:`` works as with ``graphlib``.
+    fn __bool__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.is_active(py)
     }
 
     /// Every ready task, marked running, as a tuple (``graphlib`` protocol).

@@ -1,4 +1,4 @@
-//! Maps `DagError` to the exception classes defined in `symphony_lab/errors.py`.
+//! Maps `DagError` to the exception classes defined in `symphony_lab/pit/errors.py`.
 
 use pit_dag::DagError;
 use pyo3::exceptions::PyValueError;
@@ -15,7 +15,7 @@ static DUPLICATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CHECKPOINT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyType>>, name: &str) -> PyResult<&'py Bound<'py, PyType>> {
-    cell.import(py, "symphony_lab.errors", name)
+    cell.import(py, "symphony_lab.pit.errors", name)
 }
 
 fn raise(ty: PyResult<&Bound<'_, PyType>>, msg: String) -> PyErr {

@@ -1,5 +1,5 @@
-//! `symphony_lab._pit`: the Python face of the Pit. Thin on purpose: convert
-//! types, map errors to the classes of `symphony_lab.errors`, and release the
+//! `symphony_lab.pit._pit`: the compiled face of the Pit. Thin on purpose: convert
+//! types, map errors to the classes of `symphony_lab.pit.errors`, and release the
 //! GIL while Rust works.
 
 mod arbiter;
@@ -10,6 +10,7 @@ mod bus;
 mod bus_msgpack;
 mod convert;
 mod dag;
+mod enums;
 mod errors;
 mod pool;
 mod quest;
@@ -52,5 +53,6 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quest::quest_h_add, m)?)?;
     m.add("CHECKPOINT_VERSION", pit_dag::CHECKPOINT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    enums::register(m)?;
     Ok(())
 }

@@ -44,7 +44,7 @@ pub(crate) struct Shared {
 
 /// Keeps instances of functions (models, tools, extension processes) warm or
 /// cold within a memory budget, on the wall clock or on a virtual one.
-#[pyclass(module = "symphony_lab._pit", name = "PoolManager", subclass, frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "PoolManager", subclass, frozen)]
 pub struct PyPool {
     inner: Mutex<Shared>,
     cond: Condvar,
@@ -56,7 +56,7 @@ pub struct PyPool {
 }
 
 /// A held instance. Use it as a context manager, or call `release()`.
-#[pyclass(module = "symphony_lab._pit", name = "Lease", frozen, freelist = 64)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "Lease", frozen, freelist = 64)]
 pub struct PyLease {
     pool: Py<PyPool>,
     lease: Lease,

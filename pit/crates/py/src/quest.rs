@@ -149,7 +149,7 @@ type Stepped = (f64, bool, bool, bool, bool);
 /// One Function Quest episode: the rules in Rust (`pit_quest::Episode`), the
 /// warm instances in a `PoolManager` on a virtual clock, the calls made in a
 /// `DagTracker`; `step` does all three in one call.
-#[pyclass(module = "symphony_lab._pit", name = "QuestEpisode")]
+#[pyclass(module = "symphony_lab.pit._pit", name = "QuestEpisode")]
 pub struct PyQuestEpisode {
     episode: Episode,
     names: Vec<String>,

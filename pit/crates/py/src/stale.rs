@@ -1,6 +1,6 @@
 //! `StaleManager` for Python: the policy as keyword arguments, an archive in
 //! a folder (Rust) or any object with `put`/`get` (the fsspec archive of
-//! `symphony_lab.stale`), roots from a Python callable; the interpreter is
+//! `symphony_lab.pit.stale`), roots from a Python callable; the interpreter is
 //! released during runs, and taken back only to call those objects.
 
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ static UNKNOWN: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn to_py(py: Python<'_>, e: StaleError) -> PyErr {
     let class =
-        |cell: &'static PyOnceLock<Py<PyType>>, name: &str| cell.import(py, "symphony_lab.errors", name).cloned();
+        |cell: &'static PyOnceLock<Py<PyType>>, name: &str| cell.import(py, "symphony_lab.pit.errors", name).cloned();
     let raise = |ty: PyResult<Bound<'_, PyType>>, msg: String| match ty.and_then(|t| t.call1((msg,))) {
         Ok(instance) => PyErr::from_value(instance),
         Err(err) => err,
@@ -88,8 +88,8 @@ impl Archive for PyArchive {
     }
 }
 
-/// Keeps an artifact store within its limits: see `symphony_lab.stale`.
-#[pyclass(module = "symphony_lab._pit", name = "StaleManager", frozen)]
+/// Keeps an artifact store within its limits: see `symphony_lab.pit.stale`.
+#[pyclass(module = "symphony_lab.pit._pit", name = "StaleManager", frozen)]
 pub struct PyStaleManager {
     manager: Arc<StaleManager>,
     periodic: Mutex<Option<Periodic>>,
@@ -287,7 +287,7 @@ impl Drop for PyStaleManager {
 }
 
 /// What a run would do: a decision per artifact, with its rule and value.
-#[pyclass(module = "symphony_lab._pit", name = "StalePlan", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "StalePlan", frozen)]
 pub struct PyPlan {
     plan: Plan,
 }

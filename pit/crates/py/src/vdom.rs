@@ -82,8 +82,8 @@ fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     json.call_method1("loads", (v.to_string(),))
 }
 
-/// One node of a virtual DOM tree; build them with `symphony_lab.vdom.h`.
-#[pyclass(module = "symphony_lab._pit", name = "VNode", frozen)]
+/// One node of a virtual DOM tree; build them with `symphony_lab.pit.h`.
+#[pyclass(module = "symphony_lab.pit._pit", name = "VNode", frozen)]
 pub struct PyVNode {
     node: Arc<Node<Handler>>,
 }
@@ -176,7 +176,7 @@ fn build(
 }
 
 /// ``h(kind, props=None, *children, key=None, on=None)``: a node; see
-/// `symphony_lab.vdom.h`.
+/// `symphony_lab.pit.h`.
 #[pyfunction]
 #[pyo3(signature = (kind, props = None, *children, key = None, on = None))]
 pub fn h(
@@ -273,7 +273,7 @@ impl PyVNode {
 }
 
 /// A mounted tree: each render returns the patches from the last one.
-#[pyclass(module = "symphony_lab._pit", name = "VdomRoot", frozen)]
+#[pyclass(module = "symphony_lab.pit._pit", name = "VdomRoot", frozen)]
 pub struct PyVdomRoot {
     vdom: Mutex<Vdom<Handler>>,
 }

@@ -7,46 +7,18 @@ tuples, batches as numpy arrays, and locks from a dict or a list.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
+from symphony_lab.pit import _pit
+from symphony_lab.pit._pit import ArbiterPolicy, Conflict, Priority, ResourceLock, Verdict
+from symphony_lab.pit.errors import UnknownNameError
 
-from symphony_lab import _pit
-from symphony_lab._pit import ResourceLock
-from symphony_lab.errors import UnknownNameError
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-POLICIES = (
-    "priority",
-    "round_robin",
-    "weighted_random",
-    "least_loaded",
-    "quality_first",
-    "ucb1",
-    "thompson",
-)
-
-
-class Priority(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    NORMAL = "normal"
-    LOW = "low"
-    BACKGROUND = "background"
-
-
-class Conflict(StrEnum):
-    MODEL_CONTENTION = "model_contention"
-    MEMORY_PRESSURE = "memory_pressure"
-    CPU_SATURATION = "cpu_saturation"
-    COST_LIMIT = "cost_limit"
-
-
-class Verdict(StrEnum):
-    GRANTED = "granted"
-    DENIED = "denied"
-    DEFERRED = "deferred"
+#: The choice policies, by name.
+POLICIES = tuple(ArbiterPolicy)
 
 
 class Decision(NamedTuple):
@@ -118,6 +90,10 @@ class Arbiter(_pit.Arbiter):
     def choose_many(self, n: int) -> npt.NDArray[np.uint32]:
         """``n`` choices with no outcomes in between, as candidate indices
         (``arbiter.candidates[i]`` is the name)."""
+        # numpy only for the batch calls: extension processes import the Pit
+        # and start faster without it.
+        import numpy as np
+
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         return np.frombuffer(self._choose_many(n), dtype="<u4")
@@ -133,6 +109,8 @@ class Arbiter(_pit.Arbiter):
     ) -> None:
         """Records many outcomes at once, all or none; ``candidates`` are
         indices or names."""
+        import numpy as np  # see choose_many
+
         names = {name: i for i, name in enumerate(self.candidates)}
         index = [
             names[c] if isinstance(c, str) and c in names else c
@@ -210,6 +188,7 @@ class Arbiter(_pit.Arbiter):
 __all__ = [
     "POLICIES",
     "Arbiter",
+    "ArbiterPolicy",
     "Conflict",
     "Decision",
     "Priority",

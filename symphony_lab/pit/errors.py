@@ -1,4 +1,4 @@
-"""Exception classes raised by the Pit.
+"""Exception classes raised by the Pit (the binding raises these).
 
 They live in Python so that they can subclass the standard library's own
 classes: a ``CycleError`` is a ``graphlib.CycleError``, a ``StateError`` a
@@ -28,8 +28,12 @@ class StateError(PitError, ValueError):
     """A task cannot make the requested transition from its current state."""
 
 
-class TaskNotFoundError(PitError, KeyError):
-    """No task has the given key."""
+class TaskNotFoundError(PitError, KeyError, ValueError):
+    """No task has the given key.
+
+    A ``KeyError`` as a lookup, and a ``ValueError`` as ``graphlib`` raises
+    for a node that was never added, so code written for either catches it.
+    """
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -114,33 +118,6 @@ class StoreFull(ArtifactError, OSError):
     happen, and everything stored before it is intact."""
 
 
-__all__ = [
-    "ArbiterError",
-    "ArtifactError",
-    "CheckpointError",
-    "ConductorError",
-    "ConductorFileError",
-    "CorruptArtifact",
-    "CycleError",
-    "DuplicateTaskError",
-    "LeaseError",
-    "LockError",
-    "LockTimeout",
-    "PitError",
-    "PoolClosed",
-    "PoolError",
-    "PoolTimeout",
-    "StaleError",
-    "StateError",
-    "StoreFormatError",
-    "StoreFull",
-    "TaskNotFoundError",
-    "UnknownArtifact",
-    "UnknownFunctionError",
-    "UnknownNameError",
-]
-
-
 class BusError(PitError):
     """The Stage's IPC bus failed: a bad frame, a closed socket, a timeout."""
 
@@ -178,55 +155,33 @@ class RemoteError(BusError):
         self.remote_traceback = remote_traceback
 
 
-class ExtensionError(PitError):
-    """An extension on the Stage could not do what was asked.
-
-    ``extension`` names it; ``log_tail`` holds the last lines it wrote, when known.
-    """
-
-    def __init__(self, message: str, extension: str = "", log_tail: str = "") -> None:
-        super().__init__(message)
-        self.extension = extension
-        self.log_tail = log_tail
-
-
-class ExtensionCrashed(ExtensionError):
-    """The extension's process died (a signal, or an exit) while calls were in flight."""
-
-
-class ExtensionTimeout(ExtensionError, TimeoutError):
-    """A call passed its deadline, or the extension stopped answering heartbeats (a hang)."""
-
-
-class ExtensionOOM(ExtensionError, MemoryError):
-    """The extension ran out of the memory its manifest allows."""
-
-
-class ExtensionUnavailable(ExtensionError):
-    """The extension is stopped, or restarted too often and was given up."""
-
-
-class ExtensionCallError(ExtensionError):
-    """The extension's function raised; ``remote_type`` and ``remote_traceback`` say what."""
-
-    def __init__(
-        self, message: str, extension: str = "", remote_type: str = "", remote_traceback: str = ""
-    ) -> None:
-        super().__init__(message, extension)
-        self.remote_type = remote_type
-        self.remote_traceback = remote_traceback
-
-
-class ManifestError(PitError, ValueError):
-    """A ``symphony.toml`` is invalid; the message names file, field and what was expected."""
-
-
-class ConductorError(Exception):
-    """A Conductor cannot do what was asked: an unknown environment, or an
-    observation that does not fit it."""
-
-
-class ConductorFileError(ConductorError, ValueError):
-    """A saved Conductor cannot be loaded: the file is missing, truncated,
-    corrupt, not a Conductor, or from an incompatible version; the message
-    names which."""
+__all__ = [
+    "ArbiterError",
+    "ArtifactError",
+    "BusClosed",
+    "BusError",
+    "BusTimeout",
+    "CallCancelled",
+    "CheckpointError",
+    "CorruptArtifact",
+    "CycleError",
+    "DuplicateTaskError",
+    "FrameError",
+    "LeaseError",
+    "LockError",
+    "LockTimeout",
+    "PitError",
+    "PoolClosed",
+    "PoolError",
+    "PoolTimeout",
+    "ProtocolMismatch",
+    "RemoteError",
+    "StaleError",
+    "StateError",
+    "StoreFormatError",
+    "StoreFull",
+    "TaskNotFoundError",
+    "UnknownArtifact",
+    "UnknownFunctionError",
+    "UnknownNameError",
+]

@@ -1,5 +1,8 @@
 """The level model: a typed planning problem with a story.
 
+Function Quest's levels and the Stage's goal runs are both levels: the
+Conductor and the planner read them the same way.
+
 Artifact *kinds* are what functions read, consume and produce. A state is
 the set of kinds held. A call of a function needs every kind it reads or
 consumes; it removes what it consumes and adds what it produces. The level
@@ -19,10 +22,19 @@ from typing import Any, Literal
 
 import tomli_w
 
-from function_quest.errors import LevelError
-
-#: Bumped when the level schema changes meaning; saved Conductors record it.
+#: Bumped when the level schema changes meaning.
 LEVEL_SCHEMA_VERSION = 1
+
+
+class LevelError(ValueError):
+    """A level is malformed; the message starts with the field at fault,
+    e.g. ``functions[2].cost: must be >= 0, got -1``."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
 
 Importance = Literal["essential", "recommended", "optional"]
 IMPORTANCE: tuple[Importance, ...] = ("essential", "recommended", "optional")
@@ -227,12 +239,14 @@ def _from_dict(data: Mapping[str, Any]) -> Level:
         _unknown(where, f, _FUNCTION_FIELDS)
         if "name" not in f:
             raise LevelError(f"{where}name", "missing")
-        numbers = {
+        # The numeric and kind-list fields given, each checked; the rest keep
+        # Function's defaults.
+        checked: dict[str, Any] = {
             k: _number(f"{where}{k}", f[k])
             for k in ("cost", "latency", "failure", "warmup", "quality")
             if k in f
         }
-        lists = {
+        checked |= {
             k: _strings(f"{where}{k}", f[k]) for k in ("reads", "consumes", "produces") if k in f
         }
         functions.append(
@@ -241,8 +255,7 @@ def _from_dict(data: Mapping[str, Any]) -> Level:
                 returns=f.get("returns", ""),
                 fallback_for=f.get("fallback_for"),
                 reverse=bool(f.get("reverse", False)),
-                **numbers,  # type: ignore[arg-type]
-                **lists,  # type: ignore[arg-type]
+                **checked,
             )
         )
     return Level(

@@ -1,8 +1,10 @@
 """``symphony.toml``: what an extension is, offers, needs and may do.
 
-Validated with pydantic. A bad manifest raises :class:`ManifestError` naming
-the file, the field and what was expected; :func:`manifest_schema` exports
-the JSON Schema that editors use to complete and check manifests.
+The contract between an extension and the host that runs it: the SDK reads
+it in the extension's process, the Stage reads it on the host. Validated with
+pydantic. A bad manifest raises :class:`ManifestError` naming the file, the
+field and what was expected; :func:`manifest_schema` exports the JSON Schema
+that editors use to complete and check manifests.
 """
 
 from __future__ import annotations
@@ -10,14 +12,20 @@ from __future__ import annotations
 import keyword
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from symphony_lab.errors import ManifestError
+from symphony_lab.pit import PitError
 
 MANIFEST_NAME = "symphony.toml"
+
+
+class ManifestError(PitError, ValueError):
+    """A ``symphony.toml`` is invalid; the message names file, field and what was expected."""
+
 
 # semver.org's grammar: MAJOR.MINOR.PATCH, optional pre-release and build.
 _SEMVER = re.compile(
@@ -121,7 +129,7 @@ class Permissions(_Strict):
     model: Grant = Grant(read="allow", execute="allow")
 
     def allows(self, domain: str, access: str) -> bool:
-        return getattr(getattr(self, domain), access) == "allow"
+        return bool(getattr(getattr(self, domain), access) == "allow")
 
 
 class Resources(_Strict):
@@ -231,7 +239,7 @@ class Manifest(_Strict):
         raise KeyError(f"extension {self.name!r} has no function {name!r}")
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
@@ -269,10 +277,10 @@ def load_manifest(path: str | Path) -> Manifest:
         raise ManifestError(f"{path}: not valid TOML: {e}") from None
     if "folder" in data:
         raise ManifestError(f"{path}: field 'folder': unknown field")
-    m = parse_manifest(data, path)
-    m = m.model_copy(update={"folder": path.parent.resolve()})
+    folder = path.parent.resolve()
+    m = parse_manifest(data, path).model_copy(update={"folder": folder})
     if m.executable is not None:
-        exe = m.folder / m.executable
+        exe = folder / m.executable
         if not exe.is_file():
             raise ManifestError(
                 f"{path}: field 'executable': expected a file, {exe} does not exist"

@@ -11,39 +11,15 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Generator
-from enum import StrEnum
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self, Unpack
 
-from symphony_lab import _pit
-from symphony_lab._pit import Lease
-from symphony_lab.errors import PoolError
+from symphony_lab.pit import _pit
+from symphony_lab.pit._pit import Health, InstanceState, Lease, Reason
+from symphony_lab.pit.errors import PoolError
 
-
-class InstanceState(StrEnum):
-    COLD = "cold"
-    WARMING = "warming"
-    IDLE = "idle"
-    BUSY = "busy"
-    COOLING = "cooling"
-    FAILED = "failed"
-
-
-class Reason(StrEnum):
-    USER_REQUEST = "user_request"
-    IDLE_TIMEOUT = "idle_timeout"
-    HEALTH_CHECK_FAILURE = "health_check_failure"
-    RESOURCE_PRESSURE = "resource_pressure"
-    PREDICTIVE_PREWARM = "predictive_prewarm"
-    SCHEDULED_COOLDOWN = "scheduled_cooldown"
-    ERROR_RECOVERY = "error_recovery"
-
-
-class Health(StrEnum):
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    UNHEALTHY = "unhealthy"
-    UNKNOWN = "unknown"
+if TYPE_CHECKING:
+    from symphony_lab.pit._pit import PoolOptions
 
 
 class PoolEvent(NamedTuple):
@@ -85,41 +61,24 @@ class PoolManager(_pit.PoolManager):
     def __new__(
         cls,
         *,
-        memory_budget: int | None = None,
-        eviction: str = "lru",
-        clock: str = "wall",
-        start: float = 0.0,
-        rate_tau: float = 60.0,
-        prewarm_horizon: float = 30.0,
-        prewarm_threshold: float = 1.0,
-        predictive: bool = False,
-        event_capacity: int = 10_000,
         on_event: Callable[[PoolEvent], object] | None = None,
         health_check: HealthCheck | None = None,
         reaper_interval: float | None = 1.0,
-    ) -> PoolManager:
+        **options: Unpack[PoolOptions],
+    ) -> Self:
         wrapped = None if on_event is None else _event_forwarder(on_event)
-        return super().__new__(
-            cls,
-            memory_budget=memory_budget,
-            eviction=eviction,
-            clock=clock,
-            start=start,
-            rate_tau=rate_tau,
-            prewarm_horizon=prewarm_horizon,
-            prewarm_threshold=prewarm_threshold,
-            predictive=predictive,
-            event_capacity=event_capacity,
-            on_event=wrapped,
-        )
+        return super().__new__(cls, on_event=wrapped, **options)
 
     def __init__(
         self,
         *,
+        on_event: Callable[[PoolEvent], object] | None = None,
         health_check: HealthCheck | None = None,
         reaper_interval: float | None = 1.0,
-        **core: Any,  # the pool's own settings, taken by __new__
+        **options: Unpack[PoolOptions],
     ) -> None:
+        # The core's settings (``options``) were taken by ``__new__``; their
+        # one definition is the binding's, described in ``_pit.pyi``.
         self.health_check = health_check
         # Only a reaper needs a stop signal; simulators make many pools.
         self._stop_reaper: threading.Event | None = None
@@ -164,7 +123,7 @@ class PoolManager(_pit.PoolManager):
 
 def _event_forwarder(on_event: Callable[[PoolEvent], object]) -> Callable[[tuple[Any, ...]], None]:
     def forward(raw: tuple[Any, ...]) -> None:
-        on_event(PoolEvent.of(raw))  # type: ignore[arg-type]
+        on_event(PoolEvent.of(raw))
 
     return forward
 

@@ -1,9 +1,9 @@
 """The Conductor's observation: one encoding for training and for real runs.
 
-Function Quest builds its observations here, and a real run (the Stage) will
-build the same dictionary from live functions and artifacts, so a policy
-trained in the one acts in the other. Every array has a fixed maximum size
-with a padding mask, so one policy serves problems of different sizes.
+Function Quest and a real run on the Stage both observe a :class:`Problem`
+through an :class:`Observer`, so a policy trained in the one acts in the
+other without translation. Every array has a fixed maximum size with a
+padding mask, so one policy serves problems of different sizes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from gymnasium import spaces
+
+from symphony_lab.planning.problem import Problem, State
 
 #: Bumped when the layout changes, so saved policies can refuse a mismatch.
 OBSERVATION_VERSION = 1
@@ -55,10 +58,28 @@ class ObservationSpec:
     #: cost from the state after it; ``MAX_AMOUNT`` where it cannot be called.
     cost_to_go: bool = False
 
-    def space(self) -> Any:
-        """The matching ``gymnasium.spaces.Dict``."""
-        from gymnasium import spaces
+    @classmethod
+    def fitting(
+        cls, problems: Sequence[Problem], *, at_least: int = 32, cost_to_go: bool = False
+    ) -> ObservationSpec:
+        """The smallest spec, of at least ``at_least`` slots each, that holds
+        every one of ``problems``."""
+        return cls(
+            max([at_least, *(len(p) for p in problems)]),
+            max([at_least, *(len(p.kinds) for p in problems)]),
+            cost_to_go,
+        )
 
+    def check_fits(self, problem: Problem) -> None:
+        n_f, n_k = len(problem), len(problem.kinds)
+        if n_f > self.max_functions or n_k > self.max_kinds:
+            raise ValueError(
+                f"level {problem.level.id!r} has {n_f} functions and {n_k} kinds; "
+                f"max_functions={self.max_functions}, max_kinds={self.max_kinds}"
+            )
+
+    def space(self) -> spaces.Dict:
+        """The matching ``gymnasium.spaces.Dict``."""
         f, k = self.max_functions, self.max_kinds
         unit = spaces.Box(0.0, 1.0, (f,), np.float32)
         # Finite bounds, as gymnasium's checker asks; no cost comes near.
@@ -177,3 +198,46 @@ class ObservationSpec:
             obs["warm"][i] = fn.warm
             obs["function_mask"][i] = 1
         return obs
+
+
+class Observer:
+    """Observations of one problem: its fixed arrays made once, then each
+    state's observation on demand."""
+
+    def __init__(self, problem: Problem, spec: ObservationSpec) -> None:
+        spec.check_fits(problem)
+        self.problem = problem
+        self.spec = spec
+        level, kind = problem.level, problem.kinds
+        self.static = spec.static(
+            n_kinds=len(kind),
+            goal=[kind[g.kind] for g in level.goals if g.importance == "essential"],
+            bonus_goal=[kind[g.kind] for g in level.goals if g.importance != "essential"],
+            functions=[
+                FunctionView(
+                    reads=[kind[k] for k in f.reads],
+                    consumes=[kind[k] for k in f.consumes],
+                    produces=[kind[k] for k in f.produces],
+                    cost=f.cost,
+                    failure=f.failure,
+                    warmup=f.warmup,
+                    warm=False,
+                )
+                for f in level.functions
+            ],
+        )
+
+    def observe(
+        self, state: State, cost_to_go: npt.NDArray[np.float64] | None = None
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The observation of ``state``; ``cost_to_go`` is computed from the
+        problem when the spec asks for it and none is given."""
+        if self.spec.cost_to_go and cost_to_go is None:
+            cost_to_go = self.problem.cost_to_go(state)
+        return self.spec.with_state(
+            self.static,
+            held=state.held,
+            warm=state.warm,
+            budget_left=state.budget_left,
+            cost_to_go=cost_to_go,
+        )

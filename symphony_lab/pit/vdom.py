@@ -1,7 +1,7 @@
 """A virtual DOM for research UIs: describe the tree you want on every
 render; the Pit (crate ``pit-vdom``) sends the page only what changed.
 
->>> from symphony_lab.vdom import h, Vdom
+>>> from symphony_lab.pit import h, Vdom
 >>> ui = Vdom()
 >>> patches = ui.render(h("div", {"class": "row"},
 ...     h("button", {"label": "Stop"}, on={"click": stop}),
@@ -21,15 +21,15 @@ import json
 from importlib import resources
 from typing import Any
 
-from symphony_lab._pit import VdomRoot, VNode
-from symphony_lab._pit import h as _h
+from symphony_lab.pit._pit import VdomRoot, VNode
+from symphony_lab.pit._pit import h as _h
 
 MIME = "application/vnd.symphony.vdom.v1+json"
 
 
 def _registry() -> dict[str, list[str]]:
-    # Read beside the package, not through symphony_lab.widgets (which imports this module).
-    text = resources.files("symphony_lab").joinpath("widgets/components.json").read_text()
+    # The front end bundles the same file (js/src/components.ts).
+    text = resources.files("symphony_lab.pit").joinpath("components.json").read_text()
     found: dict[str, list[str]] = json.loads(text)
     return found
 

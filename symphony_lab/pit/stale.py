@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from symphony_lab._pit import ArtifactStore, DagTracker, StalePlan
-from symphony_lab._pit import StaleManager as _StaleManager
+from symphony_lab.pit._pit import ArtifactStore, DagTracker, StalePlan
+from symphony_lab.pit._pit import StaleManager as _StaleManager
 
 if TYPE_CHECKING:
     import fsspec
@@ -93,6 +93,8 @@ class FsspecArchive:
     ``objects/ab/<rest>.zst|.raw`` and ``meta/ab/<rest>.json``."""
 
     def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
+        # fsspec and pandas load on first use: every process that touches
+        # the Pit (an extension's, say) would pay for them otherwise.
         import fsspec
 
         if fs is None:
@@ -145,9 +147,11 @@ class StaleReport:
     plan: StalePlan | None = None
 
 
-def plan_frame(plan: StalePlan, decision: str | None = None) -> pd.DataFrame:
+def plan_frame(
+    plan: StalePlan, decision: Literal["keep", "archive", "delete"] | None = None
+) -> pd.DataFrame:
     """A plan as a table: hash, decision, rule, value, stored_size."""
-    import pandas as pd
+    import pandas as pd  # see FsspecArchive
 
     return pd.DataFrame(
         plan.rows(decision), columns=["hash", "decision", "rule", "value", "stored_size"]

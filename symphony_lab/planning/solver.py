@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import random
 import warnings
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from function_quest.level import Level, needed_kinds
-from symphony_lab._pit import quest_expected, quest_solve
+from symphony_lab.pit import quest_expected, quest_solve
+from symphony_lab.planning.level import Level
+from symphony_lab.planning.problem import Problem
+
+#: A level, or the same level compiled once (cheaper to plan on repeatedly).
+Levelish = Level | Problem
 
 
 @dataclass(frozen=True)
@@ -45,55 +50,38 @@ class Plan:
         return self.cost - self.bonus
 
 
-def relevant_functions(level: Level) -> list[int]:
-    """Indices of the functions that can matter for some goal: those that
-    produce a kind in the backward closure of the goals through the needs of
-    producers. The rest (distractors, dead ends) never help a plan, so the
-    search leaves them out."""
-    relevant = needed_kinds(level, [g.kind for g in level.goals])
-    return [i for i, f in enumerate(level.functions) if set(f.produces) & relevant]
+def compiled(level: Levelish) -> Problem:
+    """``level`` compiled, or as it is when it already is."""
+    return level if isinstance(level, Problem) else Problem(level)
 
 
-class Compiled:
-    """A level as bit masks, for the search; only its relevant functions."""
+class _Pruned:
+    """A problem's relevant functions only, as the search takes them."""
 
-    def __init__(self, level: Level, *, prune: bool = True) -> None:
-        if len(level.kinds) > 64:
-            raise ValueError(
-                f"the solver plans over at most 64 kinds; {level.id!r} has {len(level.kinds)}"
-            )
-        self.level = level
-        self.kinds = {k: i for i, k in enumerate(level.kinds)}
-        bits = self.bits
-        self.index = relevant_functions(level) if prune else list(range(len(level.functions)))
-        functions = [level.functions[i] for i in self.index]
-        self.needs = [bits(f.needs) for f in functions]
-        self.consumes = [bits(f.consumes) for f in functions]
-        self.produces = [bits(f.produces) for f in functions]
-        self.cost = [f.cost for f in functions]
-        self.warmup = [f.warmup for f in functions]
-        self.essential = bits(level.essential)
-        self.extras = [
-            (bits([g.kind]), g.reward) for g in level.goals if g.importance != "essential"
-        ]
-        self.max_bonus = sum(r for _, r in self.extras)
-        self.start = bits(level.initial)
+    def __init__(self, p: Problem) -> None:
+        self.index = p.relevant
+        pick = self.index
+        self.needs = [p.needs[f] for f in pick]
+        self.consumes = [p.consumes[f] for f in pick]
+        self.produces = [p.produces[f] for f in pick]
+        self.cost = [p.cost[f] for f in pick]
+        self.warmup = [p.warmup[f] for f in pick]
+        self.failure = [p.failure[f] for f in pick]
+        self.names = [p.names[f] for f in pick]
 
-    def bits(self, kinds: Iterable[str]) -> int:
-        mask = 0
-        for k in kinds:
-            mask |= 1 << self.kinds[k]
-        return mask
 
-    def bonus(self, held: int) -> float:
-        return sum((r for bit, r in self.extras if held & bit), 0.0)
+_PRUNED: weakref.WeakKeyDictionary[Problem, _Pruned] = weakref.WeakKeyDictionary()
 
-    def kinds_of(self, mask: int) -> frozenset[str]:
-        return frozenset(k for k, i in self.kinds.items() if mask >> i & 1)
+
+def _pruned(p: Problem) -> _Pruned:
+    found = _PRUNED.get(p)
+    if found is None:
+        found = _PRUNED[p] = _Pruned(p)
+    return found
 
 
 def solve(
-    level: Level,
+    level: Levelish,
     *,
     budget: float | None = None,
     held: Iterable[str] | None = None,
@@ -105,37 +93,42 @@ def solve(
     functions in ``warm`` already warm (to replan mid-episode). Failure
     probabilities are ignored: every call succeeds. The search runs in the
     Pit (``pit-quest``), over the level's relevant functions only."""
-    c = Compiled(level)
+    p = compiled(level)
     if held is not None:
-        unknown = sorted(set(held) - set(level.kinds))
+        unknown = sorted(set(held) - set(p.kinds))
         if unknown:
             raise KeyError(f"held names unknown kinds: {unknown}")
-        c.start = c.bits(held)
-    names = [level.functions[i].name for i in c.index]
+    start = p.start if held is None else p.bits(held)
+    return solve_from(p, start, p.function_bits(warm), budget)
+
+
+def solve_from(p: Problem, held: int, warm: int = 0, budget: float | None = None) -> Plan | None:
+    """``solve`` from a state in bits: kinds ``held``, functions ``warm``."""
+    q = _pruned(p)
     warm_mask = 0
-    for name in warm:
-        if name in names:
-            warm_mask |= 1 << names.index(name)
+    for i, f in enumerate(q.index):
+        if warm >> f & 1:
+            warm_mask |= 1 << i
     found = quest_solve(
-        c.needs,
-        c.consumes,
-        c.produces,
-        c.cost,
-        c.warmup,
-        c.essential,
-        c.extras,
-        c.start,
+        q.needs,
+        q.consumes,
+        q.produces,
+        q.cost,
+        q.warmup,
+        p.essential,
+        p.extras,
+        held,
         warm_mask,
-        level.budget if budget is None else budget,
+        p.level.budget if budget is None else budget,
     )
     if found is None:
         return None
     calls, cost, bonus, end_held = found
-    return Plan(tuple(names[f] for f in calls), cost, bonus, c.kinds_of(end_held))
+    return Plan(tuple(q.names[f] for f in calls), cost, bonus, p.kinds_of(end_held))
 
 
 def expected_optimum(
-    level: Level, *, max_states: int = 200_000, episodes: int = 200, seed: int = 0
+    level: Levelish, *, max_states: int = 200_000, episodes: int = 200, seed: int = 0
 ) -> Plan | None:
     """The best policy on a level whose calls can fail: its expected cost and
     bonus, budget aside, and its calls when every call succeeds; ``None`` when
@@ -153,21 +146,23 @@ def expected_optimum(
     - beyond that, the mean cost over ``episodes`` sampled runs of replanning
       with the exact solver after each failure, an estimate named as such.
     """
-    if not any(f.failure > 0 for f in level.functions):
-        return solve(level, budget=float("inf"))
-    if not any(f.failure > 0 and f.warmup > 0 for f in level.functions):
-        return _as(solve(expected_costs(level), budget=float("inf")), "retry")
-    c = Compiled(level)
+    p = compiled(level)
+    fs = p.level.functions
+    if not any(f.failure > 0 for f in fs):
+        return solve(p, budget=float("inf"))
+    if not any(f.failure > 0 and f.warmup > 0 for f in fs):
+        return _as(solve(expected_costs(p.level), budget=float("inf")), "retry")
+    q = _pruned(p)
     found = quest_expected(
-        c.needs,
-        c.consumes,
-        c.produces,
-        c.cost,
-        c.warmup,
-        [level.functions[i].failure for i in c.index],
-        c.essential,
-        c.extras,
-        c.start,
+        q.needs,
+        q.consumes,
+        q.produces,
+        q.cost,
+        q.warmup,
+        q.failure,
+        p.essential,
+        p.extras,
+        p.start,
         0,
         max_states,
     )
@@ -175,14 +170,14 @@ def expected_optimum(
         return None
     if isinstance(found, str):
         warnings.warn(
-            f"value iteration on {level.id!r} gave up ({found}); "
+            f"value iteration on {p.level.id!r} gave up ({found}); "
             "sampling the exact replanner instead",
             stacklevel=2,
         )
-        return _replanning(level, episodes, seed)
+        return _replanning(p, episodes, seed)
     calls, cost, bonus, _ = found
-    names = tuple(level.functions[c.index[f]].name for f in calls)
-    return Plan(names, cost, bonus, _held_after(level, names), "value_iteration")
+    names = tuple(q.names[f] for f in calls)
+    return Plan(names, cost, bonus, _held_after(p.level, names), "value_iteration")
 
 
 def expected_costs(level: Level) -> Level:
@@ -209,65 +204,63 @@ def _held_after(level: Level, calls: Iterable[str]) -> frozenset[str]:
     return frozenset(held)
 
 
-def _replanning(level: Level, episodes: int, seed: int, max_calls: int = 100_000) -> Plan | None:
+def _replanning(p: Problem, episodes: int, seed: int, max_calls: int = 100_000) -> Plan | None:
     """Replanning with the exact solver after each failure, sampled. A run
     that has not won after ``max_calls`` calls is refused, not averaged in."""
-    first = solve(level, budget=float("inf"))
+    first = solve_from(p, p.start, 0, float("inf"))
     if first is None:
         return None
     rng = random.Random(seed)
-    essential = set(level.essential)
-    extras = {g.kind: g.reward for g in level.goals if g.importance != "essential"}
     costs, bonuses = [], []
     for _ in range(episodes):
-        held, warm, cost = set(level.initial), set[str](), 0.0
+        held, warm, cost = p.start, 0, 0.0
         for _ in range(max_calls):
-            if essential <= held:
+            if p.essential & ~held == 0:
                 break
-            plan = solve(level, held=held, warm=warm, budget=float("inf"))
+            plan = solve_from(p, held, warm, float("inf"))
             if plan is None:
                 return None  # a failure can strand the replanner: no sure win
-            f = level.function(plan.calls[0])
-            cost += f.cost + (0.0 if f.name in warm else f.warmup)
-            if rng.random() < f.failure:
-                warm.discard(f.name)
+            f = p.index[plan.calls[0]]
+            cost += p.cost[f] + (0.0 if warm >> f & 1 else p.warmup[f])
+            if rng.random() < p.failure[f]:
+                warm &= ~(1 << f)
             else:
-                held = (held - set(f.consumes)) | set(f.produces)
-                if f.warmup > 0:
-                    warm.add(f.name)
-        if not essential <= held:
+                held = p.after(f, held)
+                if p.warmup[f] > 0:
+                    warm |= 1 << f
+        if p.essential & ~held:
             raise ValueError(
-                f"level {level.id!r}: a replanning run had not won after {max_calls} calls; "
+                f"level {p.level.id!r}: a replanning run had not won after {max_calls} calls; "
                 "its failures are too likely to estimate the expected cost by sampling"
             )
         costs.append(cost)
-        bonuses.append(sum(r for k, r in extras.items() if k in held))
+        bonuses.append(p.bonus(held))
     mean = sum(costs) / len(costs)
     return Plan(first.calls, mean, sum(bonuses) / len(bonuses), first.held, "replanning")
 
 
-def brute_force(level: Level, *, max_calls: int) -> Plan | None:
+def brute_force(level: Levelish, *, max_calls: int) -> Plan | None:
     """Every call sequence up to ``max_calls`` long, tried in turn: the
     oracle the solver is tested against on small levels."""
-    c = Compiled(level, prune=False)
+    p = compiled(level)
+    budget = p.level.budget + 1e-9
     best: Plan | None = None
-    stack: list[tuple[int, int, float, tuple[str, ...]]] = [(c.start, 0, 0.0, ())]
+    stack: list[tuple[int, int, float, tuple[str, ...]]] = [(p.start, 0, 0.0, ())]
     while stack:
         held, warm, cost, calls = stack.pop()
-        if held & c.essential == c.essential:
-            plan = Plan(calls, cost, c.bonus(held), c.kinds_of(held))
+        if held & p.essential == p.essential:
+            plan = Plan(calls, cost, p.bonus(held), p.kinds_of(held))
             if best is None or plan.objective < best.objective - 1e-9:
                 best = plan
             continue
         if len(calls) == max_calls:
             continue
-        for f, needs in enumerate(c.needs):
+        for f, needs in enumerate(p.needs):
             if held & needs != needs:
                 continue
-            ncost = cost + c.cost[f] + (0.0 if warm >> f & 1 else c.warmup[f])
-            if ncost > level.budget + 1e-9:
+            ncost = cost + p.cost[f] + (0.0 if warm >> f & 1 else p.warmup[f])
+            if ncost > budget:
                 continue
-            nwarm = warm | (1 << f) if c.warmup[f] > 0 else warm
-            nheld = (held & ~c.consumes[f]) | c.produces[f]
-            stack.append((nheld, nwarm, ncost, (*calls, level.functions[f].name)))
+            nwarm = warm | (1 << f) if p.warmup[f] > 0 else warm
+            stack.append((p.after(f, held), nwarm, ncost, (*calls, p.names[f])))
     return best

@@ -1,77 +1,204 @@
-"""Type stubs for the compiled Pit (``symphony_lab._pit``)."""
+"""Type stubs for the compiled Pit (``symphony_lab.pit._pit``), checked
+against it by mypy's stubtest in the test suite."""
 
 import os
 import pathlib
 import sys
-from collections.abc import Buffer, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import StrEnum
 from types import TracebackType
-from typing import Any, BinaryIO, Literal, Self, TypeAlias
+from typing import (
+    Any,
+    BinaryIO,
+    Literal,
+    Self,
+    TypeAlias,
+    TypedDict,
+    Unpack,
+    final,
+    type_check_only,
+)
+
+from typing_extensions import disjoint_base
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:
+    from typing_extensions import Buffer
 
 import networkx
 import numpy as np
 import numpy.typing as npt
 
-Key: TypeAlias = int | str
-Keys: TypeAlias = Sequence[Key] | Iterable[Key] | npt.NDArray[np.integer[Any]]
-Floats: TypeAlias = Sequence[float] | npt.NDArray[np.floating[Any] | np.integer[Any]]
-State: TypeAlias = Literal["pending", "ready", "running", "done", "failed", "skipped", "cancelled"]
+_Key: TypeAlias = int | str
+_Keys: TypeAlias = Sequence[_Key] | Iterable[_Key] | npt.NDArray[np.integer[Any]]
+_Floats: TypeAlias = Sequence[float] | npt.NDArray[np.floating[Any] | np.integer[Any]]
+_TaskStateName: TypeAlias = Literal[
+    "pending", "ready", "running", "done", "failed", "skipped", "cancelled"
+]
+
+__all__ = [
+    "BUS_PROTOCOL",
+    "CHECKPOINT_VERSION",
+    "Arbiter",
+    "ArbiterPolicy",
+    "ArtifactBuffer",
+    "ArtifactStore",
+    "BusConnection",
+    "BusEndpoint",
+    "BusListener",
+    "Conflict",
+    "DagTracker",
+    "Eviction",
+    "Health",
+    "InstanceState",
+    "Lease",
+    "PoolManager",
+    "Priority",
+    "QuestEpisode",
+    "Reason",
+    "ResourceLock",
+    "StaleManager",
+    "StalePlan",
+    "TaskState",
+    "VNode",
+    "VdomRoot",
+    "Verdict",
+    "__version__",
+    "decode_frame",
+    "encode_frame",
+    "h",
+    "network_isolation",
+    "quest_expected",
+    "quest_h_add",
+    "quest_solve",
+    "spawn_process",
+]
 
 __version__: str
 CHECKPOINT_VERSION: int
 
+# -- enums: built at import from the Rust enums ----------------------------------
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+class InstanceState(StrEnum):
+    COLD = "cold"
+    WARMING = "warming"
+    IDLE = "idle"
+    BUSY = "busy"
+    COOLING = "cooling"
+    FAILED = "failed"
+
+class Reason(StrEnum):
+    USER_REQUEST = "user_request"
+    IDLE_TIMEOUT = "idle_timeout"
+    HEALTH_CHECK_FAILURE = "health_check_failure"
+    RESOURCE_PRESSURE = "resource_pressure"
+    PREDICTIVE_PREWARM = "predictive_prewarm"
+    SCHEDULED_COOLDOWN = "scheduled_cooldown"
+    ERROR_RECOVERY = "error_recovery"
+
+class Health(StrEnum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+class Eviction(StrEnum):
+    LRU = "lru"
+    LFU = "lfu"
+    LARGEST = "largest"
+
+class ArbiterPolicy(StrEnum):
+    PRIORITY = "priority"
+    ROUND_ROBIN = "round_robin"
+    WEIGHTED_RANDOM = "weighted_random"
+    LEAST_LOADED = "least_loaded"
+    QUALITY_FIRST = "quality_first"
+    UCB1 = "ucb1"
+    THOMPSON = "thompson"
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+    BACKGROUND = "background"
+
+class Conflict(StrEnum):
+    MODEL_CONTENTION = "model_contention"
+    MEMORY_PRESSURE = "memory_pressure"
+    CPU_SATURATION = "cpu_saturation"
+    COST_LIMIT = "cost_limit"
+
+class Verdict(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    DEFERRED = "deferred"
+
+@final
 class DagTracker:
     """A DAG of tasks with states, a ready set and incremental cycle refusal."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
     def __len__(self) -> int: ...
-    def __iter__(self) -> Iterator[Key]: ...
-    def __contains__(self, key: object) -> bool: ...
+    def __iter__(self) -> Iterator[_Key]: ...
+    def __contains__(self, key: object, /) -> bool: ...
     @property
     def edge_count(self) -> int: ...
 
     # building
-    def add_task(self, key: Key, *, cost: float = 0.0, payload: object | None = None) -> None: ...
-    def add_tasks(self, keys: Keys, *, costs: Floats | None = None) -> None: ...
-    def add_edge(self, src: Key, dst: Key) -> bool: ...
+    def add_task(self, key: _Key, *, cost: float = 0.0, payload: object | None = None) -> None: ...
+    def add_tasks(self, keys: _Keys, *, costs: _Floats | None = None) -> None: ...
+    def add_edge(self, src: _Key, dst: _Key) -> bool: ...
     def add_edges(
         self,
-        src: Keys | Iterable[tuple[Key, Key]] | npt.NDArray[np.integer[Any]],
-        dst: Keys | None = None,
+        src: _Keys | Iterable[tuple[_Key, _Key]] | npt.NDArray[np.integer[Any]],
+        dst: _Keys | None = None,
     ) -> int: ...
-    def add(self, node: Key, *predecessors: Key) -> None: ...
+    def add(self, node: _Key, *predecessors: _Key) -> None: ...
 
     # states
-    def state(self, key: Key) -> State: ...
-    def cost(self, key: Key) -> float: ...
-    def payload(self, key: Key) -> object | None: ...
-    def counts(self) -> dict[State, int]: ...
+    def state(self, key: _Key) -> _TaskStateName: ...
+    def cost(self, key: _Key) -> float: ...
+    def payload(self, key: _Key) -> object | None: ...
+    def counts(self) -> dict[_TaskStateName, int]: ...
     def state_codes(self) -> bytes: ...
-    def ready(self) -> list[Key]: ...
-    def take_ready(self, n: int | None = None) -> list[Key]: ...
-    def start(self, key: Key) -> None: ...
-    def done(self, key: Key, *more: Key) -> list[Key]: ...
-    def done_many(self, keys: Keys) -> list[Key]: ...
-    def fail(self, key: Key, policy: Literal["block", "skip"] = "block") -> None: ...
-    def retry(self, key: Key) -> None: ...
-    def cancel(self, key: Key) -> None: ...
+    def ready(self) -> list[_Key]: ...
+    def take_ready(self, n: int | None = None) -> list[_Key]: ...
+    def start(self, key: _Key) -> None: ...
+    def done(self, key: _Key | None = None, *more: _Key) -> list[_Key]: ...
+    def done_many(self, keys: _Keys) -> list[_Key]: ...
+    def fail(self, key: _Key, policy: Literal["block", "skip"] = "block") -> None: ...
+    def retry(self, key: _Key) -> None: ...
+    def cancel(self, key: _Key) -> None: ...
 
     # graphlib.TopologicalSorter protocol
     def prepare(self) -> None: ...
     def is_active(self) -> bool: ...
-    def get_ready(self) -> tuple[Key, ...]: ...
-    def static_order(self) -> list[Key]: ...
+    def __bool__(self) -> bool: ...
+    def get_ready(self) -> tuple[_Key, ...]: ...
+    def static_order(self) -> list[_Key]: ...
 
     # queries
-    def topological_order(self) -> list[Key]: ...
-    def ancestors(self, key: Key) -> set[Key]: ...
-    def descendants(self, key: Key) -> set[Key]: ...
-    def predecessors(self, key: Key) -> list[Key]: ...
-    def successors(self, key: Key) -> list[Key]: ...
-    def critical_path(self) -> tuple[float, list[Key]]: ...
-    def keys(self) -> list[Key]: ...
-    def edges(self) -> list[tuple[Key, Key]]: ...
+    def topological_order(self) -> list[_Key]: ...
+    def ancestors(self, key: _Key) -> set[_Key]: ...
+    def descendants(self, key: _Key) -> set[_Key]: ...
+    def predecessors(self, key: _Key) -> list[_Key]: ...
+    def successors(self, key: _Key) -> list[_Key]: ...
+    def critical_path(self) -> tuple[float, list[_Key]]: ...
+    def keys(self) -> list[_Key]: ...
+    def edges(self) -> list[tuple[_Key, _Key]]: ...
     def layout(self) -> dict[str, Any]: ...
-    def subgraph(self, keys: Keys) -> DagTracker: ...
+    def subgraph(self, keys: _Keys) -> DagTracker: ...
 
     # serialisation
     def to_bytes(self) -> bytes: ...
@@ -79,28 +206,39 @@ class DagTracker:
     def from_bytes(data: bytes | bytearray | memoryview) -> DagTracker: ...
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
     def to_json(self) -> str: ...
-    def to_networkx(self) -> networkx.DiGraph: ...
+    def to_networkx(self) -> networkx.DiGraph[_Key]: ...
 
-InstanceStateName: TypeAlias = Literal["cold", "warming", "idle", "busy", "cooling", "failed"]
-HealthName: TypeAlias = Literal["healthy", "degraded", "unhealthy", "unknown"]
-RawEvent: TypeAlias = tuple[int, float, str, int, str, str, str]
+_InstanceStateName: TypeAlias = Literal["cold", "warming", "idle", "busy", "cooling", "failed"]
+_HealthName: TypeAlias = Literal["healthy", "degraded", "unhealthy", "unknown"]
+_RawEvent: TypeAlias = tuple[int, float, str, int, str, str, str]
 
+@type_check_only
+class PoolOptions(TypedDict, total=False):
+    """The pool's settings, as keyword arguments, with their defaults:
+    ``memory_budget=None`` (no limit), ``eviction="lru"``, ``clock="wall"``,
+    ``start=0.0``, ``rate_tau=60.0``, ``prewarm_horizon=30.0``,
+    ``prewarm_threshold=1.0``, ``predictive=False``, ``event_capacity=10_000``.
+    The Python subclass passes them through without repeating them."""
+
+    memory_budget: int | None
+    eviction: Literal["lru", "lfu", "largest"] | str
+    clock: Literal["wall", "virtual"] | str
+    start: float
+    rate_tau: float
+    prewarm_horizon: float
+    prewarm_threshold: float
+    predictive: bool
+    event_capacity: int
+
+@disjoint_base
 class PoolManager:
     """Keeps instances of functions warm or cold within a memory budget."""
 
     def __new__(
         cls,
         *,
-        memory_budget: int | None = None,
-        eviction: Literal["lru", "lfu", "largest"] | str = "lru",
-        clock: Literal["wall", "virtual"] | str = "wall",
-        start: float = 0.0,
-        rate_tau: float = 60.0,
-        prewarm_horizon: float = 30.0,
-        prewarm_threshold: float = 1.0,
-        predictive: bool = False,
-        event_capacity: int = 10_000,
-        on_event: Callable[[RawEvent], object] | None = None,
+        on_event: Callable[[_RawEvent], object] | None = None,
+        **options: Unpack[PoolOptions],
     ) -> Self: ...
     def register(
         self,
@@ -110,7 +248,7 @@ class PoolManager:
         warmup: float = 0.0,
         cooldown: float = 0.0,
         memory: int | None = None,
-        idle_timeout: float | None = 300.0,
+        idle_timeout: float | None = ...,
     ) -> None: ...
     def acquire(self, function: str, timeout: float | None = None) -> Lease: ...
     def try_acquire(self, function: str) -> Lease | None: ...
@@ -123,9 +261,9 @@ class PoolManager:
     def advance(self, dt: float) -> float: ...
     def advance_to(self, t: float) -> float: ...
     def next_event_in(self) -> float | None: ...
-    def set_health(self, instance: int, health: HealthName | str) -> None: ...
+    def set_health(self, instance: int, health: _HealthName | str) -> None: ...
     def cool(self, instance: int) -> bool: ...
-    def instances(self, function: str) -> list[tuple[int, InstanceStateName, HealthName]]: ...
+    def instances(self, function: str) -> list[tuple[int, _InstanceStateName, _HealthName]]: ...
     @property
     def functions(self) -> list[str]: ...
     def hot_counts(self) -> list[int]: ...
@@ -143,9 +281,10 @@ class PoolManager:
     def _take(self, function: str, ticket: int) -> Lease | None: ...
     def _cancel(self, ticket: int) -> None: ...
     def _next_timer(self) -> float | None: ...
-    def _events(self, since: int = 0) -> list[RawEvent]: ...
+    def _events(self, since: int = 0) -> list[_RawEvent]: ...
     def _hot_instances(self) -> list[tuple[int, str]]: ...
 
+@final
 class Lease:
     """A held instance; a context manager that releases it on exit."""
 
@@ -177,8 +316,9 @@ class Lease:
     @property
     def state(self) -> Literal["warming", "busy", "failed", "released"]: ...
 
-RawDecision: TypeAlias = tuple[int, str, str, str, str, str, float, str, float]
+_RawDecision: TypeAlias = tuple[int, str, str, str, str, str, float, str, float]
 
+@disjoint_base
 class Arbiter:
     """Chooses among alternatives, admits requests, locks named resources."""
 
@@ -236,12 +376,12 @@ class Arbiter:
     ) -> None: ...
     def _submit(
         self, requester: str, resource: str, amount: float, priority: str
-    ) -> RawDecision: ...
-    def _release(self, request: int) -> list[RawDecision]: ...
-    def _cancel(self, request: int) -> list[RawDecision]: ...
-    def _tick(self) -> list[RawDecision]: ...
+    ) -> _RawDecision: ...
+    def _release(self, request: int) -> list[_RawDecision]: ...
+    def _cancel(self, request: int) -> list[_RawDecision]: ...
+    def _tick(self) -> list[_RawDecision]: ...
     def _stats(self) -> tuple[list[dict[str, Any]], float]: ...
-    def _advance_to(self, t: float) -> list[RawDecision]: ...
+    def _advance_to(self, t: float) -> list[_RawDecision]: ...
     def _lock(
         self, items: list[tuple[str, str]], *, owner: str = "", timeout: float | None = None
     ) -> ResourceLock: ...
@@ -249,6 +389,7 @@ class Arbiter:
         self, items: list[tuple[str, str]], *, owner: str = ""
     ) -> ResourceLock | None: ...
 
+@final
 class ResourceLock:
     """Locks on named resources, held until released; a context manager."""
 
@@ -269,6 +410,7 @@ class ResourceLock:
     @property
     def held(self) -> bool: ...
 
+@final
 class ArtifactBuffer:
     """A blob's bytes as a read-only buffer (a raw blob's file memory-mapped)."""
 
@@ -278,15 +420,16 @@ class ArtifactBuffer:
     if sys.version_info >= (3, 12):
         def __buffer__(self, flags: int, /) -> memoryview: ...
 
+@final
 class ArtifactStore:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         path: str | os.PathLike[str],
         *,
         level: int = 3,
         durable: bool = True,
         cache_bytes: int = ...,
-    ) -> None: ...
+    ) -> Self: ...
     def put(
         self,
         name: str,
@@ -313,7 +456,7 @@ class ArtifactStore:
     def get(self, name: str, version: int | None = None) -> bytes: ...
     def get_by_hash(self, hash_hex: str) -> bytes: ...
     def resolve(self, name: str, version: int | None = None) -> str: ...
-    def __contains__(self, hash_hex: str) -> bool: ...
+    def __contains__(self, hash_hex: object, /) -> bool: ...
     def info(self, hash_hex: str) -> dict[str, Any]: ...
     def history(self, name: str) -> list[tuple[int, str, float]]: ...
     def lineage(self, hash_hex: str) -> list[tuple[str, str]]: ...
@@ -358,9 +501,10 @@ class ArtifactStore:
     @property
     def root(self) -> pathlib.Path: ...
 
+@final
 class StaleManager:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         store: ArtifactStore,
         *,
         grace: float = 3600.0,
@@ -370,7 +514,7 @@ class StaleManager:
         min_quality: float | None = None,
         max_total_bytes: int | None = None,
         preserve_training: bool = True,
-        training_tag: str = "training",
+        training_tag: str = ...,
         keep_tags: list[str] = ...,
         keep_last_versions: int | None = None,
         weights: tuple[float, float, float, float] | None = None,
@@ -379,7 +523,7 @@ class StaleManager:
         archive_dir: str | os.PathLike[str] | None = None,
         archive: Any | None = None,
         roots: Callable[[], list[str]] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def plan(self) -> StalePlan: ...
     def run(self) -> dict[str, Any]: ...
     def restore(self, hash_hex: str) -> None: ...
@@ -392,6 +536,7 @@ class StaleManager:
     @property
     def background_error(self) -> str | None: ...
 
+@final
 class StalePlan:
     def rows(
         self, decision: Literal["keep", "archive", "delete"] | None = None
@@ -407,16 +552,17 @@ class StalePlan:
     def over_limit_bytes(self) -> int: ...
     def __len__(self) -> int: ...
 
+@final
 class VNode:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         kind: str,
         props: dict[str, Any] | None = None,
         children: Iterable[Any] | None = None,
         *,
         key: str | int | None = None,
         on: dict[str, Callable[..., Any]] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def kind(self) -> str: ...
     @property
@@ -442,16 +588,18 @@ def h(
     on: dict[str, Callable[..., Any]] | None = None,
 ) -> VNode: ...
 
+@final
 class VdomRoot:
-    def __init__(self, registry: list[str] | None = None) -> None: ...
+    def __new__(cls, registry: list[str] | None = None) -> Self: ...
     def render(self, node: VNode) -> str: ...
     def reset(self) -> None: ...
     def tree_json(self) -> str | None: ...
     def handler(self, id: int, event: str) -> Callable[..., Any] | None: ...
 
+@final
 class QuestEpisode:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         needs: list[int],
         consumes: list[int],
@@ -464,7 +612,7 @@ class QuestEpisode:
         start: int,
         budget: float,
         names: list[str],
-    ) -> None: ...
+    ) -> Self: ...
     def reset(self, pool: PoolManager, dag: DagTracker, seed: int) -> None: ...
     def step(self, action: int) -> tuple[float, bool, bool, bool, bool]: ...
     @property
@@ -520,15 +668,17 @@ def quest_h_add(
 
 BUS_PROTOCOL: str
 
+@final
 class BusListener:
     """A listening Unix socket for one extension."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None: ...
+    def __new__(cls, path: str | os.PathLike[str]) -> Self: ...
     @property
     def path(self) -> str: ...
     def accept(self, timeout: float, max_frame: int = ...) -> BusConnection: ...
     def close(self) -> None: ...
 
+@final
 class BusConnection:
     """The host's side: pipelined calls by correlation id."""
 
@@ -558,6 +708,7 @@ class BusConnection:
     @property
     def pending(self) -> int: ...
 
+@final
 class BusEndpoint:
     """The extension's side: requests by priority, heartbeats answered while busy."""
 

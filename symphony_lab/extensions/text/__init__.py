@@ -1,0 +1,1 @@
+"""The shipped `text` extension: Regex transforms, splitting and joining of text."""
