@@ -43,37 +43,44 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
+        # Not entered as a context: that would start the extensions' processes.
         stage = Stage(builtin=True, store=ArtifactStore(Path(tmp) / "store"))
-        conductor = Conductor(seed=0)
-        performer = Performer(stage)
-        problem = Problem(performer.level(GOAL, INPUTS))
-        state = performer._state(problem, INPUTS, 0.0)
-        level = problem.level
-        print(f"a goal run over {len(problem)} functions of the shipped extensions, median of")
-        print(f"{args.decisions} decisions, one thread:")
-
-        def through_an_env() -> int:
-            env = conductor.make_env([level], solve_optimal=False)
-            obs, _ = env.reset(seed=0)
-            return conductor.decide(obs, env.unwrapped.action_masks())
-
-        planner = Planner()
-        rows = [
-            ("Conductor, Policy protocol", lambda: conductor.choose(problem, state)),
-            ("Conductor, an env per decision", through_an_env),
-            ("exact planner, Policy protocol", lambda: planner.choose(problem, state)),
-            ("state of the run (per decision)", lambda: performer._state(problem, INPUTS, 0.0)),
-        ]
-        results = {}
-        for name, fn in rows:
-            fn()  # warm: observers and compiled problems are made once per problem
-            results[name] = median_us(fn, args.decisions)
-            print(f"  {name:34s} {results[name]:8.1f} us")
-        ours = results["Conductor, Policy protocol"] + results["state of the run (per decision)"]
-        peer = results["Conductor, an env per decision"]
-        print(f"  Conductor decision (state + choose) / an env per decision = {ours / peer:.2f}x")
-        stage.close()
+        try:
+            _time(stage, args.decisions)
+        finally:
+            stage.close()
     return 0
+
+
+def _time(stage: Stage, decisions: int) -> None:
+    conductor = Conductor(seed=0)
+    performer = Performer(stage)
+    problem = Problem(performer.level(GOAL, INPUTS))
+    state = performer._state(problem, INPUTS, 0.0)
+    level = problem.level
+    print(f"a goal run over {len(problem)} functions of the shipped extensions, median of")
+    print(f"{decisions} decisions, one thread:")
+
+    def through_an_env() -> int:
+        env = conductor.make_env([level], solve_optimal=False)
+        obs, _ = env.reset(seed=0)
+        return conductor.decide(obs, env.unwrapped.action_masks())
+
+    planner = Planner()
+    rows = [
+        ("Conductor, Policy protocol", lambda: conductor.choose(problem, state)),
+        ("Conductor, an env per decision", through_an_env),
+        ("exact planner, Policy protocol", lambda: planner.choose(problem, state)),
+        ("state of the run (per decision)", lambda: performer._state(problem, INPUTS, 0.0)),
+    ]
+    results = {}
+    for name, fn in rows:
+        fn()  # warm: observers and compiled problems are made once per problem
+        results[name] = median_us(fn, decisions)
+        print(f"  {name:34s} {results[name]:8.1f} us")
+    ours = results["Conductor, Policy protocol"] + results["state of the run (per decision)"]
+    peer = results["Conductor, an env per decision"]
+    print(f"  Conductor decision (state + choose) / an env per decision = {ours / peer:.2f}x")
 
 
 if __name__ == "__main__":

@@ -47,9 +47,23 @@ app = typer.Typer(
 )
 ext = typer.Typer(no_args_is_help=True, help="Stage extensions: scaffold, check, list.")
 app.add_typer(ext, name="ext")
-for _plugin in entry_points(group="symphony_lab.cli"):
-    app.add_typer(_plugin.load(), name=_plugin.name)
 console = Console(highlight=False)
+
+
+def _add_plugins() -> None:
+    """Sub-commands of other packages; one that cannot load is named and
+    left out, so it cannot take the other commands down with it."""
+    for plugin in entry_points(group="symphony_lab.cli"):
+        try:
+            app.add_typer(plugin.load(), name=plugin.name)
+        except Exception as e:  # any error of another package's import
+            Console(stderr=True).print(
+                f"[yellow]warning:[/] the sub-command {plugin.name!r} ({plugin.value}) "
+                f"cannot load: {escape(repr(e))}"
+            )
+
+
+_add_plugins()
 
 
 class _Fail(Exception):

@@ -50,22 +50,14 @@ class RandomPolicy:
         return int(self.rng.choice(np.flatnonzero(mask)))
 
 
-def call_cost(env: FunctionQuestEnv, a: int, warm: set[str]) -> float:
-    """What calling function ``a`` costs now: its cost, plus its warm-up if cold."""
-    f = env.level.functions[a]
-    return f.cost + (0.0 if f.name in warm else f.warmup)
-
-
 class GreedyPolicy:
     def __call__(self, obs: Observation, mask: npt.NDArray[np.bool_], env: FunctionQuestEnv) -> int:
-        level = env.level
-        held = env.held_kinds()
-        warm = env.warm_functions()
-        missing = needed_kinds(level) - held
+        level, problem, state = env.level, env.problem, env.state()
+        missing = needed_kinds(level) - env.held_kinds()
         legal = _progressing(mask, env)
         useful = [a for a in legal if set(level.functions[a].produces) & missing]
         pool = useful or legal
-        return min(pool, key=lambda a: (call_cost(env, a, warm), a))
+        return min(pool, key=lambda a: (problem.price(a, state), a))
 
 
 def h_add(level: Level, held: set[str]) -> float:

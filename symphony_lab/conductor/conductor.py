@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -123,7 +122,8 @@ class Conductor:
         #: length, solve rate of the episodes that ended (see ``TrainingLog``).
         self.history: list[dict[str, float]] = []
         self._optimizer_state: dict[str, Any] | None = None
-        self._observers: weakref.WeakKeyDictionary[Problem, Observer] = weakref.WeakKeyDictionary()
+        # The observer of the problem a real run decides on, made once per run.
+        self._observer: Observer | None = None
 
     @property
     def net(self) -> ConductorNet:
@@ -192,8 +192,13 @@ class Conductor:
             raise ValueError(f"vec_env must be 'dummy' or 'subproc', not {vec_env!r}")
         seed = self.seed if seed is None else seed
         make = self._factory(env)
+        # One env made here first: a bad spec fails now with its reason, not
+        # later in a worker process.
+        first = make()
         if pretrain is not None:
-            imitate_expert(self, make(), episodes=pretrain_episodes, seed=seed)
+            imitate_expert(self, first, episodes=pretrain_episodes, seed=seed)
+        else:
+            first.close()
         vec_cls = DummyVecEnv if vec_env == "dummy" else SubprocVecEnv
         vec = vec_cls([make for _ in range(n_envs)])
         try:
@@ -359,18 +364,17 @@ class Conductor:
         legal = problem.legal(state)
         if not legal:
             return None
-        observer = self._observer(problem)
+        observer = self._observer_of(problem)
         mask = np.zeros(observer.spec.max_functions, bool)
         mask[[f for f in range(len(problem)) if legal >> f & 1]] = True
         return self.decide(observer.observe(state), mask)
 
-    def _observer(self, problem: Problem) -> Observer:
-        """The observer of ``problem``, made once per problem a run uses."""
-        observer = self._observers.get(problem)
-        if observer is None:
+    def _observer_of(self, problem: Problem) -> Observer:
+        """The observer of ``problem``, kept while the run uses that problem."""
+        if self._observer is None or self._observer.problem is not problem:
             spec = ObservationSpec.fitting([problem], cost_to_go=self.config.cost_to_go)
-            observer = self._observers[problem] = Observer(problem, spec)
-        return observer
+            self._observer = Observer(problem, spec)
+        return self._observer
 
     def perform(
         self, goal: str | list[str], inputs: dict[str, Any], stage: Stage, **options: Any

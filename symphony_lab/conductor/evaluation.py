@@ -115,7 +115,8 @@ def play(
     if "score" not in info:
         raise ConductorError(
             "the environment reports no info['score'] when an episode ends: evaluate needs it "
-            "(see symphony_lab.planning.protocol.ConductorEnv)"
+            "(see symphony_lab.planning.protocol.ConductorEnv; Function Quest reports it "
+            "when made with solve_optimal=True, as evaluate makes it by id)"
         )
     row = dict(info["score"])
     row["recoveries"] = row["failures"] if row["solved"] else 0

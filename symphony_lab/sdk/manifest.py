@@ -13,9 +13,11 @@ import keyword
 import re
 import tomllib
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from symphony_lab.pit import PitError
@@ -190,6 +192,11 @@ class Manifest(_Strict):
         description="Names of host environment variables passed through (API keys, say); "
         "everything else is scrubbed.",
     )
+    requires: list[str] = Field(
+        default_factory=list,
+        description="Python distributions the extension imports, as requirements "
+        "('httpx>=0.27'); checked before it starts.",
+    )
     # Where the manifest was read from; set by load_manifest, not by the file.
     folder: Path | None = Field(default=None, exclude=True)
 
@@ -205,6 +212,18 @@ class Manifest(_Strict):
     def _semver(cls, v: str) -> str:
         if not _SEMVER.match(v):
             raise ValueError("a semantic version such as 1.0.0")
+        return v
+
+    @field_validator("requires")
+    @classmethod
+    def _requirements(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                Requirement(item)
+            except InvalidRequirement as e:
+                raise ValueError(
+                    f"{item!r} is not a requirement such as 'httpx>=0.27': {e}"
+                ) from None
         return v
 
     @field_validator("entry")
@@ -237,6 +256,21 @@ class Manifest(_Strict):
             if f.name == name:
                 return f
         raise KeyError(f"extension {self.name!r} has no function {name!r}")
+
+    def missing(self) -> list[str]:
+        """Its ``requires`` not met in this environment: not installed, or
+        installed at a version outside the range."""
+        out = []
+        for item in self.requires:
+            req = Requirement(item)
+            try:
+                have = version(req.name)
+            except PackageNotFoundError:
+                out.append(item)
+                continue
+            if not req.specifier.contains(have, prereleases=True):
+                out.append(f"{item} (installed: {have})")
+        return out
 
 
 def _describe(err: Mapping[str, Any]) -> str:

@@ -8,13 +8,17 @@ module) whose folder holds its ``symphony.toml``::
     summarize = "summarize_ext"
 
 An extension installed by pip, or later by a registry, is found the same way
-as the ones symphony-lab ships. The folder is located without importing the
-extension (its dependencies load in its own process, not in the kernel).
+as the ones symphony-lab ships. Its folder is located without running the
+extension's own module (only its parent packages are imported, as Python
+does to find a submodule); its dependencies load in its own process, never
+in the kernel. A broken entry point is reported by name and left out, so it
+cannot hide the others.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -37,35 +41,58 @@ class Installed:
     distribution: str
 
 
-def installed() -> dict[str, Installed]:
-    """Every extension offered through the entry points, by name."""
-    found: dict[str, Installed] = {}
+def _found() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
+    """Every extension the entry points offer, and the entry points that
+    cannot be followed, each with why."""
+    good: dict[str, Installed] = {}
+    bad: dict[str, ManifestError] = {}
     for ep in entry_points(group=GROUP):
         dist = ep.dist.name if ep.dist is not None else "?"
-        if ep.name in found and found[ep.name].distribution != dist:
-            raise ManifestError(
-                f"two installed distributions offer an extension named {ep.name!r}: "
-                f"{found[ep.name].distribution} and {dist}"
-            )
-        found[ep.name] = Installed(ep.name, _folder(ep, dist), dist)
-    return dict(sorted(found.items()))
+        try:
+            if ep.name in good and good[ep.name].distribution != dist:
+                raise ManifestError(
+                    f"two installed distributions offer an extension named {ep.name!r}: "
+                    f"{good[ep.name].distribution} and {dist}"
+                )
+            good[ep.name] = Installed(ep.name, _folder(ep, dist), dist)
+        except ManifestError as e:
+            bad[ep.name] = e
+    return dict(sorted(good.items())), bad
+
+
+def installed() -> dict[str, Installed]:
+    """Every extension offered through the entry points, by name; those that
+    cannot be followed are left out with a warning naming the reason."""
+    good, bad = _found()
+    for error in bad.values():
+        warnings.warn(f"an installed extension is left out: {error}", RuntimeWarning, stacklevel=2)
+    return good
 
 
 def builtin() -> list[Path]:
     """Folders of the extensions shipped with symphony-lab."""
-    return [e.folder for e in installed().values() if _normal(e.distribution) == SHIPPED_BY]
+    good, _ = _found()
+    shipped = [e.folder for e in good.values() if _normal(e.distribution) == SHIPPED_BY]
+    if not shipped:
+        raise ManifestError(
+            "no shipped extension is registered: symphony-lab's entry points are missing "
+            "(install it, e.g. pip install -e . or ./lab, rather than adding it to sys.path)"
+        )
+    return shipped
 
 
 def find(name: str) -> Path:
-    """The folder of the installed extension ``name``; ``ManifestError`` lists
-    what is installed when none has that name."""
-    everything = installed()
-    if name not in everything:
+    """The folder of the installed extension ``name``; ``ManifestError`` says
+    why it cannot be followed, or lists what is installed when none has that name."""
+    good, bad = _found()
+    if name in bad:
+        raise bad[name]
+    if name not in good:
         raise ManifestError(
-            f"no extension {name!r} is installed (installed: {', '.join(everything) or 'none'}); "
+            f"no extension {name!r} is installed (installed: {', '.join(good) or 'none'}); "
             "give a folder's path, or install a package that offers it"
         )
-    return everything[name].folder
+    return good[name].folder
 
 
 def _folder(ep: EntryPoint, dist: str) -> Path:

@@ -25,14 +25,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-
 from symphony_lab.pit import Arbiter, ArtifactStore, DagTracker, PoolManager
 from symphony_lab.planning import Level, LevelError, Planner, Policy, Problem, State
 from symphony_lab.stage.backend import State as ExtensionState
 from symphony_lab.stage.errors import ExtensionError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from symphony_lab.stage.stage import Stage
 
 OnFailure = Literal["fallback", "skip", "raise"]
@@ -79,6 +79,8 @@ class Performance:
         return decode(self.store, self.held[kind])
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd  # on first use: a run needs no pandas otherwise
+
         return pd.DataFrame([s.__dict__ for s in self.steps])
 
 
@@ -213,15 +215,32 @@ class Performer:
 
     # -- goals -----------------------------------------------------------------
     def level(self, goal: list[str], held: Iterable[str], exclude: Iterable[str] = ()) -> Level:
-        """The Stage as a level: its functions (but ``exclude``), from the
-        kinds ``held``. Every function costs a cold start on top when its
+        """The Stage as a level for ``goal``: the functions that can serve it
+        (but ``exclude``, and those of extensions stopped or given up), from
+        the kinds ``held``. Every function costs a cold start on top when its
         extension is not running, which the run's state says."""
         skip = set(exclude)
-        kept = {
+        gone = {
+            ext.name
+            for ext in self.stage
+            if ext.state in (ExtensionState.TERMINATED, ExtensionState.FAILED)
+        }
+        usable = {
             target: f
             for target, f in self.stage.functions().items()
-            if target not in skip and f.outputs
+            if target not in skip and f.outputs and target.split(".", 1)[0] not in gone
         }
+        # Only what can lead to the goal: a function whose products no goal
+        # needs (a side effect elsewhere, a dead end) is never a call to make.
+        needed = set(goal)
+        grew = True
+        while grew:
+            grew = False
+            for f in usable.values():
+                if needed.intersection(f.outputs) and not needed.issuperset(f.inputs.values()):
+                    needed.update(f.inputs.values())
+                    grew = True
+        kept = {t: f for t, f in usable.items() if needed.intersection(f.outputs)}
         functions = [
             {
                 "name": target,
@@ -286,7 +305,7 @@ class Performer:
         extra = {k: dict(v) for k, v in (args or {}).items()}
         try:
             problem = Problem(self.level(goals, inputs))
-        except LevelError as e:
+        except (LevelError, ValueError) as e:  # unreachable, or too large to plan over
             raise ValueError(f"cannot perform {goals}: {e}") from None
         tracker = DagTracker()
         held: dict[str, str] = {}
@@ -303,9 +322,16 @@ class Performer:
         excluded: set[str] = set()
         cost = 0.0
         while not all(g in held for g in goals) and len(steps) < max_calls:
-            choice = self.policy.choose(problem, self._state(problem, held, cost))
+            state = self._state(problem, held, cost)
+            choice = self.policy.choose(problem, state)
             if choice is None:
                 break
+            if not (0 <= choice < len(problem) and problem.legal(state) >> choice & 1):
+                what = problem.names[choice] if 0 <= choice < len(problem) else f"#{choice}"
+                raise ValueError(
+                    f"{type(self.policy).__name__} chose {what}, which cannot be called now "
+                    f"(it holds {', '.join(sorted(held))})"
+                )
             chosen = problem.names[choice]
             among = self._alternatives(problem.level, chosen, set(held))
             target = self.arbiter.choose(among=among) if len(among) > 1 else chosen

@@ -50,6 +50,24 @@ def builtin_manifests() -> list[Path]:
     return discovery.builtin()
 
 
+def _shipped() -> list[Manifest]:
+    """The shipped extensions whose Python requirements are installed; each
+    left out is named, with the extra that installs what it needs."""
+    usable = []
+    for folder in builtin_manifests():
+        m = load_manifest(folder)
+        if missing := m.missing():
+            warnings.warn(
+                f"the shipped extension {m.name!r} is left out: it needs {', '.join(missing)} "
+                f"(pip install 'symphony-lab[{m.name}]')",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        else:
+            usable.append(m)
+    return usable
+
+
 def _manifest(source: str | Path | Manifest) -> Manifest:
     """A manifest from itself, a folder or file path, or an installed name."""
     if isinstance(source, Manifest):
@@ -85,8 +103,13 @@ class Stage:
         on_event: Callable[[str, Any], None] | None = None,
         on_state: Callable[[str, State], None] | None = None,
     ) -> None:
-        sources = list(builtin_manifests()) if builtin else []
-        manifests = [_manifest(src) for src in [*sources, *extensions]]
+        manifests = [*(_shipped() if builtin else []), *map(_manifest, extensions)]
+        for m in manifests:
+            if missing := m.missing():
+                raise ManifestError(
+                    f"extension {m.name!r} needs {', '.join(missing)}: pip install "
+                    + " ".join(repr(r.split(" (")[0]) for r in missing)
+                )
         names = [m.name for m in manifests]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -263,7 +286,8 @@ class Stage:
     ) -> Performance:
         """Obtains ``goal`` kinds from ``inputs``, the exact planner (or
         ``policy``, a trained Conductor say) choosing each call; ``options``
-        go to :class:`Performer` (``retries``, ``on_failure``, ``timeout``, ``store``)."""
+        go to :class:`Performer` (``retries``, ``on_failure``, ``timeout``, ``store``,
+        ``pool``, ``arbiter``)."""
         performer = self._performer(policy=policy, **options)
         return performer.perform(goal, inputs, args=args, max_calls=max_calls)
 
@@ -276,12 +300,14 @@ class Stage:
         *,
         policy: Policy | None = None,
         store: ArtifactStore | None = None,
+        pool: PoolManager | None = None,
+        arbiter: Arbiter | None = None,
         retries: int = 1,
         on_failure: OnFailure = "fallback",
         timeout: float | None = 60.0,
     ) -> Performer:
-        """One pool and one arbiter per Stage: leases and what the arbiter
-        learnt carry over from run to run."""
+        """By default one pool and one arbiter per Stage: leases and what the
+        arbiter learnt carry over from run to run."""
         if self.pool is None:
             self.pool = PoolManager(reaper_interval=None)
         if self.arbiter is None:
@@ -290,8 +316,8 @@ class Stage:
             self,
             store=store,
             policy=policy,
-            pool=self.pool,
-            arbiter=self.arbiter,
+            pool=pool or self.pool,
+            arbiter=arbiter or self.arbiter,
             retries=retries,
             on_failure=on_failure,
             timeout=timeout,
