@@ -7,11 +7,17 @@ The packages, bottom to top (each imports only those below it; see
 :mod:`symphony_lab.widgets` and :mod:`symphony_lab.cli`.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("symphony-lab")
-except PackageNotFoundError:  # a source tree on sys.path, not installed
-    __version__ = "0+unknown"
-
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    # Read on demand: importlib.metadata takes tens of milliseconds, which every
+    # process that imports a part of the package (an extension's) would pay.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("symphony-lab")
+        except PackageNotFoundError:  # a source tree on sys.path, not installed
+            return "0+unknown"
+    raise AttributeError(f"module 'symphony_lab' has no attribute {name!r}")

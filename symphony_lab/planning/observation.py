@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from gymnasium import spaces
 
 from symphony_lab.planning.problem import Problem, State
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
 
 #: Bumped when the layout changes, so saved policies can refuse a mismatch.
 OBSERVATION_VERSION = 1
@@ -80,6 +82,9 @@ class ObservationSpec:
 
     def space(self) -> spaces.Dict:
         """The matching ``gymnasium.spaces.Dict``."""
+        # gymnasium loads here: real runs observe problems without it.
+        from gymnasium import spaces
+
         f, k = self.max_functions, self.max_kinds
         unit = spaces.Box(0.0, 1.0, (f,), np.float32)
         # Finite bounds, as gymnasium's checker asks; no cost comes near.

@@ -15,13 +15,15 @@ Both are protocols: nothing needs to inherit from them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
 from symphony_lab.planning.problem import Problem, State
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 Observation = dict[str, npt.NDArray[Any]]
 
