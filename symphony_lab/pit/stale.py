@@ -24,7 +24,7 @@ import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -180,22 +180,10 @@ class StaleManager:
         self._roots: list[RootSource] = list(roots)
         archive_dir, archive_obj = _archive(archive)
         self.archive = archive_obj or archive_dir
-        p = self.policy
+        # The policy's fields are the compiled manager's keywords, one for one.
         self._inner = _StaleManager(
             store,
-            grace=p.grace,
-            max_age=p.max_age,
-            min_access_count=p.min_access_count,
-            access_grace=p.access_grace,
-            min_quality=p.min_quality,
-            max_total_bytes=p.max_total_bytes,
-            preserve_training=p.preserve_training,
-            training_tag=p.training_tag,
-            keep_tags=list(p.keep_tags),
-            keep_last_versions=p.keep_last_versions,
-            weights=p.weights,
-            half_life=p.half_life,
-            action=p.action,
+            **asdict(self.policy),
             archive_dir=archive_dir,
             archive=archive_obj,
             roots=_weak_roots(self),
