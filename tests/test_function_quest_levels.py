@@ -68,6 +68,39 @@ def test_a_bad_level_is_refused_naming_the_field(old: str, new: str, message: st
     assert isinstance(e.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('name = "knock"', "name = 5", "functions[3].name: must be a string, got 5"),
+        (
+            'name = "knock"',
+            'name = "knock"\nreverse = "no"',
+            "functions[3].reverse: must be true or false, got 'no'",
+        ),
+        ('id = "key_and_door"', 'id = "key_and_door"\nseed = "abc"', "seed: must be an integer"),
+        ('id = "key_and_door"', 'id = "key_and_door"\nmeta = 5', "meta: must be a table, got 5"),
+        ('id = "key_and_door"', "id = 7", "id: must be a string, got 7"),
+        ('title = "The key and the door"', "title = []", "title: must be a string"),
+    ],
+)
+def test_a_level_file_is_checked_field_by_field_and_named(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    path = tmp_path / "door.TOML"  # any case of the suffix is a path, not TOML text
+    path.write_text(edited(old, new))
+    with pytest.raises(LevelError) as e:
+        Level.from_toml(str(path))
+    assert str(e.value).startswith(f"{path}: {message}")
+    assert e.value.source == str(path)
+
+
+def test_returns_must_be_text() -> None:
+    data = fq.load("key_and_door").to_dict()
+    data["functions"][0]["returns"] = 3
+    with pytest.raises(LevelError, match=r"functions\[0\].returns: must be a string, got 3"):
+        Level.from_dict(data)
+
+
 def test_missing_and_unknown_levels() -> None:
     with pytest.raises(LevelError, match="functions: missing"):
         Level.from_dict({"id": "x", "kinds": {}, "initial": [], "goals": [], "budget": 1})

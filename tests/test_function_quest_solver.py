@@ -31,40 +31,64 @@ def replay(level: Level, plan: Plan) -> tuple[float, frozenset[str]]:
 
 @st.composite
 def small_levels(draw: st.DrawFn) -> Level:
-    n_kinds = draw(st.integers(3, 5))
-    kinds = KINDS[:n_kinds]
-    functions = []
-    for i in range(draw(st.integers(2, 4))):
-        needs = draw(st.lists(st.sampled_from(kinds), max_size=2, unique=True))
-        consumes = [k for k in needs if draw(st.booleans())]
-        reads = [k for k in needs if k not in consumes]
-        produces = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2, unique=True))
-        functions.append(
-            Function(
-                name=f"f{i}",
-                reads=tuple(reads),
-                consumes=tuple(consumes),
-                produces=tuple(produces),
-                cost=draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])),
-                warmup=draw(st.sampled_from([0.0, 0.0, 1.0, 2.5])),
-            )
-        )
-    initial = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2, unique=True))
-    goal_kinds = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3, unique=True))
-    goals = [Goal(goal_kinds[0], "essential", 5.0)]
+    """Small levels built around their goals: one or two essential goals (all
+    but one perhaps held from the start), bonus goals worth little or much, a
+    producer for every goal kind and a few other functions (reading,
+    consuming and producing any kind), and functions that only take a goal
+    kind away, for the win waits while one is missing."""
+    n_goals = draw(st.integers(1, 4))
+    goal_kinds = KINDS[:n_goals]
+    kinds = KINDS[: n_goals + draw(st.integers(1, 2))]
+    others = kinds[n_goals:]
+    n_essential = draw(st.integers(1, min(2, n_goals)))
+    goals = [Goal(k, "essential", 5.0) for k in goal_kinds[:n_essential]]
     goals += [
         Goal(
-            k, draw(st.sampled_from(["recommended", "optional"])), draw(st.sampled_from([0.5, 3.0]))
+            k,
+            draw(st.sampled_from(["recommended", "optional"])),
+            draw(st.sampled_from([0.5, 3.0, 100.0])),
         )
-        for k in goal_kinds[1:]
+        for k in goal_kinds[n_essential:]
     ]
+    cost = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])
+    warmup = st.sampled_from([0.0, 0.0, 1.0, 2.5])
+
+    def function(name: str, produces: tuple[str, ...], on: list[str] = kinds) -> Function:
+        needs = draw(st.lists(st.sampled_from(on), max_size=2, unique=True))
+        consumes = tuple(k for k in needs if draw(st.booleans()))
+        reads = tuple(k for k in needs if k not in consumes)
+        return Function(
+            name=name,
+            reads=reads,
+            consumes=consumes,
+            produces=produces,
+            cost=draw(cost),
+            warmup=draw(warmup),
+        )
+
+    # A bonus often builds on what the essential goals are (a report on a result).
+    essential = goal_kinds[:n_essential]
+    functions = [
+        function(
+            f"make_{k}", (k,), essential if k not in essential and draw(st.booleans()) else kinds
+        )
+        for k in goal_kinds
+    ]
+    for i in range(draw(st.integers(0, 2))):
+        produces = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2, unique=True))
+        functions.append(function(f"f{i}", tuple(produces)))
+    for k in draw(st.lists(st.sampled_from(goal_kinds), max_size=2, unique=True)):
+        functions.append(
+            Function(name=f"take_{k}", consumes=(k,), produces=(draw(st.sampled_from(others)),))
+        )
+    held = draw(st.lists(st.sampled_from(goal_kinds[: n_essential - 1] + others), unique=True))
     try:
         return Level(
             id="random",
             title="random",
             story="",
             kinds={k: k for k in kinds},
-            initial=tuple(initial),
+            initial=tuple(held) or (others[0],),
             goals=tuple(goals),
             functions=tuple(functions),
             budget=draw(st.sampled_from([4.0, 8.0, 100.0])),
@@ -74,8 +98,97 @@ def small_levels(draw: st.DrawFn) -> Level:
         return fq.load("key_and_door")
 
 
-@settings(max_examples=300, deadline=None)
-@given(small_levels())
+PROBE = """
+id = "probe-prune"
+budget = 20.0
+initial = ["e1"]
+[kinds]
+e1 = "essential 1"
+e2 = "essential 2"
+o = "optional extra"
+junk = "a by-product"
+[[goals]]
+kind = "e1"
+importance = "essential"
+[[goals]]
+kind = "e2"
+importance = "essential"
+[[goals]]
+kind = "o"
+importance = "optional"
+reward = 100.0
+[[functions]]
+name = "make_e2"
+produces = ["e2"]
+[[functions]]
+name = "make_o"
+reads = ["e2"]
+produces = ["o"]
+[[functions]]
+name = "remake_e1"
+produces = ["e1"]
+[[functions]]
+name = "archive_e1"
+consumes = ["e1"]
+produces = ["junk"]
+"""
+
+
+def test_consuming_an_essential_kind_can_make_room_for_a_bonus() -> None:
+    """The win comes the moment every essential kind is held: archiving one
+    first leaves time to collect a bonus worth far more than the detour."""
+    level = Level.from_toml(PROBE)
+    oracle = fq.brute_force(level, max_calls=6)
+    assert oracle is not None
+    assert oracle.objective == -96.0
+    plan = fq.solve(level)
+    assert plan is not None
+    assert plan.objective == oracle.objective
+    assert plan.calls[0] == "archive_e1"
+    best = fq.expected_optimum(level)
+    assert best is not None
+    assert best.objective == -96.0
+
+
+@st.composite
+def wins_that_can_wait(draw: st.DrawFn) -> Level:
+    """The shape the pruning once got wrong, varied: two essential goals, the
+    first held from the start, a function that takes it away and one that
+    makes it again, a bonus that builds on the second, and random functions
+    around them; every cost drawn."""
+    cost = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])
+    base = small_levels().filter(lambda lv: lv.id == "random")
+    noise = draw(base).functions if draw(st.booleans()) else ()
+    functions = [
+        Function("make_e1", produces=("e1",), cost=draw(cost)),
+        Function("make_e2", produces=("e2",), cost=draw(cost)),
+        Function("make_o", reads=("e2",), produces=("o",), cost=draw(cost)),
+        Function("take_e1", consumes=("e1",), produces=("junk",), cost=draw(cost)),
+        *(replace(f, name=f"noise_{f.name}") for f in noise),
+    ]
+    kinds = {"e1", "e2", "o", "junk"} | {k for f in noise for k in (*f.needs, *f.produces)}
+    return Level(
+        id="random",
+        title="random",
+        story="",
+        kinds={k: k for k in sorted(kinds)},
+        initial=("e1",),
+        goals=(
+            Goal("e1", "essential", 5.0),
+            Goal("e2", "essential", 5.0),
+            Goal(
+                "o",
+                draw(st.sampled_from(["recommended", "optional"])),
+                draw(st.sampled_from([0.5, 3.0, 100.0])),
+            ),
+        ),
+        functions=tuple(functions),
+        budget=draw(st.sampled_from([4.0, 8.0, 100.0])),
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(small_levels(), wins_that_can_wait()))
 def test_the_solver_is_optimal_against_brute_force(level: Level) -> None:
     depth = 7
     plan = fq.solve(level)

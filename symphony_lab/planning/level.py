@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import tomli_w
 
@@ -27,13 +27,19 @@ LEVEL_SCHEMA_VERSION = 1
 
 
 class LevelError(ValueError):
-    """A level is malformed; the message starts with the field at fault,
-    e.g. ``functions[2].cost: must be >= 0, got -1``."""
+    """A level is malformed; the message names the file (when read from one),
+    then the field at fault, e.g. ``door.toml: functions[2].cost: must be >= 0,
+    got -1``."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
+    def __init__(self, field: str, problem: str, source: str | None = None) -> None:
+        super().__init__(f"{source}: {field}: {problem}" if source else f"{field}: {problem}")
         self.field = field
         self.problem = problem
+        self.source = source
+
+    def at(self, source: str) -> LevelError:
+        """The same error, naming the file it came from."""
+        return LevelError(self.field, self.problem, source)
 
 
 Importance = Literal["essential", "recommended", "optional"]
@@ -126,13 +132,16 @@ class Level:
 
     @classmethod
     def from_toml(cls, source: str | Path) -> Level:
-        """Reads a level from a ``.toml`` path or from TOML text."""
-        text = Path(source).read_text() if isinstance(source, Path) or _is_path(source) else source
+        """Reads a level from a ``.toml`` path or from TOML text; errors name
+        the file."""
+        path = Path(source) if isinstance(source, Path) or _is_path(source) else None
+        if path is None:
+            return _parse(str(source), None)
         try:
-            data = tomllib.loads(str(text))
-        except tomllib.TOMLDecodeError as e:
-            raise LevelError("toml", str(e)) from e
-        return _from_dict(data)
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise LevelError("file", f"cannot be read: {e}", str(path)) from None
+        return _parse(text, str(path))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -161,7 +170,18 @@ class Level:
 
 
 def _is_path(source: str) -> bool:
-    return "\n" not in source and source.endswith(".toml")
+    return "\n" not in source and source.lower().endswith(".toml")
+
+
+def _parse(text: str, source: str | None) -> Level:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise LevelError("toml", str(e), source) from None
+    try:
+        return _from_dict(data)
+    except LevelError as e:
+        raise (e.at(source) if source else e) from None
 
 
 def _function_dict(f: Function) -> dict[str, Any]:
@@ -208,39 +228,60 @@ def _number(where: str, value: Any) -> float:
     return float(value)
 
 
+def _text(where: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise LevelError(where, f"must be a string, got {value!r}")
+    return value
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise LevelError(where, f"must be true or false, got {value!r}")
+    return value
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise LevelError(where, f"must be a table, got {value!r}")
+    return value
+
+
+def _tables(where: str, value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        raise LevelError(where, f"must be a list of tables, got {value!r}")
+    return [_table(f"{where}[{i}]", item) for i, item in enumerate(value)]
+
+
 def _from_dict(data: Mapping[str, Any]) -> Level:
     _unknown("", data, _LEVEL_FIELDS)
     for key in ("id", "kinds", "initial", "goals", "functions", "budget"):
         if key not in data:
             raise LevelError(key, "missing")
-    kinds = data["kinds"]
-    if not isinstance(kinds, Mapping) or not all(isinstance(v, str) for v in kinds.values()):
-        raise LevelError("kinds", "must be a table of kind name = description")
+    kinds = _table("kinds", data["kinds"])
+    for name, description in kinds.items():
+        _text(f"kinds.{name}", description)
     goals = []
-    for i, g in enumerate(data["goals"]):
+    for i, g in enumerate(_tables("goals", data["goals"])):
         where = f"goals[{i}]."
-        if not isinstance(g, Mapping):
-            raise LevelError(f"goals[{i}]", "must be a table")
         _unknown(where, g, _GOAL_FIELDS)
         if "kind" not in g:
             raise LevelError(f"{where}kind", "missing")
+        # Any other importance is refused by check(), naming the field.
+        importance = cast(Importance, _text(f"{where}importance", g.get("importance", "essential")))
         goals.append(
             Goal(
-                kind=g["kind"],
-                importance=g.get("importance", "essential"),
+                kind=_text(f"{where}kind", g["kind"]),
+                importance=importance,
                 reward=_number(f"{where}reward", g.get("reward", 0.0)),
             )
         )
     functions = []
-    for i, f in enumerate(data["functions"]):
+    for i, f in enumerate(_tables("functions", data["functions"])):
         where = f"functions[{i}]."
-        if not isinstance(f, Mapping):
-            raise LevelError(f"functions[{i}]", "must be a table")
         _unknown(where, f, _FUNCTION_FIELDS)
         if "name" not in f:
             raise LevelError(f"{where}name", "missing")
-        # The numeric and kind-list fields given, each checked; the rest keep
-        # Function's defaults.
+        # The fields given, each checked; the rest keep Function's defaults.
         checked: dict[str, Any] = {
             k: _number(f"{where}{k}", f[k])
             for k in ("cost", "latency", "failure", "warmup", "quality")
@@ -249,27 +290,25 @@ def _from_dict(data: Mapping[str, Any]) -> Level:
         checked |= {
             k: _strings(f"{where}{k}", f[k]) for k in ("reads", "consumes", "produces") if k in f
         }
-        functions.append(
-            Function(
-                name=f["name"],
-                returns=f.get("returns", ""),
-                fallback_for=f.get("fallback_for"),
-                reverse=bool(f.get("reverse", False)),
-                **checked,
-            )
-        )
+        checked |= {k: _text(f"{where}{k}", f[k]) for k in ("returns", "fallback_for") if k in f}
+        if "reverse" in f:
+            checked["reverse"] = _flag(f"{where}reverse", f["reverse"])
+        functions.append(Function(name=_text(f"{where}name", f["name"]), **checked))
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise LevelError("seed", f"must be an integer, got {seed!r}")
     return Level(
-        id=str(data["id"]),
-        title=str(data.get("title", data["id"])),
-        story=str(data.get("story", "")),
+        id=_text("id", data["id"]),
+        title=_text("title", data.get("title", data["id"])),
+        story=_text("story", data.get("story", "")),
         kinds=dict(kinds),
         initial=_strings("initial", data["initial"]),
         goals=tuple(goals),
         functions=tuple(functions),
         budget=_number("budget", data["budget"]),
-        difficulty=str(data.get("difficulty", "custom")),
-        seed=data.get("seed"),
-        meta=dict(data.get("meta", {})),
+        difficulty=_text("difficulty", data.get("difficulty", "custom")),
+        seed=seed,
+        meta=dict(_table("meta", data.get("meta", {}))),
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from symphony_lab.pit import quest_h_add
-from symphony_lab.planning.level import Level, needed_kinds
+from symphony_lab.planning.level import Level
 
 #: The Pit plans over at most this many kinds and functions (one bit each).
 MAX_BITS = 64
@@ -153,10 +153,29 @@ class Problem:
 
     @functools.cached_property
     def relevant(self) -> list[int]:
-        """Indices of the functions that can matter for some goal: those that
-        produce a kind in the backward closure of the goals through the needs
-        of producers. The rest (distractors, dead ends) never help a plan,
-        so the search leaves them out."""
-        needed = needed_kinds(self.level, [g.kind for g in self.level.goals])
-        wanted = self.bits(needed)
-        return [f for f, out in enumerate(self.produces) if out & wanted]
+        """Indices of the functions that can matter for some goal, which the
+        search keeps (distractors and dead ends never help a plan):
+
+        - those that produce a kind in the backward closure of the goals
+          through the needs of the functions kept;
+        - where a bonus goal can be collected, those that consume an
+          essential kind: the win comes the moment every essential kind is
+          held, so taking one away can make room to collect a bonus first.
+
+        Consuming any other kind only ever takes something away, which no
+        plan needs."""
+        fs = self.level.functions
+        needed = {g.kind for g in self.level.goals}
+        essential = self.level.essential if self.extras else frozenset()
+        kept: set[int] = set()
+        grew = True
+        while grew:
+            grew = False
+            for i, f in enumerate(fs):
+                serves = needed.intersection(f.produces) or essential.intersection(f.consumes)
+                if i in kept or not serves:
+                    continue
+                kept.add(i)
+                needed |= f.needs
+                grew = True
+        return sorted(kept)
