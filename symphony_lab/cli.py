@@ -187,6 +187,9 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="a checkpoint to continue")] = None,
     checkpoint_every: Annotated[int | None, typer.Option(min=1, help="save every N steps")] = None,
     tensorboard: Annotated[Path | None, typer.Option(help="TensorBoard log folder")] = None,
+    threads: Annotated[
+        int, typer.Option(min=1, help="PyTorch threads while training (1 shares the machine best)")
+    ] = 1,
 ) -> None:
     """Train a Conductor on a pack of levels and save it."""
     from symphony_lab.conductor import Conductor, ConductorError
@@ -205,6 +208,7 @@ def train(
             checkpoint_every=checkpoint_every,
             checkpoint_dir=out.parent / "checkpoints",
             tensorboard_log=tensorboard,
+            threads=threads,
         )
         conductor.save(out)
     console.print(
@@ -273,6 +277,9 @@ def run(
     packs: Annotated[str, typer.Option(help="held-out packs, comma-separated")] = (
         "test-medium,test-hard,test-expert"
     ),
+    threads: Annotated[
+        int, typer.Option(min=1, help="PyTorch threads while training (1 shares the machine best)")
+    ] = 1,
 ) -> None:
     """Train a Conductor on the medium pack, evaluate it on held-out packs
     beside every baseline, and write the table, plots and checkpoint."""
@@ -296,6 +303,7 @@ def run(
             seed=seed,
             pretrain="expert",
             progress_bar=True,
+            threads=threads,
         )
         trained = time.perf_counter() - start
         path = conductor.save(folder / "conductor.pt")

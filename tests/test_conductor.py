@@ -28,7 +28,9 @@ def test_imitation_and_ppo_learn_a_tiny_pack() -> None:
     conductor.train(levels, total_steps=512, n_envs=2, pretrain="expert", pretrain_episodes=40)
     after = conductor.evaluate(levels, baselines=False).summary().loc["conductor"]
     assert after["solve_rate"] >= 0.875, after
-    assert after["solve_rate"] > before["solve_rate"]
+    # Untrained, it solves these easy levels already (a call that changes
+    # nothing is never offered, so it cannot loop); learning makes it cheaper.
+    assert after["cost_ratio"] < before["cost_ratio"]
     assert conductor.num_timesteps >= 512
     assert conductor.history
     assert {"steps", "solve_rate", "mean_return"} <= set(conductor.history[-1])
@@ -275,3 +277,32 @@ def test_files_with_odd_contents_are_refused_by_name(tmp_path: Path) -> None:
         with pytest.raises(ConductorFileError, match=message):
             Conductor.load(path)
     assert oct((tmp_path / "odd.pt").stat().st_mode & 0o777) == "0o644"
+
+
+def test_training_uses_the_threads_asked_and_gives_the_setting_back() -> None:
+    levels = load_pack("train", "tutorial")[:4]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen: list[int] = []
+        Conductor(SMALL, seed=0).train(
+            levels,
+            total_steps=128,
+            n_envs=2,
+            callbacks=[lambda _row: seen.append(torch.get_num_threads())],
+        )
+        assert seen == [1], "one thread by default"
+        assert torch.get_num_threads() == 2, "the caller's setting, as it was"
+        seen.clear()
+        Conductor(SMALL, seed=0).train(
+            levels,
+            total_steps=64,
+            n_envs=1,
+            threads=None,
+            callbacks=[lambda _row: seen.append(torch.get_num_threads())],
+        )
+        assert seen == [2], "None leaves PyTorch as it is"
+        with pytest.raises(ValueError, match="threads must be >= 1"):
+            Conductor(SMALL).train(levels, total_steps=8, threads=0)
+    finally:
+        torch.set_num_threads(before)

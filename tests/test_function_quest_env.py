@@ -117,8 +117,30 @@ def test_the_same_seed_gives_the_same_level_and_trajectory() -> None:
     assert len({tuple(run(s)) for s in range(8)}) > 1
 
 
-def test_the_budget_truncates() -> None:
+def test_a_call_that_would_change_nothing_is_not_offered() -> None:
     env = door()
+    env.reset(seed=0)
+    knock = [f.name for f in env.level.functions].index("knock")
+    assert env.action_masks()[knock]
+    *_, info = env.step(knock)
+    assert not info["illegal"]
+    assert not env.action_masks()[knock], "the noise is held: knocking again changes nothing"
+    spent = env.spent
+    _, again, _, _, info = env.step(knock)
+    assert info["illegal"]
+    assert env.spent == spent, "refused, so not paid for"
+    assert again == -env.illegal_penalty
+    # The old rules, on request: the call is offered and paid for again.
+    old = FunctionQuestEnv(fq.load("key_and_door"), idle_calls=True)
+    old.reset(seed=0)
+    old.step(knock)
+    assert old.action_masks()[knock]
+    _, _, _, _, info = old.step(knock)
+    assert not info["illegal"]
+
+
+def test_the_budget_truncates() -> None:
+    env = FunctionQuestEnv(fq.load("key_and_door"), idle_calls=True)  # knocking until broke
     env.reset(seed=0)
     knock = [f.name for f in env.level.functions].index("knock")
     truncated = False

@@ -49,6 +49,10 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
     ``"split-tier"``, a shipped level; see ``function_quest.resolve_levels``);
     by default the shipped levels. ``max_functions``/``max_kinds``: the
     observation's slots; ``None`` fits the largest level (at least 32).
+    ``idle_calls``: a call that would change nothing (it consumes nothing and
+    everything it produces is held) is refused and never offered unless this
+    is true (the old rules, where an agent could repeat one until the budget
+    or the step limit ended the episode).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 - gymnasium's convention
@@ -67,6 +71,7 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         render_mode: str | None = None,
         solve_optimal: bool = True,
         cost_to_go: bool = False,
+        idle_calls: bool = False,
     ) -> None:
         if levels is None:
             levels = [load(name) for name in LEVELS]
@@ -83,6 +88,7 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         for problem in problems:
             self.spec_obs.check_fits(problem)
         self.masked = masked
+        self.idle_calls = idle_calls
         self.max_steps = max_steps
         self.goal_bonus = goal_bonus
         self.fail_penalty = fail_penalty
@@ -95,7 +101,7 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         self.action_space = gym.spaces.Discrete(self.spec_obs.max_functions)
         self._optimal: dict[int, tuple[Level, Plan | None]] = {}
         self._compiled: dict[int, tuple[Level, _Compiled]] = {
-            id(level): (level, _Compiled(problem, self.spec_obs))
+            id(level): (level, _Compiled(problem, self.spec_obs, idle_calls))
             for level, problem in zip(self.levels, problems, strict=True)
         }
         self._expert = Planner(expected_costs=True)
@@ -109,7 +115,7 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         if compiled is None or compiled[0] is not level:
             # Validated before anything changes, so a refused level leaves the
             # episode as it was.
-            compiled = (level, _Compiled(Problem(level), self.spec_obs))
+            compiled = (level, _Compiled(Problem(level), self.spec_obs, self.idle_calls))
             if len(self._compiled) > 4096:
                 self._compiled.clear()
             self._compiled[id(level)] = compiled
@@ -181,7 +187,8 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         return [names[a] for a in self._core.calls]
 
     def legal_actions(self) -> npt.NDArray[np.bool_]:
-        """Calls whose needs are held and whose cost fits the budget left."""
+        """Calls whose needs are held and whose cost fits the budget left
+        (and which change something, unless ``idle_calls``)."""
         return bits(self._core.legal, self.spec_obs.max_functions, np.bool_).copy()
 
     def action_masks(self) -> npt.NDArray[np.bool_]:
@@ -325,9 +332,9 @@ class _Compiled:
     """A level made ready once: its problem, its Pit episode core (bit masks,
     costs, latencies, failure rates) and its observer."""
 
-    def __init__(self, problem: Problem, spec: ObservationSpec) -> None:
+    def __init__(self, problem: Problem, spec: ObservationSpec, idle_calls: bool) -> None:
         self.problem = problem
-        self.observer = Observer(problem, spec)
+        self.observer = Observer(problem, spec, idle_calls=idle_calls)
         p = problem
         self.core = QuestEpisode(
             needs=p.needs,
@@ -341,6 +348,7 @@ class _Compiled:
             start=p.start,
             budget=p.level.budget,
             names=p.names,
+            allow_idle=idle_calls,
         )
         self.real = np.zeros(spec.max_functions, bool)
         self.real[: len(p)] = True

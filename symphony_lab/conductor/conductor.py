@@ -13,10 +13,11 @@ environment's scenarios and sets the result beside its baselines;
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,9 @@ class ConductorConfig:
     cost_to_go: bool = True
     #: Train with the action mask (only legal calls) or without it.
     masked: bool = True
+    #: Offer calls that would change nothing (consume nothing, produce only
+    #: what is held); off, they are never offered, in training or real runs.
+    idle_calls: bool = False
     # PPO fine-tunes what imitation taught: small steps, no entropy bonus.
     # Undiscounted (gamma = 1): the objective is the episode's total cost,
     # and discounting would favour putting costs off over avoiding them.
@@ -88,6 +92,7 @@ class ConductorConfig:
         constructor takes it)."""
         return {
             "masked": self.masked,
+            "idle_calls": self.idle_calls,
             "max_steps": self.max_episode_steps,
             "cost_to_go": self.cost_to_go,
             "solve_optimal": solve_optimal,
@@ -167,6 +172,7 @@ class Conductor:
         checkpoint_every: int | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         vec_env: str = "dummy",
+        threads: int | None = 1,
     ) -> Conductor:
         """Trains for ``total_steps`` more environment steps.
 
@@ -180,8 +186,14 @@ class Conductor:
         attaches one). ``checkpoint_every`` steps a checkpoint
         is saved to ``checkpoint_dir``; ``Conductor.load`` of one resumes.
         ``vec_env``: ``"dummy"`` (one process, best when steps are cheap) or
-        ``"subproc"``. Same seed, same machine: same weights.
+        ``"subproc"``. ``threads``: PyTorch's threads while training (``None``:
+        as PyTorch has them, every core by default). One is the default: the
+        network is small, so more threads buy little and, beside another busy
+        process, cost far more than they buy. Same seed, same machine: same
+        weights.
         """
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1 or None, got {threads}")
         if total_steps < 1 or n_envs < 1:
             raise ValueError("total_steps and n_envs must be >= 1")
         if checkpoint_every is not None and checkpoint_every < 1:
@@ -190,41 +202,42 @@ class Conductor:
             raise ValueError(f"pretrain must be None or 'expert', not {pretrain!r}")
         if vec_env not in ("dummy", "subproc"):
             raise ValueError(f"vec_env must be 'dummy' or 'subproc', not {vec_env!r}")
-        seed = self.seed if seed is None else seed
-        make = self._factory(env)
-        # One env made here first: a bad spec fails now with its reason, not
-        # later in a worker process.
-        first = make()
-        if pretrain is not None:
-            imitate_expert(self, first, episodes=pretrain_episodes, seed=seed)
-        else:
-            first.close()
-        vec_cls = DummyVecEnv if vec_env == "dummy" else SubprocVecEnv
-        vec = vec_cls([make for _ in range(n_envs)])
-        try:
-            # Offset by the steps done, so a resumed run plays new episodes.
-            vec.seed(seed + self.num_timesteps)
-            self._attach(vec, seed, tensorboard_log)
-        except BaseException:
-            vec.close()
-            raise
-        assert self.model is not None
-        sb3_callbacks, listeners = split_callbacks(tuple(callbacks))
-        own: list[BaseCallback] = [TrainingLog(self, listeners)]
-        if checkpoint_every:
-            folder = Path(checkpoint_dir or "checkpoints")
-            own.append(CheckpointEvery(self, checkpoint_every, folder))
-        try:
-            self.model.learn(
-                total_steps,
-                callback=CallbackList([*own, *sb3_callbacks]),
-                progress_bar=progress_bar,
-                reset_num_timesteps=False,
-            )
-        finally:
-            vec.close()
-        self.num_timesteps = self.model.num_timesteps
-        return self
+        with torch_threads(threads):
+            seed = self.seed if seed is None else seed
+            make = self._factory(env)
+            # One env made here first: a bad spec fails now with its reason, not
+            # later in a worker process.
+            first = make()
+            if pretrain is not None:
+                imitate_expert(self, first, episodes=pretrain_episodes, seed=seed)
+            else:
+                first.close()
+            vec_cls = DummyVecEnv if vec_env == "dummy" else SubprocVecEnv
+            vec = vec_cls([make for _ in range(n_envs)])
+            try:
+                # Offset by the steps done, so a resumed run plays new episodes.
+                vec.seed(seed + self.num_timesteps)
+                self._attach(vec, seed, tensorboard_log)
+            except BaseException:
+                vec.close()
+                raise
+            assert self.model is not None
+            sb3_callbacks, listeners = split_callbacks(tuple(callbacks))
+            own: list[BaseCallback] = [TrainingLog(self, listeners)]
+            if checkpoint_every:
+                folder = Path(checkpoint_dir or "checkpoints")
+                own.append(CheckpointEvery(self, checkpoint_every, folder))
+            try:
+                self.model.learn(
+                    total_steps,
+                    callback=CallbackList([*own, *sb3_callbacks]),
+                    progress_bar=progress_bar,
+                    reset_num_timesteps=False,
+                )
+            finally:
+                vec.close()
+            self.num_timesteps = self.model.num_timesteps
+            return self
 
     def _attach(self, vec: Any, seed: int, tensorboard_log: Any) -> None:
         """Gives the PPO model these envs; builds it (again) when there is
@@ -361,7 +374,7 @@ class Conductor:
         :class:`~symphony_lab.planning.Policy`): the observation is built
         straight from the problem, as Function Quest builds it, and the mask
         allows the legal calls; ``None`` when none is legal."""
-        legal = problem.legal(state)
+        legal = problem.legal(state)  # a real run never offers a call that changes nothing
         if not legal:
             return None
         observer = self._observer_of(problem)
@@ -451,3 +464,16 @@ class Conductor:
             ) from e
         conductor._optimizer_state = optimizer
         return conductor
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """PyTorch's threads set to ``n`` for the block (``None``: left alone),
+    then as they were: the setting is the process's, and the caller's own."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

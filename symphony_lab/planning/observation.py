@@ -207,12 +207,16 @@ class ObservationSpec:
 
 class Observer:
     """Observations of one problem: its fixed arrays made once, then each
-    state's observation on demand."""
+    state's observation on demand. ``idle_calls``: whether calls that would
+    change nothing count as callable (for the cost-to-go), as in the env."""
 
-    def __init__(self, problem: Problem, spec: ObservationSpec) -> None:
+    def __init__(
+        self, problem: Problem, spec: ObservationSpec, *, idle_calls: bool = False
+    ) -> None:
         spec.check_fits(problem)
         self.problem = problem
         self.spec = spec
+        self.idle_calls = idle_calls
         level, kind = problem.level, problem.kinds
         self.static = spec.static(
             n_kinds=len(kind),
@@ -238,7 +242,7 @@ class Observer:
         """The observation of ``state``; ``cost_to_go`` is computed from the
         problem when the spec asks for it and none is given."""
         if self.spec.cost_to_go and cost_to_go is None:
-            cost_to_go = self.problem.cost_to_go(state)
+            cost_to_go = self.problem.cost_to_go(state, idle=self.idle_calls)
         return self.spec.with_state(
             self.static,
             held=state.held,

@@ -117,12 +117,23 @@ class Problem:
         """What calling ``f`` costs now: its cost, plus its warm-up when cold."""
         return self.cost[f] + (0.0 if state.warm >> f & 1 else self.warmup[f])
 
-    def legal(self, state: State) -> int:
-        """The calls possible now, as bits: needs held, price within the budget left."""
+    def idle(self, f: int, held: int) -> bool:
+        """Whether calling ``f`` would change nothing: it consumes nothing and
+        everything it produces is held already."""
+        return self.consumes[f] == 0 and self.produces[f] & ~held == 0
+
+    def legal(self, state: State, *, idle: bool = False) -> int:
+        """The calls possible now, as bits: needs held, price within the
+        budget left, and (unless ``idle``) something changed by the call.
+        The same rule as Function Quest's episode."""
         held, room = state.held, state.budget_left + BUDGET_SLACK
         mask = 0
         for f, needs in enumerate(self.needs):
-            if needs & ~held == 0 and self.price(f, state) <= room:
+            if (
+                needs & ~held == 0
+                and self.price(f, state) <= room
+                and (idle or not self.idle(f, held))
+            ):
                 mask |= 1 << f
         return mask
 
@@ -130,11 +141,11 @@ class Problem:
         """The kinds held after ``f`` succeeds."""
         return (held & ~self.consumes[f]) | self.produces[f]
 
-    def cost_to_go(self, state: State) -> npt.NDArray[np.float64]:
+    def cost_to_go(self, state: State, *, idle: bool = False) -> npt.NDArray[np.float64]:
         """Per function: its price now plus the relaxed (h_add) cost to the
         goal from the state after it, computed in the Pit; ``inf`` where it
         cannot be called. The same numbers as Function Quest's episode gives."""
-        legal = self.legal(state)
+        legal = self.legal(state, idle=idle)
         calls = [f for f in range(len(self)) if legal >> f & 1]
         out = np.full(len(self), np.inf)
         to_go = self.h_add([self.after(f, state.held) for f in calls])

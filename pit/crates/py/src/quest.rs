@@ -275,9 +275,10 @@ impl PyQuestEpisode {
 impl PyQuestEpisode {
     /// A level in bit masks (kinds and functions each at most 64), with each
     /// function's ``latency`` (virtual seconds) and ``failure`` probability,
-    /// and its ``names`` for the pool and the DAG.
+    /// and its ``names`` for the pool and the DAG. ``allow_idle=False``
+    /// refuses (and never offers) a call that would change nothing.
     #[new]
-    #[pyo3(signature = (*, needs, consumes, produces, cost, warmup, latency, failure, essential, start, budget, names))]
+    #[pyo3(signature = (*, needs, consumes, produces, cost, warmup, latency, failure, essential, start, budget, names, allow_idle=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         needs: Vec<u64>,
@@ -291,6 +292,7 @@ impl PyQuestEpisode {
         start: u64,
         budget: f64,
         names: Vec<String>,
+        allow_idle: bool,
     ) -> PyResult<Self> {
         let n = needs.len();
         if latency.len() != n || names.len() != n {
@@ -316,7 +318,8 @@ impl PyQuestEpisode {
             0,
             budget,
         )?;
-        let episode = Episode::new(p, failure).map_err(PyValueError::new_err)?;
+        let mut episode = Episode::new(p, failure).map_err(PyValueError::new_err)?;
+        episode.set_allow_idle(allow_idle);
         Ok(PyQuestEpisode {
             episode,
             names,

@@ -45,6 +45,8 @@ pub struct Episode {
     /// Per kind, the call (by number) that last produced it.
     made_by: [u32; 64],
     rng: Xoshiro256PlusPlus,
+    /// Whether a call that would change nothing is allowed (see `is_idle`).
+    allow_idle: bool,
 }
 
 impl Episode {
@@ -70,6 +72,7 @@ impl Episode {
             failures: 0,
             made_by: [NOBODY; 64],
             rng: Xoshiro256PlusPlus::seed_from_u64(0),
+            allow_idle: true,
         };
         e.reset(0);
         Ok(e)
@@ -120,12 +123,32 @@ impl Episode {
         self.problem.cost[f] + if warm { 0.0 } else { self.problem.warmup[f] }
     }
 
-    /// Whether `f` may be called: its needs are held and its price fits the
-    /// budget left (within rounding, so a plan costing exactly the budget fits).
+    /// Allows or refuses calls that would change nothing (`is_idle`); allowed
+    /// by default. Refused, such a call is illegal and never offered, so an
+    /// agent cannot repeat one until the budget runs out.
+    pub fn set_allow_idle(&mut self, allow: bool) {
+        self.allow_idle = allow;
+    }
+
+    pub fn allows_idle(&self) -> bool {
+        self.allow_idle
+    }
+
+    /// Whether calling `f` now would change nothing: it consumes nothing and
+    /// everything it produces is held already.
+    pub fn is_idle(&self, f: usize) -> bool {
+        let p = &self.problem;
+        p.consumes[f] == 0 && p.produces[f] & !self.held == 0
+    }
+
+    /// Whether `f` may be called: its needs are held, its price fits the
+    /// budget left (within rounding, so a plan costing exactly the budget
+    /// fits), and, unless idle calls are allowed, it would change something.
     pub fn is_legal(&self, f: usize, warm: u64) -> bool {
         f < self.problem.len()
             && self.problem.needs[f] & !self.held == 0
             && self.spent + self.price(f, warm >> f & 1 == 1) <= self.problem.budget + 1e-9
+            && (self.allow_idle || !self.is_idle(f))
     }
 
     /// The legal calls as bits over functions, `warm` likewise.

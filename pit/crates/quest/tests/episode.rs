@@ -39,6 +39,25 @@ fn calls_move_the_state_and_consume() {
 }
 
 #[test]
+fn idle_calls_can_be_refused() {
+    let mut e = Episode::new(door(), vec![0.0; 4]).unwrap();
+    e.set_allow_idle(false);
+    assert_eq!(e.call(0, 0), Call::Done { cost: 3.0 }); // find_key: a key now
+    assert!(e.is_idle(0), "a second key changes nothing");
+    assert_eq!(e.call(0, 0b1), Call::Illegal);
+    assert_eq!(e.legal(0b1) & 0b1, 0, "and is not offered");
+    assert_eq!(
+        e.legal(0b1) & 0b10,
+        0b10,
+        "use_key consumes the key: it changes something"
+    );
+    assert_eq!(e.call(3, 0b1), Call::Done { cost: 0.5 }); // the distractor, once
+    assert_eq!(e.legal(0b1) & 0b1000, 0, "not twice");
+    e.set_allow_idle(true);
+    assert_eq!(e.call(0, 0b1), Call::Done { cost: 1.0 }, "allowed, it is paid for");
+}
+
+#[test]
 fn the_budget_bounds_what_is_legal() {
     let mut e = Episode::new(Problem { budget: 3.0, ..door() }, vec![0.0; 4]).unwrap();
     assert!(e.is_legal(0, 0)); // 1 + 2 fits exactly
