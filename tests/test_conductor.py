@@ -161,6 +161,24 @@ def test_evaluation_sets_the_conductor_beside_every_baseline(tmp_path: Path) -> 
     assert len(fig.axes) == 2
 
 
+def test_the_breakdown_reads_the_out_of_distribution_targets() -> None:
+    ev = Conductor(SMALL).evaluate("ood-paper_writing", episodes=12)
+    f = ev.frame
+    assert {"flaky", "bonus_match"} <= set(f.columns)
+    assert f["flaky"].any()
+    assert not f["flaky"].all()
+    has_extras = f["bonus_match"].notna()
+    assert has_extras.any()
+    out = ev.breakdown()
+    assert list(out.columns) == ["levels", "solve_rate", "deterministic", "flaky", "bonus_match"]
+    best = out.loc["exact_replanning"]
+    assert best["solve_rate"] == 1.0
+    assert best["deterministic"] == pytest.approx(1.0)
+    assert best["bonus_match"] == 1.0  # the optimum's own choice, on deterministic levels
+    rows = f[f["agent"] == "conductor"]
+    assert out.loc["conductor", "bonus_match"] == pytest.approx(rows["bonus_match"].mean())
+
+
 @pytest.mark.parametrize("tier", ["medium", "expert"])
 def test_the_numpy_decision_path_equals_the_network(tier: str) -> None:
     from symphony_lab.conductor.fast import FastLogits

@@ -26,7 +26,7 @@ SMALL = ConductorConfig(network=NetworkConfig(width=24))
 @pytest.mark.parametrize("pack", ["val-medium", "val-expert"])
 def test_a_problem_in_a_state_is_observed_as_the_game_observes_it(pack: str) -> None:
     levels = resolve_levels(pack)[:12]
-    env = FunctionQuestEnv(levels, cost_to_go=True)
+    env = FunctionQuestEnv(levels, cost_to_go=True, plan=True)
     conductor = Conductor(SMALL, seed=1)
     rng = np.random.default_rng(0)
     checked = 0
@@ -35,7 +35,7 @@ def test_a_problem_in_a_state_is_observed_as_the_game_observes_it(pack: str) -> 
         observer = Observer(env.problem, env.spec_obs)
         for _ in range(12):
             state = env.state()
-            ours = observer.observe(state)  # cost_to_go computed in Python, from the Problem
+            ours = observer.observe(state)  # cost_to_go and the plan computed afresh
             assert ours.keys() == obs.keys()
             for key in obs:
                 np.testing.assert_allclose(ours[key], obs[key], rtol=1e-6, err_msg=key)
@@ -81,3 +81,27 @@ def test_bits_and_names_round_trip_and_unknown_kinds_are_named() -> None:
     spec = ObservationSpec(2, 2)
     with pytest.raises(ValueError, match="max_functions=2"):
         Observer(problem, spec)
+
+
+def test_the_planners_advice_is_its_next_call_and_its_plan() -> None:
+    expert = Planner(expected_costs=True)
+    for level in resolve_levels("val-hard")[:8]:
+        problem = Problem(level)
+        spec = ObservationSpec.fitting([problem], plan=True)
+        observer = Observer(problem, spec)
+        state = problem.start_state()
+        nxt, calls = observer.plan(state)
+        assert nxt == 1 << expert.choose(problem, state)
+        assert nxt & calls == nxt
+        assert calls.bit_count() >= 1
+        obs = observer.observe(state)
+        assert obs["plan_next"].sum() == 1
+        assert obs["plan_calls"].sum() == calls.bit_count()
+        assert not observer.observe(state, plan=False)["plan_calls"].any()
+        # Where the search gives up, there is no advice, and the rest still observes.
+        stingy = Observer(problem, spec, plan_states=1)
+        assert stingy.plan(state) == (0, 0)
+        assert not stingy.observe(state)["plan_next"].any()
+        rewards = {g.kind: g.reward for g in level.goals if g.importance != "essential"}
+        for kind, r in rewards.items():
+            assert obs["reward"][problem.kinds[kind]] == pytest.approx(r)

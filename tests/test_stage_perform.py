@@ -10,6 +10,7 @@ import pytest
 from symphony_lab import pit
 from symphony_lab.conductor import Conductor
 from symphony_lab.pit import CycleError
+from symphony_lab.planning import Problem, State
 from symphony_lab.stage import ExtensionError, Melody, Stage
 
 MakeExtension = Callable[..., Path]
@@ -23,7 +24,7 @@ def extension(make: MakeExtension, name: str, code: str, functions: str) -> Path
 
 
 @pytest.fixture
-def stage(make_extension: MakeExtension, tmp_path: Path) -> Iterator[Stage]:
+def extensions(make_extension: MakeExtension) -> list[Path]:
     words = extension(
         make_extension,
         "words",
@@ -50,7 +51,12 @@ def stage(make_extension: MakeExtension, tmp_path: Path) -> Iterator[Stage]:
         '[[functions]]\nname = "count"\ninputs = { words = "words" }\noutputs = ["count"]\n'
         "cost = 0.5\n",
     )
-    with Stage([words, counter, flaky], store=tmp_path / "store") as s:
+    return [words, counter, flaky]
+
+
+@pytest.fixture
+def stage(extensions: list[Path], tmp_path: Path) -> Iterator[Stage]:
+    with Stage(extensions, store=tmp_path / "store") as s:
         yield s
 
 
@@ -65,6 +71,16 @@ def test_planner_reaches_the_goal_with_fallback_lineage_and_a_dag(stage: Stage) 
     ]
     assert perf.steps[1].attempts == 2  # one retry, then the fallback
     assert "flaky today" in perf.steps[1].error
+    assert (perf.failed_calls, perf.wasted_calls) == (2, 0)
+    assert perf.summary() | {"seconds": 0} == {
+        "goal": "count",
+        "solved": True,
+        "calls": 4,
+        "failed_calls": 2,
+        "wasted_calls": 0,
+        "cost": 3.0,
+        "seconds": 0,
+    }
     store = perf.store
     words_hash = perf.held["words"]
     ancestors = {h for pair in store.lineage(perf.held["count"]) for h in pair}
@@ -171,3 +187,56 @@ def test_a_trained_conductor_performs_like_the_planner(stage: Stage) -> None:
     assert perf.solved
     assert perf.value("count") == 4
     assert [s.target for s in perf.steps] == [s.target for s in planned.steps]
+
+
+class Scripted:
+    """A policy that calls functions in a fixed order, each when it may."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = list(names)
+
+    def choose(self, problem: Problem, state: State) -> int | None:
+        legal = problem.legal(state)
+        for name in self.names:
+            i = problem.names.index(name)
+            if legal >> i & 1:
+                self.names.remove(name)
+                return i
+        return None
+
+
+def test_a_call_the_goal_did_not_come_from_counts_as_wasted(
+    extensions: list[Path], make_extension: MakeExtension, tmp_path: Path
+) -> None:
+    letters = extension(
+        make_extension,
+        "letters",
+        "from symphony_lab.sdk import operator\n\n@operator\ndef spell(text):\n"
+        "    return list(text)\n\n@operator\ndef count(letters):\n"
+        "    return len(letters)\n",
+        '[[functions]]\nname = "spell"\ninputs = { text = "text" }\noutputs = ["letters"]\n'
+        '[[functions]]\nname = "count"\ninputs = { letters = "letters" }\noutputs = ["count"]\n'
+        "cost = 9.0\n",
+    )
+    words, counter, _flaky = extensions
+    with Stage([words, counter, letters], store=tmp_path / "store") as stage:
+        # Spelling could lead to a count, but the count comes from the words.
+        policy = Scripted("letters.spell", "words.split", "counter.count")
+        perf = stage.perform("count", {"text": "a b"}, policy=policy, retries=0)
+        assert perf.solved
+        assert [s.target for s in perf.steps] == ["letters.spell", "words.split", "counter.count"]
+        assert (perf.failed_calls, perf.wasted_calls) == (0, 1)
+
+
+def test_a_new_user_goal_on_the_shipped_extensions_calls_only_what_it_needs(
+    tmp_path: Path,
+) -> None:
+    csv = tmp_path / "people.csv"
+    csv.write_text("name,age\nada,36\nalan,41\n")
+    with Stage(builtin=True, store=tmp_path / "store") as stage:
+        for policy in (Conductor(seed=0), None):
+            perf = stage.perform("records", {"path": str(csv)}, policy=policy, retries=0)
+            assert perf.solved
+            assert [s.target for s in perf.steps] == ["tables.load", "tables.head"]
+            assert perf.summary()["failed_calls"] == perf.summary()["wasted_calls"] == 0
+            assert perf.value("records")[0]["name"] == "ada"

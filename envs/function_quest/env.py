@@ -52,7 +52,10 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
     ``idle_calls``: a call that would change nothing (it consumes nothing and
     everything it produces is held) is refused and never offered unless this
     is true (the old rules, where an agent could repeat one until the budget
-    or the step limit ended the episode).
+    or the step limit ended the episode). ``plan``: observe the exact
+    planner's advice (``plan_next``, ``plan_calls``; see
+    ``ObservationSpec.plan``), hidden in a ``plan_dropout`` share of the
+    episodes, so that a policy learns to act where the search gives up.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 - gymnasium's convention
@@ -72,6 +75,8 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         solve_optimal: bool = True,
         cost_to_go: bool = False,
         idle_calls: bool = False,
+        plan: bool = False,
+        plan_dropout: float = 0.0,
     ) -> None:
         if levels is None:
             levels = [load(name) for name in LEVELS]
@@ -79,12 +84,17 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
         problems = [Problem(level) for level in self.levels]
-        fit = ObservationSpec.fitting(problems, cost_to_go=cost_to_go)
+        if not 0.0 <= plan_dropout <= 1.0:
+            raise ValueError(f"plan_dropout must be in [0, 1], got {plan_dropout}")
+        fit = ObservationSpec.fitting(problems, cost_to_go=cost_to_go, plan=plan)
         self.spec_obs = ObservationSpec(
             fit.max_functions if max_functions is None else max_functions,
             fit.max_kinds if max_kinds is None else max_kinds,
             cost_to_go,
+            plan,
         )
+        self.plan_dropout = plan_dropout
+        self._plan_shown = True
         for problem in problems:
             self.spec_obs.check_fits(problem)
         self.masked = masked
@@ -134,6 +144,8 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
         level = (options or {}).get("level")
         if level is None:
             level = self.levels[int(self.np_random.integers(len(self.levels)))]
+        if self.plan_dropout:
+            self._plan_shown = bool(self.np_random.random() >= self.plan_dropout)
         self._start(level)
         return self._observe(), self._info()
 
@@ -215,7 +227,9 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
 
     def _observe(self) -> dict[str, npt.NDArray[Any]]:
         return self._c.observer.observe(
-            self.state(), self.cost_to_go() if self.spec_obs.cost_to_go else None
+            self.state(),
+            self.cost_to_go() if self.spec_obs.cost_to_go else None,
+            plan=self._plan_shown,
         )
 
     def optimal_cost(self) -> float | None:
@@ -266,7 +280,18 @@ class FunctionQuestEnv(gym.Env[dict[str, Any], np.int64]):
             # No best policy to compare with: no ratio.
             "cost_ratio": self.score(solved=solved).cost_ratio if plan else float("nan"),
             "failures": self.failures,
+            "flaky": any(f.failure > 0 for f in self.level.functions),
+            "bonus_match": self._bonus_match(plan),
         }
+
+    def _bonus_match(self, plan: Plan | None) -> float:
+        """1.0 when the episode ends holding the same optional goals as the
+        best policy does (when every call succeeds), 0.0 when not, NaN on a
+        level with no optional goal or no best policy."""
+        extras = {g.kind for g in self.level.goals if g.importance != "essential"}
+        if not extras or plan is None:
+            return float("nan")
+        return float(extras & self.held_kinds() == extras & plan.held)
 
     def _info(self) -> dict[str, Any]:
         core = self._core

@@ -1,10 +1,13 @@
-"""Level packs: fixed sets of generated levels, committed as data.
+"""Level packs: fixed sets of levels, committed as data.
 
-Splits ``train``, ``val`` and ``test`` come from disjoint seed ranges, one
-pack per split and tier, stored as gzip'd TOML (``[[levels]]`` in the level
-schema) under ``function_quest/packs/`` beside a ``SHA256SUMS`` file. Since
-the levels themselves are stored, results stay comparable when the generator
-changes; ``python -m function_quest.packs`` rebuilds them on purpose.
+Splits ``train``, ``val`` and ``test`` come from disjoint seed ranges of the
+generator, one pack per split and tier. The ``ood`` split is for evaluation
+only: one pack per pipeline family (``pipelines.py``, written apart from the
+generator) and ``ood-large``, generated levels larger than any training
+level. Packs are gzip'd TOML (``[[levels]]`` in the level schema) under
+``function_quest/packs/`` beside a ``SHA256SUMS`` file. Since the levels
+themselves are stored, results stay comparable when the generators change;
+``python -m function_quest.packs`` rebuilds them on purpose.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import tomli_w
 
 from function_quest.generator import TIERS, generate
+from function_quest.pipelines import FAMILIES, large, pipeline
 from symphony_lab.planning import Level
 
 #: First seed and number of levels of each split, per tier.
@@ -27,6 +31,10 @@ SPLITS: dict[str, tuple[int, int]] = {
     "val": (100_000, 50),
     "test": (200_000, 200),
 }
+
+#: The evaluation-only packs of the ``ood`` split: a pipeline family each,
+#: and ``large``; with their first seed and number of levels.
+OOD: dict[str, tuple[int, int]] = {**dict.fromkeys(FAMILIES, (300_000, 40)), "large": (400_000, 30)}
 
 
 class PackError(ValueError):
@@ -41,11 +49,20 @@ def pack_name(split: str, tier: str) -> str:
     return f"{split}-{tier}.toml.gz"
 
 
-def seeds(split: str) -> range:
-    if split not in SPLITS:
-        raise PackError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
-    first, n = SPLITS[split]
+def seeds(split: str, tier: str | None = None) -> range:
+    if split == "ood" and tier in OOD:
+        first, n = OOD[tier]
+    elif split not in SPLITS:
+        raise PackError(f"unknown split {split!r}; expected one of {[*SPLITS, 'ood']}")
+    else:
+        first, n = SPLITS[split]
     return range(first, first + n)
+
+
+def _level(split: str, tier: str, seed: int) -> Level:
+    if split != "ood":
+        return generate(seed, tier)
+    return large(seed) if tier == "large" else pipeline(tier, seed)
 
 
 def _checksums(folder: Path) -> dict[str, str]:
@@ -65,9 +82,11 @@ def _checksums(folder: Path) -> dict[str, str]:
 
 def load_pack(split: str, tier: str, *, folder: Path | None = None) -> list[Level]:
     """The levels of one pack, checked against ``SHA256SUMS`` first."""
-    if tier not in TIERS:
-        raise PackError(f"unknown tier {tier!r}; expected one of {list(TIERS)}")
-    seeds(split)
+    known = OOD if split == "ood" else TIERS
+    if tier not in known:
+        what = "pack" if split == "ood" else "tier"
+        raise PackError(f"unknown {what} {tier!r}; expected one of {list(known)}")
+    seeds(split, tier)
     folder = folder or _dir()
     name = pack_name(split, tier)
     path = folder / name
@@ -86,18 +105,18 @@ def load_pack(split: str, tier: str, *, folder: Path | None = None) -> list[Leve
 
 
 def build(folder: Path | None = None) -> None:
-    """Writes every pack and ``SHA256SUMS``; byte-identical for the same generator."""
+    """Writes every pack and ``SHA256SUMS``; byte-identical for the same generators."""
     folder = folder or _dir()
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
-    for split in SPLITS:
-        for tier in TIERS:
-            levels = [generate(seed, tier).to_dict() for seed in seeds(split)]
-            text = tomli_w.dumps({"levels": levels}, multiline_strings=True)
-            data = gzip.compress(text.encode(), mtime=0)
-            name = pack_name(split, tier)
-            (folder / name).write_bytes(data)
-            lines.append(f"{hashlib.sha256(data).hexdigest()}  {name}")
+    packs = [(split, tier) for split in SPLITS for tier in TIERS] + [("ood", t) for t in OOD]
+    for split, tier in packs:
+        levels = [_level(split, tier, seed).to_dict() for seed in seeds(split, tier)]
+        text = tomli_w.dumps({"levels": levels}, multiline_strings=True)
+        data = gzip.compress(text.encode(), mtime=0)
+        name = pack_name(split, tier)
+        (folder / name).write_bytes(data)
+        lines.append(f"{hashlib.sha256(data).hexdigest()}  {name}")
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
 
 

@@ -68,6 +68,12 @@ class ConductorConfig:
     cost_to_go: bool = True
     #: Train with the action mask (only legal calls) or without it.
     masked: bool = True
+    #: Observe the exact planner's advice (its next call and its plan, on
+    #: expected costs, from where the run stands; ``ObservationSpec.plan``),
+    #: hidden in ``plan_dropout`` of the training episodes so the policy also
+    #: learns to act where the search gives up.
+    plan: bool = True
+    plan_dropout: float = 0.2
     #: Offer calls that would change nothing (consume nothing, produce only
     #: what is held); off, they are never offered, in training or real runs.
     idle_calls: bool = False
@@ -87,10 +93,13 @@ class ConductorConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def env_options(self, *, solve_optimal: bool = False) -> dict[str, Any]:
+    def env_options(self, *, solve_optimal: bool = False, training: bool = False) -> dict[str, Any]:
         """What an environment made for this Conductor is given (where its
-        constructor takes it)."""
+        constructor takes it); the plan is hidden in some episodes only
+        when ``training``."""
         return {
+            "plan": self.plan,
+            "plan_dropout": self.plan_dropout if training and self.plan else 0.0,
             "masked": self.masked,
             "idle_calls": self.idle_calls,
             "max_steps": self.max_episode_steps,
@@ -153,7 +162,7 @@ class Conductor:
     def _factory(self, env: EnvSpec) -> Callable[[], gym.Env[Any, Any]]:
         # A module-level function, not a closure over self: subprocess
         # vector envs pickle it.
-        return functools.partial(make_env, env, **self.config.env_options())
+        return functools.partial(make_env, env, **self.config.env_options(training=True))
 
     # ---- training ----
 
@@ -295,6 +304,8 @@ class Conductor:
         for key, value in observation.items():
             if key == "cost_to_go" and not self.config.cost_to_go:
                 continue
+            if key in ("plan_next", "plan_calls") and not self.config.plan:
+                continue
             t = torch.from_numpy(np.asarray(value, dtype=np.float32))
             out[key] = t if batched else t.unsqueeze(0)
         return out
@@ -307,6 +318,10 @@ class Conductor:
             raise ConductorError(
                 "this Conductor reads cost_to_go: make the env with cost_to_go=True"
             )
+        if self.config.plan and "plan_next" not in observation:
+            raise ConductorError(
+                "this Conductor reads the planner's advice: make the env with plan=True"
+            )
 
     def decide(self, observation: Observation, mask: npt.NDArray[np.bool_] | None = None) -> int:
         """The call to make: the highest-scoring function the mask allows.
@@ -316,7 +331,9 @@ class Conductor:
         self._check(observation)
         if self.net.attend is not None:
             return self._decide_torch(observation, mask)
-        logits = self._fast_logits()(observation, cost_to_go=self.config.cost_to_go)
+        logits = self._fast_logits()(
+            observation, cost_to_go=self.config.cost_to_go, plan=self.config.plan
+        )
         if mask is None:
             return int(np.argmax(logits))
         allowed = np.asarray(mask, dtype=bool)
@@ -385,7 +402,9 @@ class Conductor:
     def _observer_of(self, problem: Problem) -> Observer:
         """The observer of ``problem``, kept while the run uses that problem."""
         if self._observer is None or self._observer.problem is not problem:
-            spec = ObservationSpec.fitting([problem], cost_to_go=self.config.cost_to_go)
+            spec = ObservationSpec.fitting(
+                [problem], cost_to_go=self.config.cost_to_go, plan=self.config.plan
+            )
             self._observer = Observer(problem, spec)
         return self._observer
 

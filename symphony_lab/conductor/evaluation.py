@@ -65,6 +65,30 @@ class Evaluation:
         )
         return out
 
+    def breakdown(self) -> pd.DataFrame:
+        """Per agent, what the out-of-distribution targets read: solve rate,
+        mean cost ratio on solved levels whose calls never fail
+        (``deterministic``) and on those where some can (``flaky``), and the
+        share of episodes ending with the optional goals the best policy
+        ends with (``bonus_match``, over levels that have any). Columns an
+        env does not report (``flaky``, ``bonus_match``) read NaN."""
+        f = self.frame
+        by = f.groupby("agent", sort=False)
+        flaky = f["flaky"].astype(bool) if "flaky" in f else pd.Series(False, index=f.index)
+        solved = f[f["solved"]]
+        ratio = solved.groupby([solved["agent"], flaky[solved.index]], sort=False)["cost_ratio"]
+        means = ratio.mean().unstack()
+        match = f["bonus_match"] if "bonus_match" in f else pd.Series(np.nan, index=f.index)
+        return pd.DataFrame(
+            {
+                "levels": by.size(),
+                "solve_rate": by["solved"].mean(),
+                "deterministic": means.get(False, pd.Series(dtype=float)),
+                "flaky": means.get(True, pd.Series(dtype=float)),
+                "bonus_match": match.groupby(f["agent"], sort=False).mean(),
+            }
+        )
+
     def plot(self, path: str | Path | None = None) -> Figure:
         """Solve rate by difficulty per agent, and each agent's cost-ratio
         distribution over solved levels; saved to ``path`` when given."""
@@ -152,4 +176,7 @@ def evaluate(
         ]
     finally:
         made.close()
-    return Evaluation(pd.DataFrame(rows, columns=list(COLUMNS)))
+    # Columns an env reports beyond the common ones (Function Quest: flaky,
+    # bonus_match) follow them.
+    extra = [c for c in dict.fromkeys(k for row in rows for k in row) if c not in COLUMNS]
+    return Evaluation(pd.DataFrame(rows, columns=[*COLUMNS, *extra]))

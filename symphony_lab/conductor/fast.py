@@ -58,9 +58,10 @@ class FastLogits:
             self.kind_out.append((k2, kb2))
         self.score = mlp("score")
 
-    def __call__(self, obs: dict[str, Any], *, cost_to_go: bool = True) -> Array:
+    def __call__(self, obs: dict[str, Any], *, cost_to_go: bool = True, plan: bool = True) -> Array:
         """Logits over every function slot of one observation, ``-inf`` at
-        padding. ``cost_to_go=False`` ignores that feature if present."""
+        padding. ``cost_to_go=False`` and ``plan=False`` ignore those
+        features if present."""
         fmask, kmask = np.asarray(obs["function_mask"]), np.asarray(obs["kind_mask"])
         if fmask.ndim != 1 or np.asarray(obs["reads"]).ndim != 2:
             raise ConductorError("decide takes one observation; decide_batch takes a batch")
@@ -80,17 +81,19 @@ class FastLogits:
         # stacking mixed-type columns.
         held = np.asarray(obs["held"])[ks]
         goal = np.asarray(obs["goal"])[ks]
-        x = np.empty((held.shape[0], 5), np.float32)
+        x = np.empty((held.shape[0], 6), np.float32)
         x[:, 0] = held
         x[:, 1] = goal
         x[:, 2] = np.asarray(obs["bonus_goal"])[ks]
         x[:, 3] = kmask[ks]
         x[:, 4] = goal * (1 - x[:, 0])
+        reward = obs.get("reward")
+        x[:, 5] = np.log1p(np.asarray(reward)[ks]) if reward is not None else 0.0
         kinds = _mlp(x, self.kind_in)
         cost, warmup = np.asarray(obs["cost"])[fs], np.asarray(obs["warmup"])[fs]
         budget = float(np.asarray(obs["budget_left"]).reshape(-1)[0])
         to_go = obs.get("cost_to_go") if cost_to_go else None
-        inputs = np.empty((cost.shape[0], 8), np.float32)
+        inputs = np.empty((cost.shape[0], 10), np.float32)
         inputs[:, 3] = np.asarray(obs["warm"])[fs]
         price = cost + warmup * (1 - inputs[:, 3])
         inputs[:, 0] = np.log1p(cost)
@@ -100,6 +103,9 @@ class FastLogits:
         inputs[:, 5] = np.log1p(price)
         inputs[:, 6] = np.minimum(price / (budget + 1.0), 10.0)
         inputs[:, 7] = np.log1p(np.asarray(to_go)[fs]) if to_go is not None else 0.0
+        for col, key in ((8, "plan_next"), (9, "plan_calls")):
+            advice = obs.get(key) if plan else None
+            inputs[:, col] = np.asarray(advice)[fs] if advice is not None else 0.0
         funcs = _mlp(inputs, self.function_in)
         # inc^T with the roles side by side: [K, 3F], [k, i*F + f] = inc[f, i*K + k].
         inc_t = inc.reshape(n_f, 3, n_k).transpose(2, 1, 0).reshape(n_k, 3 * n_f)

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 #: Per-function numbers fed to the encoder (see ``_function_inputs``).
-FUNCTION_INPUTS = 8
+FUNCTION_INPUTS = 10
 #: Per-kind flags: held, goal, bonus goal, present, missing goal.
-KIND_INPUTS = 5
+KIND_INPUTS = 6
 
 
 @dataclass(frozen=True)
@@ -104,17 +104,21 @@ def _mlp(n_in: int, d: int) -> nn.Module:
 def _kind_inputs(obs: dict[str, Tensor]) -> Tensor:
     held, goal = obs["held"], obs["goal"]
     missing = goal * (1 - held)
-    return torch.stack([held, goal, obs["bonus_goal"], obs["kind_mask"], missing], -1)
+    reward = obs.get("reward")
+    reward = torch.log1p(reward) if reward is not None else torch.zeros_like(held)
+    return torch.stack([held, goal, obs["bonus_goal"], obs["kind_mask"], missing, reward], -1)
 
 
 def _function_inputs(obs: dict[str, Tensor], use_to_go: bool) -> Tensor:
     """Costs on a log scale and against the budget left, so levels of any
-    price range look alike; the relaxed cost-to-go when observed."""
+    price range look alike; the relaxed cost-to-go and the planner's advice
+    when observed (zeros otherwise)."""
     cost, warmup, warm = obs["cost"], obs["warmup"], obs["warm"]
     budget = obs["budget_left"]  # [B, 1]
     price = cost + warmup * (1 - warm)
     to_go = obs.get("cost_to_go") if use_to_go else None
-    to_go = torch.log1p(to_go) if to_go is not None else torch.zeros_like(cost)
+    zero = torch.zeros_like(cost)
+    to_go = torch.log1p(to_go) if to_go is not None else zero
     return torch.stack(
         [
             torch.log1p(cost),
@@ -125,6 +129,8 @@ def _function_inputs(obs: dict[str, Tensor], use_to_go: bool) -> Tensor:
             torch.log1p(price),
             (price / (budget + 1.0)).clamp(max=10.0),
             to_go,
+            obs.get("plan_next", zero),
+            obs.get("plan_calls", zero),
         ],
         -1,
     )

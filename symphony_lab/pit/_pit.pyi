@@ -647,7 +647,8 @@ def quest_solve(
     start: int,
     start_warm: int,
     budget: float,
-) -> tuple[list[int], float, float, int] | None: ...
+    max_states: int | None = None,
+) -> tuple[list[int], float, float, int] | str | None: ...
 def quest_expected(
     needs: list[int],
     consumes: list[int],

@@ -39,6 +39,7 @@ from symphony_lab.planning.problem import MAX_BITS, Problem, State
 from symphony_lab.planning.protocol import ConductorEnv, EnvPolicy, Observation, Policy
 from symphony_lab.planning.solver import (
     Plan,
+    SearchLimitError,
     brute_force,
     expected_costs,
     expected_optimum,
@@ -67,6 +68,7 @@ __all__ = [
     "Planner",
     "Policy",
     "Problem",
+    "SearchLimitError",
     "State",
     "brute_force",
     "expected_costs",

@@ -17,12 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 from symphony_lab.planning.problem import Problem, State
+from symphony_lab.planning.solver import SearchLimitError, expected_costs, solve_from
 
 if TYPE_CHECKING:
     from gymnasium import spaces
 
 #: Bumped when the layout changes, so saved policies can refuse a mismatch.
-OBSERVATION_VERSION = 1
+OBSERVATION_VERSION = 2
 
 #: Upper bound of costs and budgets in an observation.
 MAX_AMOUNT = 1e6
@@ -59,10 +60,19 @@ class ObservationSpec:
     #: Add ``cost_to_go``: per function, its cost now plus the relaxed (h_add)
     #: cost from the state after it; ``MAX_AMOUNT`` where it cannot be called.
     cost_to_go: bool = False
+    #: Add the exact planner's advice on expected costs, from where the run
+    #: stands: ``plan_next`` marks its next call and ``plan_calls`` every call
+    #: of its plan; both are zero where the search gives up (``PLAN_STATES``).
+    plan: bool = False
 
     @classmethod
     def fitting(
-        cls, problems: Sequence[Problem], *, at_least: int = 32, cost_to_go: bool = False
+        cls,
+        problems: Sequence[Problem],
+        *,
+        at_least: int = 32,
+        cost_to_go: bool = False,
+        plan: bool = False,
     ) -> ObservationSpec:
         """The smallest spec, of at least ``at_least`` slots each, that holds
         every one of ``problems``."""
@@ -70,6 +80,7 @@ class ObservationSpec:
             max([at_least, *(len(p) for p in problems)]),
             max([at_least, *(len(p.kinds) for p in problems)]),
             cost_to_go,
+            plan,
         )
 
     def check_fits(self, problem: Problem) -> None:
@@ -89,13 +100,16 @@ class ObservationSpec:
         unit = spaces.Box(0.0, 1.0, (f,), np.float32)
         # Finite bounds, as gymnasium's checker asks; no cost comes near.
         nonneg = spaces.Box(0.0, MAX_AMOUNT, (f,), np.float32)
-        extra = {"cost_to_go": nonneg} if self.cost_to_go else {}
+        extra: dict[str, spaces.Space[Any]] = {"cost_to_go": nonneg} if self.cost_to_go else {}
+        if self.plan:
+            extra |= {"plan_next": spaces.MultiBinary(f), "plan_calls": spaces.MultiBinary(f)}
         return spaces.Dict(
             {
                 **extra,
                 "held": spaces.MultiBinary(k),
                 "goal": spaces.MultiBinary(k),
                 "bonus_goal": spaces.MultiBinary(k),
+                "reward": spaces.Box(0.0, MAX_AMOUNT, (k,), np.float32),
                 "kind_mask": spaces.MultiBinary(k),
                 "reads": spaces.MultiBinary((f, k)),
                 "consumes": spaces.MultiBinary((f, k)),
@@ -116,6 +130,7 @@ class ObservationSpec:
         goal: Sequence[int],
         bonus_goal: Sequence[int],
         functions: Sequence[FunctionView],
+        reward: Sequence[float] = (),
     ) -> dict[str, npt.NDArray[Any]]:
         """The parts of an observation that stay fixed through an episode,
         computed once and kept read-only; ``with_state`` copies them into
@@ -127,6 +142,7 @@ class ObservationSpec:
             bonus_goal=bonus_goal,
             functions=functions,
             budget_left=0.0,
+            reward=reward,
         )
         for key in ("held", "warm", "budget_left"):
             del obs[key]
@@ -142,10 +158,12 @@ class ObservationSpec:
         warm: int,
         budget_left: float,
         cost_to_go: npt.NDArray[np.float64] | None = None,
+        plan: tuple[int, int] = (0, 0),
     ) -> dict[str, npt.NDArray[Any]]:
         """A step's observation: copies of the static arrays (callers keep
         observations; none may share memory with another) plus the state:
-        ``held`` as bits over kinds, ``warm`` as bits over functions."""
+        ``held`` as bits over kinds, ``warm`` as bits over functions, and
+        ``plan`` as (next call, calls of the plan), bits over functions."""
         obs = {key: array.copy() for key, array in static.items()}
         obs["held"] = bits(held, self.max_kinds).copy()
         obs["warm"] = bits(warm, self.max_functions).copy()
@@ -155,6 +173,9 @@ class ObservationSpec:
                 raise ValueError("this observation has cost_to_go: pass it")
             obs["cost_to_go"] = np.full(self.max_functions, MAX_AMOUNT, np.float32)
             obs["cost_to_go"][: len(cost_to_go)] = np.minimum(cost_to_go, MAX_AMOUNT)
+        if self.plan:
+            obs["plan_next"] = bits(plan[0], self.max_functions).copy()
+            obs["plan_calls"] = bits(plan[1], self.max_functions).copy()
         return obs
 
     def encode(
@@ -166,8 +187,10 @@ class ObservationSpec:
         bonus_goal: Sequence[int],
         functions: Sequence[FunctionView],
         budget_left: float,
+        reward: Sequence[float] = (),
     ) -> dict[str, npt.NDArray[Any]]:
-        """The observation of one state; kinds are given by index."""
+        """The observation of one state; kinds are given by index, and
+        ``reward`` is each bonus goal's (in ``bonus_goal``'s order)."""
         f, k = self.max_functions, self.max_kinds
         if n_kinds > k or len(functions) > f:
             raise ValueError(
@@ -178,6 +201,7 @@ class ObservationSpec:
             "held": np.zeros(k, np.int8),
             "goal": np.zeros(k, np.int8),
             "bonus_goal": np.zeros(k, np.int8),
+            "reward": np.zeros(k, np.float32),
             "kind_mask": np.zeros(k, np.int8),
             "reads": np.zeros((f, k), np.int8),
             "consumes": np.zeros((f, k), np.int8),
@@ -193,6 +217,8 @@ class ObservationSpec:
         obs["held"][list(held)] = 1
         obs["goal"][list(goal)] = 1
         obs["bonus_goal"][list(bonus_goal)] = 1
+        for kind, r in zip(bonus_goal, reward, strict=False):
+            obs["reward"][kind] = min(max(r, 0.0), MAX_AMOUNT)
         for i, fn in enumerate(functions):
             obs["reads"][i, list(fn.reads)] = 1
             obs["consumes"][i, list(fn.consumes)] = 1
@@ -205,23 +231,37 @@ class ObservationSpec:
         return obs
 
 
+#: States the planner's advice may search before it gives up (then the
+#: observation carries no plan, and the policy reads the rest).
+PLAN_STATES = 50_000
+
+
 class Observer:
     """Observations of one problem: its fixed arrays made once, then each
     state's observation on demand. ``idle_calls``: whether calls that would
-    change nothing count as callable (for the cost-to-go), as in the env."""
+    change nothing count as callable (for the cost-to-go), as in the env;
+    ``plan_states``: where the planner's advice gives up."""
 
     def __init__(
-        self, problem: Problem, spec: ObservationSpec, *, idle_calls: bool = False
+        self,
+        problem: Problem,
+        spec: ObservationSpec,
+        *,
+        idle_calls: bool = False,
+        plan_states: int = PLAN_STATES,
     ) -> None:
         spec.check_fits(problem)
         self.problem = problem
         self.spec = spec
         self.idle_calls = idle_calls
+        self.plan_states = plan_states
         level, kind = problem.level, problem.kinds
+        bonus = [g for g in level.goals if g.importance != "essential"]
         self.static = spec.static(
             n_kinds=len(kind),
             goal=[kind[g.kind] for g in level.goals if g.importance == "essential"],
-            bonus_goal=[kind[g.kind] for g in level.goals if g.importance != "essential"],
+            bonus_goal=[kind[g.kind] for g in bonus],
+            reward=[g.reward for g in bonus],
             functions=[
                 FunctionView(
                     reads=[kind[k] for k in f.reads],
@@ -235,12 +275,47 @@ class Observer:
                 for f in level.functions
             ],
         )
+        self._expected: Problem | None = None
+        self._plans: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def plan(self, state: State) -> tuple[int, int]:
+        """The exact planner's advice in ``state``: its next call and the
+        calls of its plan, as bits over functions; planned on expected
+        costs (a call retried until it succeeds), budget aside, as the
+        Conductor's expert plans. ``(0, 0)`` when there is no plan or the
+        search reaches ``plan_states`` first. States recur, so each is
+        planned once."""
+        key = (state.held, state.warm)
+        known = self._plans.get(key)
+        if known is not None:
+            return known
+        if self._expected is None:
+            self._expected = Problem(expected_costs(self.problem.level))
+        try:
+            found = solve_from(
+                self._expected, state.held, state.warm, float("inf"), self.plan_states
+            )
+        except SearchLimitError:
+            found = None
+        advice = (0, 0)
+        if found is not None and found.calls:
+            index = self.problem.index
+            advice = (1 << index[found.calls[0]], sum(1 << index[c] for c in set(found.calls)))
+        if len(self._plans) >= 1 << 14:
+            self._plans.clear()
+        self._plans[key] = advice
+        return advice
 
     def observe(
-        self, state: State, cost_to_go: npt.NDArray[np.float64] | None = None
+        self,
+        state: State,
+        cost_to_go: npt.NDArray[np.float64] | None = None,
+        *,
+        plan: bool = True,
     ) -> dict[str, npt.NDArray[Any]]:
         """The observation of ``state``; ``cost_to_go`` is computed from the
-        problem when the spec asks for it and none is given."""
+        problem when the spec asks for it and none is given; ``plan=False``
+        leaves the planner's advice out (zeros) where the spec has it."""
         if self.spec.cost_to_go and cost_to_go is None:
             cost_to_go = self.problem.cost_to_go(state, idle=self.idle_calls)
         return self.spec.with_state(
@@ -249,4 +324,5 @@ class Observer:
             warm=state.warm,
             budget_left=state.budget_left,
             cost_to_go=cost_to_go,
+            plan=self.plan(state) if self.spec.plan and plan else (0, 0),
         )

@@ -80,29 +80,43 @@ def _pruned(p: Problem) -> _Pruned:
     return found
 
 
+class SearchLimitError(RuntimeError):
+    """The exact search reached its ``max_states`` before an answer."""
+
+
 def solve(
     level: Levelish,
     *,
     budget: float | None = None,
     held: Iterable[str] | None = None,
     warm: Iterable[str] = (),
+    max_states: int | None = None,
 ) -> Plan | None:
     """The plan of least ``cost - bonus`` that holds every essential goal
     within ``budget`` (the level's by default); ``None`` if there is none.
     Starts from the level's initial kinds, or from ``held`` with the
     functions in ``warm`` already warm (to replan mid-episode). Failure
     probabilities are ignored: every call succeeds. The search runs in the
-    Pit (``pit-quest``), over the level's relevant functions only."""
+    Pit (``pit-quest``), over the level's relevant functions only; with
+    ``max_states``, it raises ``SearchLimitError`` once it has reached that
+    many states (a level of many independent parts can need more than
+    memory holds)."""
     p = compiled(level)
     if held is not None:
         unknown = sorted(set(held) - set(p.kinds))
         if unknown:
             raise KeyError(f"held names unknown kinds: {unknown}")
     start = p.start if held is None else p.bits(held)
-    return solve_from(p, start, p.function_bits(warm), budget)
+    return solve_from(p, start, p.function_bits(warm), budget, max_states)
 
 
-def solve_from(p: Problem, held: int, warm: int = 0, budget: float | None = None) -> Plan | None:
+def solve_from(
+    p: Problem,
+    held: int,
+    warm: int = 0,
+    budget: float | None = None,
+    max_states: int | None = None,
+) -> Plan | None:
     """``solve`` from a state in bits: kinds ``held``, functions ``warm``."""
     q = _pruned(p)
     warm_mask = 0
@@ -120,9 +134,12 @@ def solve_from(p: Problem, held: int, warm: int = 0, budget: float | None = None
         held,
         warm_mask,
         p.level.budget if budget is None else budget,
+        max_states,
     )
     if found is None:
         return None
+    if isinstance(found, str):
+        raise SearchLimitError(f"level {p.level.id!r}: {found}")
     calls, cost, bonus, end_held = found
     return Plan(tuple(q.names[f] for f in calls), cost, bonus, p.kinds_of(end_held))
 

@@ -50,6 +50,8 @@ class Step:
     target: str
     inputs: dict[str, str]
     output: str | None = None
+    #: Every artifact the call produced (``output`` is the first).
+    outputs: list[str] = field(default_factory=list)
     status: str = "pending"
     attempts: int = 0
     seconds: float = 0.0
@@ -71,6 +73,34 @@ class Performance:
     @property
     def solved(self) -> bool:
         return all(kind in self.held for kind in self.goal)
+
+    @property
+    def failed_calls(self) -> int:
+        """Attempts that raised, retries included."""
+        return sum(s.attempts - (s.status == "done") for s in self.steps)
+
+    @property
+    def wasted_calls(self) -> int:
+        """Calls that succeeded but made nothing the goal's artifacts came from."""
+        needed = {self.held[k] for k in self.goal if k in self.held}
+        useful = 0
+        for s in reversed(self.steps):  # a call's inputs come from earlier calls
+            if s.status == "done" and needed.intersection(s.outputs):
+                useful += 1
+                needed.update(s.inputs.values())
+        return sum(s.status == "done" for s in self.steps) - useful
+
+    def summary(self) -> dict[str, Any]:
+        """The run in one row: solved, calls made, failed and wasted ones, cost."""
+        return {
+            "goal": ", ".join(self.goal),
+            "solved": self.solved,
+            "calls": sum(s.attempts for s in self.steps),
+            "failed_calls": self.failed_calls,
+            "wasted_calls": self.wasted_calls,
+            "cost": self.cost,
+            "seconds": sum(s.seconds for s in self.steps),
+        }
 
     def value(self, kind: str) -> Any:
         """The artifact of ``kind``, decoded."""
@@ -374,7 +404,8 @@ class Performer:
                 )
                 held[kind] = self._store(step, value, kind)
                 producer[kind] = step.key
-            step.output = held[outputs[0]]
+            step.outputs = [held[kind] for kind in outputs]
+            step.output = step.outputs[0]
             step.status = "done"
             tracker.done(step.key)
         return Performance(goals, held, steps, tracker, self.store, cost)
@@ -427,6 +458,7 @@ class Performer:
                     continue
                 kind = (self.stage.functions()[step.target].outputs or [name])[0]
                 values[name] = step.output = self._store(step, result, kind)
+                step.outputs = [step.output]
                 step.status = "done"
                 tracker.done(name)
         held = {n: values[n] for n in melody.steps if n in values}

@@ -45,9 +45,10 @@ fn problem(
 }
 
 /// The plan of least ``cost - bonus`` within ``budget``: ``(calls, cost,
-/// bonus, held)`` with calls as function indices, or ``None``.
+/// bonus, held)`` with calls as function indices, ``None``, or a message when
+/// the search reached ``max_states`` states first.
 #[pyfunction]
-#[pyo3(signature = (needs, consumes, produces, cost, warmup, essential, extras, start, start_warm, budget))]
+#[pyo3(signature = (needs, consumes, produces, cost, warmup, essential, extras, start, start_warm, budget, max_states=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn quest_solve(
     py: Python<'_>,
@@ -61,12 +62,26 @@ pub fn quest_solve(
     start: u64,
     start_warm: u64,
     budget: f64,
-) -> PyResult<Option<Found>> {
+    max_states: Option<usize>,
+) -> PyResult<Option<SolveFound>> {
     let p = problem(
         needs, consumes, produces, cost, warmup, essential, extras, start, start_warm, budget,
     )?;
-    let s = py.detach(|| pit_quest::solve(&p));
-    Ok(s.map(|s| (s.calls, s.cost, s.bonus, s.held)))
+    let found = py.detach(|| pit_quest::solve_within(&p, max_states.unwrap_or(usize::MAX)));
+    Ok(match found {
+        Ok(s) => s.map(|s| SolveFound::Found((s.calls, s.cost, s.bonus, s.held))),
+        Err(limit) => Some(SolveFound::Reason(format!(
+            "the search reached {} states without finishing",
+            limit.0
+        ))),
+    })
+}
+
+/// What ``quest_solve`` found: a plan, or why it stopped (a message).
+#[derive(IntoPyObject)]
+pub enum SolveFound {
+    Found(Found),
+    Reason(String),
 }
 
 /// What ``quest_expected`` found: the plan and its expectation, no policy

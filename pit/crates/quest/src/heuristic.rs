@@ -65,6 +65,37 @@ pub fn h_max(p: &Problem, held: u64) -> f64 {
     over_missing(p, held, false)
 }
 
+/// A lower bound on the rest of the objective (cost − bonus, shifted by the
+/// sum of the extras' rewards so that it never goes below zero) from `held`:
+/// the win costs at least `h_max`, and each extra not held is either made
+/// (at least its own relaxed cost, beside the win's) or forgone (its reward).
+/// Admissible; without the extras' term, A* on a level with a large reward
+/// expands every state whose cost is within that reward of the optimum.
+pub fn h_objective(p: &Problem, held: u64) -> f64 {
+    let missing = p.essential & !held;
+    let lost = p.extras.iter().any(|&(bit, _)| held & bit != bit);
+    if missing == 0 && !lost {
+        return 0.0;
+    }
+    let cost = relaxed_costs(p, held, false);
+    let mut win: f64 = 0.0;
+    let mut m = missing;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        win = win.max(cost[i]);
+    }
+    let mut h = win;
+    for &(bit, reward) in &p.extras {
+        if held & bit == bit || bit == 0 {
+            continue;
+        }
+        let made = cost[bit.trailing_zeros() as usize].max(win);
+        h = h.max(made.min(reward));
+    }
+    h
+}
+
 /// The sum of the missing essential kinds' relaxed costs, needs summed too:
 /// informative, not admissible (what the relaxed-plan greedy follows).
 pub fn h_add(p: &Problem, held: u64) -> f64 {

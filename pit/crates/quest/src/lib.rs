@@ -5,8 +5,9 @@
 //! at `cost`, plus `warmup` on its first call. A state holding every
 //! `essential` kind ends the episode; the reward of the `extras` (non-essential
 //! goals) held then is a bonus. [`solve`] finds the plan of least
-//! `cost − bonus` within the budget by A* over `(held, warm)` with the
-//! delete-relaxation h_max heuristic, which is admissible. [`expected`] gives
+//! `cost − bonus` within the budget by A* over `(held, warm)` with an
+//! admissible delete-relaxation bound ([`h_objective`]: h_max for the win,
+//! each missing extra made or forgone). [`expected`] gives
 //! the best policy's expected cost when calls can fail. [`Episode`] plays
 //! the same rules one call at a time, with failures, for the environment.
 
@@ -17,8 +18,8 @@ mod search;
 
 pub use episode::{Call, Episode};
 pub use expected::{Expected, ExpectedError, expected};
-pub use heuristic::{h_add, h_max};
-pub use search::{Solution, solve};
+pub use heuristic::{h_add, h_max, h_objective};
+pub use search::{Solution, StateLimit, solve, solve_within};
 
 /// A planning problem in bit masks.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
 
-use crate::{Problem, h_max};
+use crate::{Problem, h_objective};
 
 /// A plan that wins, with its cost and the bonus of the extras held at the end.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +46,21 @@ impl PartialOrd for Entry {
     }
 }
 
+/// The search stopped after reaching `max_states` states without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateLimit(pub usize);
+
 /// The plan of least `cost − bonus` within the budget, or `None`.
 pub fn solve(p: &Problem) -> Option<Solution> {
+    solve_within(p, usize::MAX).unwrap_or(None)
+}
+
+/// [`solve`], giving up once `max_states` states are reached: a level whose
+/// plans interleave many independent parts can take more than memory holds.
+pub fn solve_within(p: &Problem, max_states: usize) -> Result<Option<Solution>, StateLimit> {
     let max_bonus: f64 = p.extras.iter().map(|(_, r)| r).sum();
     let mut h_cache: FxHashMap<u64, f64> = FxHashMap::default();
-    let mut h = |held: u64| *h_cache.entry(held).or_insert_with(|| h_max(p, held));
+    let mut h = |held: u64| *h_cache.entry(held).or_insert_with(|| h_objective(p, held));
     // best g and the move that reached each state
     let mut best: Reached = FxHashMap::default();
     let start = (p.start, p.start_warm);
@@ -69,7 +79,7 @@ pub fn solve(p: &Problem) -> Option<Solution> {
         if finished {
             // A cheaper way to this state may have replaced its parents since.
             if g <= best.get(&state).map_or(f64::INFINITY, |b| b.0) {
-                return Some(rebuild(p, &best, state, g));
+                return Ok(Some(rebuild(p, &best, state, g)));
             }
             continue;
         }
@@ -103,6 +113,9 @@ pub fn solve(p: &Problem) -> Option<Solution> {
                 continue;
             }
             best.insert(next, (ng, state, f as u32));
+            if best.len() > max_states {
+                return Err(StateLimit(max_states));
+            }
             tie += 1;
             heap.push(Entry {
                 f: ng + h(next_held),
@@ -113,7 +126,7 @@ pub fn solve(p: &Problem) -> Option<Solution> {
             });
         }
     }
-    None
+    Ok(None)
 }
 
 fn rebuild(p: &Problem, best: &Reached, end: State, cost: f64) -> Solution {
