@@ -1,6 +1,6 @@
 """Types and declared dependencies: mypy (strict) finds nothing, and deptry
 finds every import declared and every declared dependency imported, in both
-packages (symphony-lab and envs/ function-quest)."""
+packages (symphony-lab, envs/ function-quest and jupyter_extension/ symphony-jupyter)."""
 
 import subprocess
 import sys
@@ -27,7 +27,11 @@ def test_every_ignore_says_which_error_and_why() -> None:
     """A ``type: ignore`` names its error code and carries a comment on its
     line or the line above, saying why."""
     bare = []
-    for folder in (ROOT / "symphony_lab", ROOT / "envs" / "function_quest"):
+    for folder in (
+        ROOT / "symphony_lab",
+        ROOT / "envs" / "function_quest",
+        ROOT / "jupyter_extension",
+    ):
         for path in folder.rglob("*.py"):
             lines = path.read_text().splitlines()
             for i, line in enumerate(lines):
@@ -41,7 +45,7 @@ def test_every_ignore_says_which_error_and_why() -> None:
 
 
 def test_both_packages_declare_what_they_import() -> None:
-    for folder in (ROOT, ROOT / "envs"):
+    for folder in (ROOT, ROOT / "envs", ROOT / "jupyter_extension"):
         done = run(str(BIN / "deptry"), ".", cwd=folder)
         assert done.returncode == 0, f"{folder}:\n{done.stdout}{done.stderr}"
 

@@ -1,0 +1,133 @@
+"""REST routes of the run service, under ``/symphony/api/``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from symphony_lab.runs import RunError, RunManager
+
+T = TypeVar("T")
+#: Jupyter's authorizer checks this resource for every route.
+AUTH_RESOURCE = "symphony"
+RUN = r"(?P<run_id>[^/]+)"
+
+
+class RunsHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, manager: RunManager) -> None:
+        self.manager = manager
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` off the event loop; a bad request or an unknown run
+        becomes a JSON error naming it."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except RunError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except KeyError as e:
+            raise web.HTTPError(404, str(e.args[0]) if e.args else "not found") from None
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except json.JSONDecodeError as e:
+            raise web.HTTPError(400, f"the body is not JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the body must be a JSON object")
+        return data
+
+    def int_argument(self, name: str, default: int) -> int:
+        raw = self.get_argument(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be an integer, got {raw!r}") from None
+        if value < 0:
+            raise web.HTTPError(400, f"{name} must be >= 0, got {value}")
+        return value
+
+
+class RunListHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        runs = await self.call(self.manager.runs)
+        self.finish(json.dumps({"runs": [r.to_dict() for r in runs]}))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.body()
+        unknown = sorted(set(data) - {"kind", "params"})
+        if unknown:
+            raise web.HTTPError(400, f"unknown fields {unknown}; expected kind and params")
+        rec = await self.call(self.manager.start, data.get("kind", ""), data.get("params", {}))
+        self.set_status(201)
+        self.finish(json.dumps(rec.to_dict()))
+
+
+class RunHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        rec = await self.call(self.manager.get, run_id)
+        self.finish(json.dumps(rec.to_dict()))
+
+
+class EventsHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        start = self.int_argument("start", 0)
+        events = await self.call(self.manager.events, run_id, start=start)
+        self.finish(json.dumps({"events": events, "next": start + len(events)}))
+
+
+class LogsHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        tail = self.int_argument("tail", 20_000)
+        text = await self.call(self.manager.logs, run_id, tail=tail)
+        self.finish(json.dumps({"log": text}))
+
+
+class CancelHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        rec = await self.call(self.manager.cancel, run_id)
+        self.finish(json.dumps(rec.to_dict()))
+
+
+class ResumeHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        rec = await self.call(self.manager.resume, run_id)
+        self.finish(json.dumps(rec.to_dict()))
+
+
+def setup_handlers(web_app: Any, manager: RunManager) -> None:
+    base = url_path_join(web_app.settings["base_url"], "symphony", "api", "runs")
+    options = {"manager": manager}
+    web_app.add_handlers(
+        ".*$",
+        [
+            (base, RunListHandler, options),
+            (url_path_join(base, RUN), RunHandler, options),
+            (url_path_join(base, RUN, "events"), EventsHandler, options),
+            (url_path_join(base, RUN, "logs"), LogsHandler, options),
+            (url_path_join(base, RUN, "cancel"), CancelHandler, options),
+            (url_path_join(base, RUN, "resume"), ResumeHandler, options),
+        ],
+    )

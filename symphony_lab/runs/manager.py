@@ -1,0 +1,227 @@
+"""Runs in supervised worker processes, on disk under one folder.
+
+``RunManager(runs_dir)`` starts each run as ``python -m
+symphony_lab.runs.worker <folder>`` in a session of its own (a crash in a
+run never reaches its caller, and a kernel or server restart never reaches
+the run), follows it from a thread, and records how it ended where the
+worker could not (killed by a signal, say). Made again on the same folder
+(a server restart), it lists every run found there; one that was running
+under a process that is gone shows as ``interrupted`` and ``resume`` takes
+it on from its last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from symphony_lab.runs import record
+from symphony_lab.runs.params import check, checkpoints
+from symphony_lab.runs.provenance import provenance
+from symphony_lab.runs.record import FINISHED, RunError, RunRecord, check_id
+
+#: Seconds a cancelled worker gets to finish before SIGKILL.
+CANCEL_GRACE_S = 10.0
+
+
+class RunManager:
+    """Starts, lists, follows and cancels runs under ``runs_dir``."""
+
+    def __init__(self, runs_dir: str | os.PathLike[str]) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self._recover()
+
+    # ---- paths ----
+
+    def folder(self, run_id: str) -> Path:
+        """The run's folder, refused unless it is one directly under ``runs_dir``."""
+        path = self.runs_dir / check_id(run_id)
+        if not (path / "run.json").is_file():
+            raise KeyError(f"no run {run_id!r}")
+        return path
+
+    # ---- reading ----
+
+    def runs(self) -> list[RunRecord]:
+        """Every run on disk, newest first; a folder without a readable
+        ``run.json`` is not a run and is left out."""
+        out = []
+        with os.scandir(self.runs_dir) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and record.RUN_ID.match(entry.name):
+                    try:
+                        out.append(record.read(Path(entry.path)))
+                    except RunError:
+                        continue
+        return sorted(out, key=lambda r: r.created, reverse=True)
+
+    def get(self, run_id: str) -> RunRecord:
+        return record.read(self.folder(run_id))
+
+    def events(self, run_id: str, *, start: int = 0) -> list[dict[str, Any]]:
+        return record.events(self.folder(run_id), start=start)
+
+    def logs(self, run_id: str, *, tail: int = 20_000) -> str:
+        """The last ``tail`` characters of the worker's output."""
+        path = self.folder(run_id) / "log.txt"
+        try:
+            with path.open("rb") as f:
+                f.seek(max(0, path.stat().st_size - tail))
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # ---- starting and stopping ----
+
+    def start(self, kind: str, params: dict[str, Any] | None = None) -> RunRecord:
+        """Checks ``params``, writes the run's record and starts its worker."""
+        checked = check(kind, params or {}, self.runs_dir)  # refuses any other kind
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        rec = RunRecord(
+            id=run_id,
+            kind="train" if kind == "train" else "eval",
+            params=checked,
+            provenance=provenance(),
+        )
+        folder = self.runs_dir / run_id
+        folder.mkdir()
+        record.write(folder, rec)
+        return self._spawn(folder, rec)
+
+    def resume(self, run_id: str) -> RunRecord:
+        """Takes an interrupted (or failed, or cancelled) training run on
+        from its last complete checkpoint, in the same folder."""
+        folder = self.folder(run_id)
+        rec = record.read(folder)
+        if rec.kind != "train":
+            raise RunError(f"run {run_id} is an evaluation: start it again instead")
+        if rec.status not in FINISHED - {"done"}:
+            raise RunError(f"run {run_id} is {rec.status}: only an ended, unfinished run resumes")
+        if not checkpoints(folder):
+            raise RunError(f"run {run_id} has no checkpoint to resume from")
+        rec.params = {**rec.params, "resume": True}
+        rec.status, rec.error, rec.ended = "queued", "", None
+        record.write(folder, rec)
+        return self._spawn(folder, rec)
+
+    def cancel(self, run_id: str) -> RunRecord:
+        """SIGTERM to the run's worker (it records ``cancelled``), SIGKILL
+        after ``CANCEL_GRACE_S``; an ended run is left as it is."""
+        folder = self.folder(run_id)
+        rec = record.read(folder)
+        if rec.status in FINISHED:
+            return rec
+        with self._lock:
+            proc = self._procs.get(run_id)
+        if proc is not None:
+            _signal(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(CANCEL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _signal(proc.pid, signal.SIGKILL)
+                proc.wait()
+            self._ended(folder, proc.returncode, cancelled=True)
+        elif rec.pid is not None and _alive(rec.pid):
+            _signal(rec.pid, signal.SIGTERM)  # a worker a previous server started
+        return record.read(folder)
+
+    def close(self) -> None:
+        """Stops following the workers; they run on (a server restart)."""
+        with self._lock:
+            self._procs.clear()
+
+    # ---- supervision ----
+
+    def _spawn(self, folder: Path, rec: RunRecord) -> RunRecord:
+        log = (folder / "log.txt").open("ab")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "symphony_lab.runs.worker", str(folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=folder,
+            )
+        finally:
+            log.close()
+        # The worker records itself (running, its pid) once it starts; the
+        # record is written by one process at a time, never both.
+        with self._lock:
+            self._procs[rec.id] = proc
+        threading.Thread(
+            target=self._follow, args=(folder, rec.id, proc), name=f"run-{rec.id}", daemon=True
+        ).start()
+        return record.read(folder)
+
+    def _follow(self, folder: Path, run_id: str, proc: subprocess.Popen[bytes]) -> None:
+        code = proc.wait()
+        with self._lock:
+            if self._procs.get(run_id) is not proc:
+                return  # cancel() or close() took it over
+            del self._procs[run_id]
+        self._ended(folder, code)
+
+    def _ended(self, folder: Path, code: int, *, cancelled: bool = False) -> None:
+        """Records an end the worker could not record itself."""
+        rec = record.read(folder)
+        if rec.status in FINISHED:
+            return
+        if cancelled:
+            rec.status = "cancelled"
+        else:
+            rec.status = "failed"
+            rec.error = (
+                f"the worker was killed by {signal.Signals(-code).name}"
+                if code < 0
+                else f"the worker exited with status {code} before recording an end"
+            )
+        rec.ended = time.time()
+        record.write(folder, rec)
+
+    def _recover(self) -> None:
+        """Runs left running or queued by a previous manager: interrupted
+        when their worker is gone."""
+        for rec in self.runs():
+            if rec.status in FINISHED:
+                continue
+            if rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid):
+                continue  # still running, started before this manager
+            rec.status = "interrupted"
+            rec.error = "the worker was gone when the run service started"
+            rec.ended = time.time()
+            record.write(self.runs_dir / rec.id, rec)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)  # the worker leads its own session: its children go too
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"symphony_lab.runs.worker" in cmdline

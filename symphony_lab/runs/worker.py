@@ -1,0 +1,102 @@
+"""One run in its own process: ``python -m symphony_lab.runs.worker <folder>``.
+
+Reads the folder's ``run.json``, marks it running, trains or evaluates as
+its parameters say, and records how it ended. Progress goes to
+``events.jsonl`` as it happens, so a reader follows the run from the files
+alone. SIGTERM (a cancel) ends the run as ``cancelled``; anything raised
+ends it as ``failed``, with the error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from symphony_lab.conductor import Conductor, ConductorFileError
+from symphony_lab.runs import record
+from symphony_lab.runs.params import checkpoints
+
+
+class Cancelled(Exception):
+    """SIGTERM arrived: the run was cancelled."""
+
+
+def _cancel(signum: int, frame: FrameType | None) -> None:
+    raise Cancelled
+
+
+def last_checkpoint(folder: Path) -> Path:
+    """The newest checkpoint that loads whole (one cut short by a crash
+    fails its checksum and is passed over)."""
+    for path in checkpoints(folder):
+        try:
+            Conductor.load(path)
+        except ConductorFileError:
+            continue
+        return path
+    raise FileNotFoundError(f"no complete checkpoint in {folder / 'checkpoints'}")
+
+
+def train(folder: Path, p: dict[str, Any]) -> None:
+    resume = last_checkpoint(folder) if p.get("resume") else None
+    conductor = Conductor.load(resume) if resume else Conductor(seed=p["seed"])
+    remaining = p["steps"] - conductor.num_timesteps
+    if resume:
+        record.append_event(folder, {"type": "resumed", "steps": conductor.num_timesteps})
+    if remaining > 0:
+        conductor.train(
+            p["env"],
+            total_steps=remaining,
+            n_envs=p["n_envs"],
+            seed=p["seed"],
+            pretrain="expert" if p["pretrain"] and resume is None else None,
+            pretrain_episodes=p["pretrain_episodes"],
+            checkpoint_every=p["checkpoint_every"],
+            checkpoint_dir=folder / "checkpoints",
+            threads=p["threads"],
+            callbacks=[lambda row: record.append_event(folder, {"type": "train", **row})],
+        )
+    path = conductor.save(folder / "conductor.pt")
+    record.append_event(folder, {"type": "saved", "path": path.name})
+
+
+def evaluate(folder: Path, p: dict[str, Any]) -> None:
+    conductor = Conductor.load(p["checkpoint"])
+    for pack in p["packs"]:
+        ev = conductor.evaluate(pack, episodes=p["episodes"], seed=p["seed"])
+        ev.frame.to_csv(folder / f"{pack}.csv", index=False)
+        summary = ev.summary().reset_index().to_dict(orient="records")
+        record.append_event(folder, {"type": "eval", "pack": pack, "summary": summary})
+
+
+def run(folder: Path) -> int:
+    rec = record.read(folder)
+    rec.status, rec.started, rec.error, rec.pid = "running", time.time(), "", os.getpid()
+    record.write(folder, rec)
+    signal.signal(signal.SIGTERM, _cancel)
+    try:
+        (train if rec.kind == "train" else evaluate)(folder, rec.params)
+        rec.status = "done"
+    except Cancelled:
+        rec.status = "cancelled"
+    except BaseException as e:
+        rec.status = "failed"
+        rec.error = f"{type(e).__name__}: {e}"
+        traceback.print_exc()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    rec.ended = time.time()
+    record.write(folder, rec)
+    return 0 if rec.status == "done" else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m symphony_lab.runs.worker <run folder>")
+    sys.exit(run(Path(sys.argv[1])))

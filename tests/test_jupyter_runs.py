@@ -1,0 +1,279 @@
+"""The run service: a real Jupyter server with the symphony_jupyter extension
+(enabled by its install, as a user gets it), real worker processes, real
+HTTP; and the RunManager across a server restart."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from symphony_lab.runs import RunError, RunManager
+from symphony_lab.runs.record import read
+
+#: A training run that ends in seconds: the tutorial tier, a few demos, two checkpoints.
+QUICK = {
+    "env": "tutorial",
+    "steps": 256,
+    "n_envs": 2,
+    "pretrain_episodes": 20,
+    "checkpoint_every": 128,
+}
+#: One that runs until stopped.
+LONG = {**QUICK, "steps": 10_000_000}
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen[bytes]
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON) of one request; errors are answers too."""
+        headers = {"Content-Type": "application/json"}
+        if (token or self.token) != "-":
+            headers["Authorization"] = f"token {token or self.token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}{path}", data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except json.JSONDecodeError:
+                return e.code, raw.decode(errors="replace")
+
+    def wait(self, run_id: str, statuses: set[str], timeout: float = 180.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, rec = self.call("GET", f"/symphony/api/runs/{run_id}")
+            assert status == 200, rec
+            if rec["status"] in statuses:
+                return rec
+            time.sleep(0.5)
+        _, log = self.call("GET", f"/symphony/api/runs/{run_id}/logs")
+        raise AssertionError(f"run {run_id} is {rec['status']}, not {statuses}:\n{log}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("jupyter")
+    root = base / "root"
+    root.mkdir()
+    token = secrets.token_hex(16)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_DATA_DIR": str(base / "data"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "HOME": str(base),
+    }
+    log = (base / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    s = Server(f"http://127.0.0.1:{port}", token, root, process)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if s.call("GET", "/api/status")[0] == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Jupyter server did not start:\n{(base / 'server.log').read_text()}")
+        time.sleep(0.3)
+    try:
+        yield s
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        # Workers run in sessions of their own: stop any a failed test left.
+        for folder in (root / "runs").glob("*/"):
+            rec = json.loads((folder / "run.json").read_text())
+            if rec["status"] in ("queued", "running") and rec["pid"]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(rec["pid"], signal.SIGKILL)
+
+
+def test_a_training_run_then_an_evaluation_over_http(server: Server) -> None:
+    status, rec = server.call("POST", "/symphony/api/runs", {"kind": "train", "params": QUICK})
+    assert status == 201, rec
+    assert rec["status"] in ("queued", "running")
+    assert rec["params"]["seed"] == 0
+    assert rec["params"]["threads"] == 1
+    prov = rec["provenance"]
+    assert len(prov["git"]["commit"]) == 40
+    assert isinstance(prov["git"]["dirty"], bool)
+    assert prov["packages"]["torch"]
+    assert prov["packages"]["symphony-lab"]
+    done = server.wait(rec["id"], {"done", "failed"})
+    assert done["status"] == "done", done["error"]
+    folder = server.root / "runs" / rec["id"]
+    assert (folder / "conductor.pt").is_file()
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
+        "conductor-128.pt",
+        "conductor-256.pt",
+    ]
+    _, events = server.call("GET", f"/symphony/api/runs/{rec['id']}/events")
+    kinds = [e["type"] for e in events["events"]]
+    assert kinds.count("train") >= 1
+    assert kinds[-1] == "saved"
+    assert events["next"] == len(kinds)
+    _, later = server.call("GET", f"/symphony/api/runs/{rec['id']}/events?start={events['next']}")
+    assert later == {"events": [], "next": events["next"]}
+    _, listed = server.call("GET", "/symphony/api/runs")
+    assert rec["id"] in [r["id"] for r in listed["runs"]]
+
+    params = {"checkpoint": f"{rec['id']}/conductor.pt", "packs": ["test-tutorial"], "episodes": 3}
+    status, ev = server.call("POST", "/symphony/api/runs", {"kind": "eval", "params": params})
+    assert status == 201, ev
+    ended = server.wait(ev["id"], {"done", "failed"})
+    assert ended["status"] == "done", ended["error"]
+    _, events = server.call("GET", f"/symphony/api/runs/{ev['id']}/events")
+    (evaluation,) = events["events"]
+    assert evaluation["pack"] == "test-tutorial"
+    assert {row["agent"] for row in evaluation["summary"]} >= {"conductor", "exact_replanning"}
+    assert (server.root / "runs" / ev["id"] / "test-tutorial.csv").is_file()
+
+
+def test_a_killed_worker_fails_alone_and_a_cancelled_one_says_so(server: Server) -> None:
+    runs = [
+        server.call("POST", "/symphony/api/runs", {"kind": "train", "params": p})[1]
+        for p in (LONG, LONG, QUICK)
+    ]
+    killed, cancelled, other = (r["id"] for r in runs)
+    pid = server.wait(killed, {"running"})["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    rec = server.wait(killed, {"failed"})
+    assert "SIGKILL" in rec["error"]
+    server.wait(cancelled, {"running"})
+    status, rec = server.call("POST", f"/symphony/api/runs/{cancelled}/cancel")
+    assert status == 200, rec
+    assert rec["status"] == "cancelled", rec
+    assert server.wait(other, {"done", "failed"})["status"] == "done"  # the others ran on
+    assert server.call("GET", "/api/status")[0] == 200  # and the server never noticed
+
+
+def test_bad_requests_get_errors_that_name_the_problem_and_change_nothing(
+    server: Server,
+) -> None:
+    _, before = server.call("GET", "/symphony/api/runs")
+    outside = server.root / "elsewhere.pt"
+    outside.write_bytes(b"not a conductor")
+    (server.root / "runs-evil").mkdir(exist_ok=True)
+    (server.root / "runs-evil" / "c.pt").write_bytes(b"x")
+    bad = [
+        ({"kind": "dance"}, "kind must be 'train' or 'eval'"),
+        ({"kind": "train", "params": {"steps": -1}}, "steps: must be >= 1"),
+        ({"kind": "train", "params": {"steps": "many"}}, "steps: expected int"),
+        ({"kind": "train", "params": {"pretrain": 1}}, "pretrain: expected bool"),
+        ({"kind": "train", "params": {"speed": 3}}, "unknown train parameters ['speed']"),
+        ({"kind": "train", "colour": "red"}, "unknown fields ['colour']"),
+        ({"kind": "eval", "params": {"checkpoint": "../elsewhere.pt"}}, "not inside"),
+        ({"kind": "eval", "params": {"checkpoint": "../runs-evil/c.pt"}}, "not inside"),
+        ({"kind": "eval", "params": {"checkpoint": "nothing.pt"}}, "no file"),
+        ({"kind": "eval", "params": {"checkpoint": "x.pt", "packs": []}}, "packs"),
+    ]
+    for body, message in bad:
+        status, answer = server.call("POST", "/symphony/api/runs", body)
+        assert status == 400, (body, answer)
+        assert message in answer["message"], (body, answer)
+    (server.root / "runs" / "link").symlink_to(outside)
+    status, answer = server.call(
+        "POST", "/symphony/api/runs", {"kind": "eval", "params": {"checkpoint": "link"}}
+    )
+    assert status == 400
+    assert "not inside" in answer["message"]
+    assert server.call("GET", "/symphony/api/runs/nope")[0] == 404
+    assert server.call("GET", "/symphony/api/runs/..%2F..%2Fetc")[0] in (400, 404)
+    assert server.call("GET", "/symphony/api/runs/x/events?start=-1")[0] == 400
+    assert server.call("GET", "/symphony/api/runs", token="wrong")[0] == 403
+    assert server.call("GET", "/symphony/api/runs", token="-")[0] == 403
+    status, _ = server.call("POST", "/symphony/api/runs", {"kind": "train"}, token="wrong")
+    assert status == 403
+    _, after = server.call("GET", "/symphony/api/runs")
+    assert after == before
+
+
+def test_after_a_restart_a_run_left_running_is_interrupted_and_resumes(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    manager = RunManager(runs)
+    rec = manager.start("train", {**LONG, "checkpoint_every": 64, "pretrain": False})
+    folder = runs / rec.id
+    deadline = time.monotonic() + 120
+    while not list((folder / "checkpoints").glob("*.pt")) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    manager.close()  # the server stops following; then its worker dies with the machine
+    pid = read(folder).pid
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    while Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+    again = RunManager(runs)  # the server starts again
+    rec = again.get(rec.id)
+    assert rec.status == "interrupted"
+    assert "gone" in rec.error
+    assert again.resume(rec.id).params["resume"] is True
+    with pytest.raises(RunError, match="only an ended, unfinished run resumes"):
+        again.resume(rec.id)
+    # Resuming it to the end would take its 10M steps: cancel once it is running again.
+    deadline = time.monotonic() + 120
+    while read(folder).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    while not any(e["type"] == "resumed" for e in again.events(rec.id)):
+        assert time.monotonic() < deadline, again.logs(rec.id)
+        time.sleep(0.2)
+    (event,) = [e for e in again.events(rec.id) if e["type"] == "resumed"]
+    assert event["steps"] >= 64  # from its last checkpoint, not from zero
+    assert again.cancel(rec.id).status == "cancelled"
+    with pytest.raises(RunError, match="not a run id"):
+        again.get("../etc")
