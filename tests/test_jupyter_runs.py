@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from symphony_lab.runs import RunError, RunManager
-from symphony_lab.runs.record import read
+from symphony_lab.runs.record import append_event, check_id, events, read
 
 #: A training run that ends in seconds: the tutorial tier, a few demos, two checkpoints.
 QUICK = {
@@ -136,12 +136,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-        # Workers run in sessions of their own: stop any a failed test left.
-        for folder in (root / "runs").glob("*/"):
-            rec = json.loads((folder / "run.json").read_text())
-            if rec["status"] in ("queued", "running") and rec["pid"]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(rec["pid"], signal.SIGKILL)
+        _stop_workers(root / "runs")
 
 
 def test_a_training_run_then_an_evaluation_over_http(server: Server) -> None:
@@ -164,6 +159,15 @@ def test_a_training_run_then_an_evaluation_over_http(server: Server) -> None:
         "conductor-256.pt",
     ]
     _, events = server.call("GET", f"/symphony/api/runs/{rec['id']}/events")
+    assert (
+        b"NaN"
+        not in urllib.request.urlopen(  # browsers' JSON.parse refuses NaN
+            urllib.request.Request(
+                f"{server.url}/symphony/api/runs/{rec['id']}/events",
+                headers={"Authorization": f"token {server.token}"},
+            )
+        ).read()
+    )
     kinds = [e["type"] for e in events["events"]]
     assert kinds.count("train") >= 1
     assert kinds[-1] == "saved"
@@ -222,6 +226,9 @@ def test_bad_requests_get_errors_that_name_the_problem_and_change_nothing(
         ({"kind": "eval", "params": {"checkpoint": "../runs-evil/c.pt"}}, "not inside"),
         ({"kind": "eval", "params": {"checkpoint": "nothing.pt"}}, "no file"),
         ({"kind": "eval", "params": {"checkpoint": "x.pt", "packs": []}}, "packs"),
+        ({"kind": "eval", "params": {"checkpoint": "a\u0000b"}}, "not a usable path"),
+        ({"kind": "train", "params": []}, "params must be an object"),
+        ({"kind": "eval", "params": {"checkpoint": "x.pt", "packs": ["a/b"]}}, "packs"),
     ]
     for body, message in bad:
         status, answer = server.call("POST", "/symphony/api/runs", body)
@@ -236,6 +243,16 @@ def test_bad_requests_get_errors_that_name_the_problem_and_change_nothing(
     assert server.call("GET", "/symphony/api/runs/nope")[0] == 404
     assert server.call("GET", "/symphony/api/runs/..%2F..%2Fetc")[0] in (400, 404)
     assert server.call("GET", "/symphony/api/runs/x/events?start=-1")[0] == 400
+    request = urllib.request.Request(
+        f"{server.url}/symphony/api/runs",
+        data=b"\xff\xfe not utf-8",
+        method="POST",
+        headers={"Authorization": f"token {server.token}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    assert "not JSON" in json.loads(refused.value.read())["message"]
     assert server.call("GET", "/symphony/api/runs", token="wrong")[0] == 403
     assert server.call("GET", "/symphony/api/runs", token="-")[0] == 403
     status, _ = server.call("POST", "/symphony/api/runs", {"kind": "train"}, token="wrong")
@@ -244,8 +261,20 @@ def test_bad_requests_get_errors_that_name_the_problem_and_change_nothing(
     assert after == before
 
 
-def test_after_a_restart_a_run_left_running_is_interrupted_and_resumes(tmp_path: Path) -> None:
+def _stop_workers(runs: Path) -> None:
+    """Workers run in sessions of their own: stop any a test left running."""
+    for path in runs.glob("*/run.json"):
+        rec = json.loads(path.read_text())
+        if rec["status"] in ("queued", "running") and rec["pid"]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(rec["pid"], signal.SIGKILL)
+
+
+def test_after_a_restart_a_run_left_running_is_interrupted_and_resumes(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     runs = tmp_path / "runs"
+    request.addfinalizer(lambda: _stop_workers(runs))
     manager = RunManager(runs)
     rec = manager.start("train", {**LONG, "checkpoint_every": 64, "pretrain": False})
     folder = runs / rec.id
@@ -269,11 +298,26 @@ def test_after_a_restart_a_run_left_running_is_interrupted_and_resumes(tmp_path:
     deadline = time.monotonic() + 120
     while read(folder).status != "running" and time.monotonic() < deadline:
         time.sleep(0.2)
-    while not any(e["type"] == "resumed" for e in again.events(rec.id)):
+    while not any(e["type"] == "resumed" for e in again.events(rec.id)[0]):
         assert time.monotonic() < deadline, again.logs(rec.id)
         time.sleep(0.2)
-    (event,) = [e for e in again.events(rec.id) if e["type"] == "resumed"]
+    (event,) = [e for e in again.events(rec.id)[0] if e["type"] == "resumed"]
     assert event["steps"] >= 64  # from its last checkpoint, not from zero
     assert again.cancel(rec.id).status == "cancelled"
     with pytest.raises(RunError, match="not a run id"):
         again.get("../etc")
+
+
+def test_events_are_read_a_whole_line_at_a_time_and_nan_is_null(tmp_path: Path) -> None:
+    append_event(tmp_path, {"type": "train", "cost_ratio": float("nan"), "rows": [float("inf")]})
+    assert events(tmp_path) == ([{"type": "train", "cost_ratio": None, "rows": [None]}], 1)
+    with (tmp_path / "events.jsonl").open("ab") as f:
+        f.write(b'{"type": "tra')  # a line being written: left for the next read
+    assert events(tmp_path, start=1) == ([], 1)
+    with (tmp_path / "events.jsonl").open("ab") as f:
+        f.write(b"\n")  # it ends as a fragment (a full disk): passed over
+    append_event(tmp_path, {"type": "saved"})
+    assert events(tmp_path, start=1) == ([{"type": "saved"}], 3)
+    for bad in ("abc\n", "../x", ".", "", "a/b", "x" * 101):
+        with pytest.raises(RunError, match="not a run id"):
+            check_id(bad)

@@ -12,7 +12,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from symphony_lab.runs import RunError, RunManager
+from symphony_lab.runs import RunError, RunManager, UnknownRun
 
 T = TypeVar("T")
 #: Jupyter's authorizer checks this resource for every route.
@@ -33,13 +33,13 @@ class RunsHandler(APIHandler):
             return await asyncio.to_thread(fn, *args, **kwargs)
         except RunError as e:
             raise web.HTTPError(400, str(e)) from None
-        except KeyError as e:
-            raise web.HTTPError(404, str(e.args[0]) if e.args else "not found") from None
+        except UnknownRun as e:
+            raise web.HTTPError(404, str(e)) from None
 
     def body(self) -> dict[str, Any]:
         try:
             data = json.loads(self.request.body or b"{}")
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # not JSON, or not UTF-8
             raise web.HTTPError(400, f"the body is not JSON: {e}") from None
         if not isinstance(data, dict):
             raise web.HTTPError(400, "the body must be a JSON object")
@@ -88,8 +88,8 @@ class EventsHandler(RunsHandler):
     @authorized
     async def get(self, run_id: str) -> None:
         start = self.int_argument("start", 0)
-        events = await self.call(self.manager.events, run_id, start=start)
-        self.finish(json.dumps({"events": events, "next": start + len(events)}))
+        events, following = await self.call(self.manager.events, run_id, start=start)
+        self.finish(json.dumps({"events": events, "next": following}))
 
 
 class LogsHandler(RunsHandler):

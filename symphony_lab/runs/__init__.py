@@ -7,6 +7,6 @@ supervised worker process, and lists, follows, cancels and resumes them;
 """
 
 from symphony_lab.runs.manager import RunManager
-from symphony_lab.runs.record import FINISHED, RunError, RunRecord
+from symphony_lab.runs.record import FINISHED, RunError, RunRecord, UnknownRun
 
-__all__ = ["FINISHED", "RunError", "RunManager", "RunRecord"]
+__all__ = ["FINISHED", "RunError", "RunManager", "RunRecord", "UnknownRun"]

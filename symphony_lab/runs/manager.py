@@ -26,7 +26,7 @@ from typing import Any
 from symphony_lab.runs import record
 from symphony_lab.runs.params import check, checkpoints
 from symphony_lab.runs.provenance import provenance
-from symphony_lab.runs.record import FINISHED, RunError, RunRecord, check_id
+from symphony_lab.runs.record import FINISHED, RunError, RunRecord, UnknownRun, check_id
 
 #: Seconds a cancelled worker gets to finish before SIGKILL.
 CANCEL_GRACE_S = 10.0
@@ -36,19 +36,23 @@ class RunManager:
     """Starts, lists, follows and cancels runs under ``runs_dir``."""
 
     def __init__(self, runs_dir: str | os.PathLike[str]) -> None:
-        self.runs_dir = Path(runs_dir)
+        # Absolute: each worker runs in its run's folder.
+        self.runs_dir = Path(runs_dir).resolve()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._lock = threading.Lock()
+        # Held over every read-change-write of a run.json the manager does,
+        # and over starting, cancelling and resuming.
+        self._lock = threading.RLock()
         self._recover()
 
     # ---- paths ----
 
     def folder(self, run_id: str) -> Path:
-        """The run's folder, refused unless it is one directly under ``runs_dir``."""
+        """The run's folder, refused unless it is a folder directly under
+        ``runs_dir`` (a symlink is not a run, as ``runs()`` does not list it)."""
         path = self.runs_dir / check_id(run_id)
-        if not (path / "run.json").is_file():
-            raise KeyError(f"no run {run_id!r}")
+        if path.is_symlink() or not (path / "run.json").is_file():
+            raise UnknownRun(f"no run {run_id!r}")
         return path
 
     # ---- reading ----
@@ -69,24 +73,28 @@ class RunManager:
     def get(self, run_id: str) -> RunRecord:
         return record.read(self.folder(run_id))
 
-    def events(self, run_id: str, *, start: int = 0) -> list[dict[str, Any]]:
+    def events(self, run_id: str, *, start: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Events from line ``start`` on, and the line to read from next."""
         return record.events(self.folder(run_id), start=start)
 
     def logs(self, run_id: str, *, tail: int = 20_000) -> str:
         """The last ``tail`` characters of the worker's output."""
         path = self.folder(run_id) / "log.txt"
         try:
-            with path.open("rb") as f:
-                f.seek(max(0, path.stat().st_size - tail))
-                return f.read().decode(errors="replace")
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
             return ""
+        except OSError as e:
+            raise RunError(f"run {run_id}: its log cannot be read ({e.strerror})") from None
+        with os.fdopen(fd, "rb") as f:
+            f.seek(max(0, os.fstat(fd).st_size - tail))
+            return f.read().decode(errors="replace")
 
     # ---- starting and stopping ----
 
     def start(self, kind: str, params: dict[str, Any] | None = None) -> RunRecord:
         """Checks ``params``, writes the run's record and starts its worker."""
-        checked = check(kind, params or {}, self.runs_dir)  # refuses any other kind
+        checked = check(kind, {} if params is None else params, self.runs_dir)
         run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         rec = RunRecord(
             id=run_id,
@@ -103,17 +111,21 @@ class RunManager:
         """Takes an interrupted (or failed, or cancelled) training run on
         from its last complete checkpoint, in the same folder."""
         folder = self.folder(run_id)
-        rec = record.read(folder)
-        if rec.kind != "train":
-            raise RunError(f"run {run_id} is an evaluation: start it again instead")
-        if rec.status not in FINISHED - {"done"}:
-            raise RunError(f"run {run_id} is {rec.status}: only an ended, unfinished run resumes")
-        if not checkpoints(folder):
-            raise RunError(f"run {run_id} has no checkpoint to resume from")
-        rec.params = {**rec.params, "resume": True}
-        rec.status, rec.error, rec.ended = "queued", "", None
-        record.write(folder, rec)
-        return self._spawn(folder, rec)
+        with self._lock:
+            rec = record.read(folder)
+            if rec.kind != "train":
+                raise RunError(f"run {run_id} is an evaluation: start it again instead")
+            if rec.status not in FINISHED - {"done"}:
+                raise RunError(
+                    f"run {run_id} is {rec.status}: only an ended, unfinished run resumes"
+                )
+            if not checkpoints(folder):
+                raise RunError(f"run {run_id} has no checkpoint to resume from")
+            rec.params = {**rec.params, "resume": True}
+            rec.status, rec.error = "queued", ""
+            rec.pid = rec.started = rec.ended = None
+            record.write(folder, rec)
+            return self._spawn(folder, rec)
 
     def cancel(self, run_id: str) -> RunRecord:
         """SIGTERM to the run's worker (it records ``cancelled``), SIGKILL
@@ -123,7 +135,8 @@ class RunManager:
         if rec.status in FINISHED:
             return rec
         with self._lock:
-            proc = self._procs.get(run_id)
+            # Taken from the follower thread: this call records the end.
+            proc = self._procs.pop(run_id, None)
         if proc is not None:
             _signal(proc.pid, signal.SIGTERM)
             try:
@@ -132,7 +145,7 @@ class RunManager:
                 _signal(proc.pid, signal.SIGKILL)
                 proc.wait()
             self._ended(folder, proc.returncode, cancelled=True)
-        elif rec.pid is not None and _alive(rec.pid):
+        elif rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid, folder):
             _signal(rec.pid, signal.SIGTERM)  # a worker a previous server started
         return record.read(folder)
 
@@ -147,7 +160,8 @@ class RunManager:
         log = (folder / "log.txt").open("ab")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "symphony_lab.runs.worker", str(folder)],
+                # -P: the run's folder is the working directory, not a place to import from.
+                [sys.executable, "-P", "-m", "symphony_lab.runs.worker", str(folder)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -171,24 +185,25 @@ class RunManager:
             if self._procs.get(run_id) is not proc:
                 return  # cancel() or close() took it over
             del self._procs[run_id]
-        self._ended(folder, code)
+            self._ended(folder, code)
 
     def _ended(self, folder: Path, code: int, *, cancelled: bool = False) -> None:
         """Records an end the worker could not record itself."""
-        rec = record.read(folder)
-        if rec.status in FINISHED:
-            return
-        if cancelled:
-            rec.status = "cancelled"
-        else:
-            rec.status = "failed"
-            rec.error = (
-                f"the worker was killed by {signal.Signals(-code).name}"
-                if code < 0
-                else f"the worker exited with status {code} before recording an end"
-            )
-        rec.ended = time.time()
-        record.write(folder, rec)
+        with self._lock:
+            rec = record.read(folder)
+            if rec.status in FINISHED:
+                return
+            if cancelled:
+                rec.status = "cancelled"
+            else:
+                rec.status = "failed"
+                rec.error = (
+                    f"the worker was killed by {_signal_name(-code)}"
+                    if code < 0
+                    else f"the worker exited with status {code} before recording an end"
+                )
+            rec.ended = time.time()
+            record.write(folder, rec)
 
     def _recover(self) -> None:
         """Runs left running or queued by a previous manager: interrupted
@@ -196,12 +211,13 @@ class RunManager:
         for rec in self.runs():
             if rec.status in FINISHED:
                 continue
-            if rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid):
+            folder = self.runs_dir / rec.id
+            if rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid, folder):
                 continue  # still running, started before this manager
             rec.status = "interrupted"
             rec.error = "the worker was gone when the run service started"
             rec.ended = time.time()
-            record.write(self.runs_dir / rec.id, rec)
+            record.write(folder, rec)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
@@ -219,9 +235,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _is_worker(pid: int) -> bool:
+def _is_worker(pid: int, folder: Path) -> bool:
+    """Whether ``pid`` is the worker of ``folder`` (not a process that took
+    its pid since)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"symphony_lab.runs.worker" in cmdline
+    return b"symphony_lab.runs.worker" in cmdline and os.fsencode(folder) in cmdline
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -31,6 +31,8 @@ EVAL: dict[str, tuple[type, Any]] = {
     "episodes": (int, None),
     "seed": (int, 0),
 }
+#: A pack or level name: no separators, so it names a file in the run's folder.
+PACK = re.compile(r"[A-Za-z0-9][\w.:-]{0,99}")
 #: Fields that must be at least 1 when given.
 POSITIVE = ("steps", "pretrain_episodes", "checkpoint_every", "n_envs", "threads", "episodes")
 
@@ -61,8 +63,10 @@ def check(kind: str, params: Any, runs_dir: Path) -> dict[str, Any]:
             raise RunError(f"{name}: must be >= 1, got {value}")
         out[name] = value
     if kind == "eval":
-        if not out["packs"] or not all(isinstance(p, str) for p in out["packs"]):
-            raise RunError("packs: expected a non-empty list of pack names")
+        if not out["packs"] or not all(
+            isinstance(p, str) and PACK.fullmatch(p) for p in out["packs"]
+        ):
+            raise RunError(f"packs: expected a non-empty list of pack names, got {out['packs']!r}")
         out["checkpoint"] = str(_inside(runs_dir, out["checkpoint"]))
     elif not re.match(r"^[\w:.\-/]+$", out["env"]):
         raise RunError(f"env: not a tier, pack or gymnasium id: {out['env']!r}")
@@ -73,7 +77,10 @@ def _inside(root: Path, name: str) -> Path:
     """``name`` (relative to ``root``) resolved, refused unless strictly
     inside ``root``: no ``..``, no symlink out, no sibling such as ``runs-x``."""
     base = root.resolve()
-    path = (base / name).resolve()
+    try:
+        path = (base / name).resolve()
+    except (OSError, ValueError, RuntimeError) as e:  # a NUL, too long, a symlink loop
+        raise RunError(f"checkpoint: {name!r} is not a usable path ({e})") from None
     if not path.is_relative_to(base) or path == base:
         raise RunError(f"checkpoint: {name!r} is not inside the runs folder")
     if not path.is_file():

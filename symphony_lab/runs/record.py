@@ -16,9 +16,12 @@ reader never sees half of it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,11 +32,15 @@ Kind = Literal["train", "eval"]
 STATUSES: tuple[Status, ...] = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 #: A run that ended one way or another.
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled", "interrupted"})
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class RunError(ValueError):
     """A run, its parameters or its record is not what it should be."""
+
+
+class UnknownRun(LookupError):
+    """No run has that id."""
 
 
 @dataclass
@@ -79,7 +86,7 @@ class RunRecord:
 
 def check_id(run_id: str) -> str:
     """``run_id`` when it names a run folder (no separators, no ``..``)."""
-    if not isinstance(run_id, str) or not RUN_ID.match(run_id) or run_id in (".", ".."):
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or run_id in (".", ".."):
         raise RunError(f"not a run id: {run_id!r} (letters, digits, '.', '_', '-')")
     return run_id
 
@@ -90,6 +97,8 @@ def read(folder: Path) -> RunRecord:
         text = path.read_text()
     except FileNotFoundError:
         raise RunError(f"no run at {folder} (no run.json)") from None
+    except (OSError, ValueError) as e:  # unreadable, a folder, not UTF-8
+        raise RunError(f"{path}: cannot be read ({e})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -98,30 +107,62 @@ def read(folder: Path) -> RunRecord:
 
 
 def write(folder: Path, record: RunRecord) -> None:
-    """Replaces ``run.json`` atomically."""
+    """Replaces ``run.json`` atomically and durably (a temporary file of its
+    own, fsynced, renamed over it)."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".run.json.{os.getpid()}"
-    tmp.write_text(json.dumps(record.to_dict(), indent=1, sort_keys=True))
-    os.replace(tmp, folder / "run.json")
+    data = json.dumps(_finite(record.to_dict()), indent=1, sort_keys=True, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run.json.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / "run.json")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
-def events(folder: Path, *, start: int = 0) -> list[dict[str, Any]]:
-    """The run's events from line ``start`` on; a last line still being
-    written (no newline yet) is left for the next read."""
+def events(folder: Path, *, start: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The run's events from line ``start`` on, and the line to read from
+    next. A last line still being written (no newline yet) is left for the
+    next read; a line that is not an event (a fragment a full disk left) is
+    passed over."""
     path = folder / "events.jsonl"
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return []
+        return [], start
     lines = data.split(b"\n")[:-1]  # the last piece has no newline: unfinished
-    return [json.loads(line) for line in lines[start:] if line.strip()]
+    out = []
+    for line in lines[start:]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            out.append(event)
+    return out, max(start, len(lines))
 
 
 def append_event(folder: Path, event: dict[str, Any]) -> None:
-    """One line, written whole (O_APPEND) so readers see it or nothing."""
-    line = (json.dumps(event, allow_nan=True) + "\n").encode()
+    """One line, written whole (O_APPEND) so readers see it or nothing.
+    Non-finite numbers are written as null: JSON has no NaN."""
+    line = memoryview((json.dumps(_finite(event), allow_nan=False) + "\n").encode())
     fd = os.open(folder / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
+        while line:
+            line = line[os.write(fd, line) :]
     finally:
         os.close(fd)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -23,11 +23,13 @@ from symphony_lab.runs import record
 from symphony_lab.runs.params import checkpoints
 
 
-class Cancelled(Exception):
-    """SIGTERM arrived: the run was cancelled."""
+class Cancelled(BaseException):
+    """SIGTERM arrived: the run was cancelled. A BaseException, so that no
+    library's ``except Exception`` takes it for an error of its own."""
 
 
 def _cancel(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the end is being recorded
     raise Cancelled
 
 
@@ -89,8 +91,7 @@ def run(folder: Path) -> int:
         rec.status = "failed"
         rec.error = f"{type(e).__name__}: {e}"
         traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     rec.ended = time.time()
     record.write(folder, rec)
     return 0 if rec.status == "done" else 1
