@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from function_quest import resolve_levels
+from function_quest.generator import Knobs, generate
 from function_quest.packs import OOD, PackError, load_pack, seeds
 from function_quest.pipelines import FAMILIES, LARGE_MAX_STATES, large, pipeline
 
@@ -61,7 +62,20 @@ def test_no_ood_seed_is_a_training_seed_and_names_resolve() -> None:
         resolve_levels("ood-huge")
 
 
-def test_the_exact_search_gives_up_by_name_at_its_state_limit() -> None:
+def test_the_exact_search_gives_up_by_name_and_a_fast_one_still_plans() -> None:
     level = load_pack("ood", "large")[0]
     with pytest.raises(SearchLimitError, match=r"large-400000.*reached 10 states"):
         solve(Problem(level), budget=float("inf"), max_states=10)
+    # Goals of many independent parts: h_max stays flat across them, and the
+    # exact search runs out of states where one guided by h_add does not.
+    wide = generate(777002, knobs=Knobs(5, (1, 3), 4, 3, 3, 0.15, 2, 1, 2, 1.4, True))
+    costs = expected_costs(wide)
+    with pytest.raises(SearchLimitError):
+        solve(costs, budget=float("inf"), max_states=50_000)
+    fast = solve(costs, budget=float("inf"), max_states=50_000, fast=2.0)
+    best = solve(costs, budget=float("inf"))
+    assert fast is not None
+    assert best is not None
+    assert best.objective <= fast.objective <= 1.25 * best.objective
+    with pytest.raises(ValueError, match="fast must be a finite weight >= 1"):
+        solve(costs, fast=0.5)

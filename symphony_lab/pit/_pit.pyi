@@ -648,6 +648,7 @@ def quest_solve(
     start_warm: int,
     budget: float,
     max_states: int | None = None,
+    fast: float | None = None,
 ) -> tuple[list[int], float, float, int] | str | None: ...
 def quest_expected(
     needs: list[int],

@@ -231,9 +231,11 @@ class ObservationSpec:
         return obs
 
 
-#: States the planner's advice may search before it gives up (then the
-#: observation carries no plan, and the policy reads the rest).
+#: States the planner's advice may search, exactly and then guided by h_add
+#: (``solve(fast=w)`` for each weight of ``FAST``), before it gives up (then
+#: the observation carries no plan, and the policy reads the rest).
 PLAN_STATES = 50_000
+FAST = (1.0, 2.0)
 
 
 class Observer:
@@ -282,21 +284,25 @@ class Observer:
         """The exact planner's advice in ``state``: its next call and the
         calls of its plan, as bits over functions; planned on expected
         costs (a call retried until it succeeds), budget aside, as the
-        Conductor's expert plans. ``(0, 0)`` when there is no plan or the
-        search reaches ``plan_states`` first. States recur, so each is
-        planned once."""
+        Conductor's expert plans. Where the exact search reaches
+        ``plan_states``, ones guided by h_add (``FAST``) plan instead;
+        ``(0, 0)`` when there is no plan or both give up. States recur, so
+        each is planned once."""
         key = (state.held, state.warm)
         known = self._plans.get(key)
         if known is not None:
             return known
         if self._expected is None:
             self._expected = Problem(expected_costs(self.problem.level))
-        try:
-            found = solve_from(
-                self._expected, state.held, state.warm, float("inf"), self.plan_states
-            )
-        except SearchLimitError:
-            found = None
+        found = None
+        for fast in (None, *FAST):
+            try:
+                found = solve_from(
+                    self._expected, state.held, state.warm, float("inf"), self.plan_states, fast
+                )
+                break
+            except SearchLimitError:
+                continue
         advice = (0, 0)
         if found is not None and found.calls:
             index = self.problem.index

@@ -72,18 +72,29 @@ pub fn h_max(p: &Problem, held: u64) -> f64 {
 /// Admissible; without the extras' term, A* on a level with a large reward
 /// expands every state whose cost is within that reward of the optimum.
 pub fn h_objective(p: &Problem, held: u64) -> f64 {
+    objective_bound(p, held, false)
+}
+
+/// [`h_objective`] on h_add costs (needs and missing kinds summed): not
+/// admissible, but it falls as each independent part of a goal is made,
+/// where h_max stays flat; what a search that must answer fast follows.
+pub fn h_objective_add(p: &Problem, held: u64) -> f64 {
+    objective_bound(p, held, true)
+}
+
+fn objective_bound(p: &Problem, held: u64, add: bool) -> f64 {
     let missing = p.essential & !held;
     let lost = p.extras.iter().any(|&(bit, _)| held & bit != bit);
     if missing == 0 && !lost {
         return 0.0;
     }
-    let cost = relaxed_costs(p, held, false);
+    let cost = relaxed_costs(p, held, add);
     let mut win: f64 = 0.0;
     let mut m = missing;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
         m &= m - 1;
-        win = win.max(cost[i]);
+        win = if add { win + cost[i] } else { win.max(cost[i]) };
     }
     let mut h = win;
     for &(bit, reward) in &p.extras {

@@ -18,8 +18,8 @@ mod search;
 
 pub use episode::{Call, Episode};
 pub use expected::{Expected, ExpectedError, expected};
-pub use heuristic::{h_add, h_max, h_objective};
-pub use search::{Solution, StateLimit, solve, solve_within};
+pub use heuristic::{h_add, h_max, h_objective, h_objective_add};
+pub use search::{Guide, Solution, StateLimit, solve, solve_within};
 
 /// A planning problem in bit masks.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap;
 
-use crate::{Problem, h_objective};
+use crate::{Problem, h_objective, h_objective_add};
 
 /// A plan that wins, with its cost and the bonus of the extras held at the end.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,15 +52,31 @@ pub struct StateLimit(pub usize);
 
 /// The plan of least `cost − bonus` within the budget, or `None`.
 pub fn solve(p: &Problem) -> Option<Solution> {
-    solve_within(p, usize::MAX).unwrap_or(None)
+    solve_within(p, usize::MAX, Guide::Exact).unwrap_or(None)
+}
+
+/// What guides the search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Guide {
+    /// The admissible bound ([`h_objective`]): the optimum.
+    Exact,
+    /// The h_add bound ([`h_objective_add`]) weighted by the given factor:
+    /// a good plan, not always the best, in far fewer states where a goal
+    /// has many independent parts (h_max stays flat across them).
+    Fast(f64),
 }
 
 /// [`solve`], giving up once `max_states` states are reached: a level whose
 /// plans interleave many independent parts can take more than memory holds.
-pub fn solve_within(p: &Problem, max_states: usize) -> Result<Option<Solution>, StateLimit> {
+pub fn solve_within(p: &Problem, max_states: usize, guide: Guide) -> Result<Option<Solution>, StateLimit> {
     let max_bonus: f64 = p.extras.iter().map(|(_, r)| r).sum();
     let mut h_cache: FxHashMap<u64, f64> = FxHashMap::default();
-    let mut h = |held: u64| *h_cache.entry(held).or_insert_with(|| h_objective(p, held));
+    let mut h = |held: u64| {
+        *h_cache.entry(held).or_insert_with(|| match guide {
+            Guide::Exact => h_objective(p, held),
+            Guide::Fast(weight) => weight * h_objective_add(p, held),
+        })
+    };
     // best g and the move that reached each state
     let mut best: Reached = FxHashMap::default();
     let start = (p.start, p.start_warm);
