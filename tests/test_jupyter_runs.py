@@ -4,6 +4,7 @@ HTTP; and the RunManager across a server restart."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
 
 from symphony_lab.runs import RunError, RunManager
 from symphony_lab.runs.record import append_event, check_id, events, read
@@ -321,3 +324,67 @@ def test_events_are_read_a_whole_line_at_a_time_and_nan_is_null(tmp_path: Path) 
     for bad in ("abc\n", "../x", ".", "", "a/b", "x" * 101):
         with pytest.raises(RunError, match="not a run id"):
             check_id(bad)
+
+
+async def _stream(
+    server: Server, run_id: str, start: int = 0, **headers: str
+) -> list[dict[str, Any]]:
+    """Every message of a run's stream from line ``start``, until the server closes it."""
+    url = f"{server.url.replace('http', 'ws', 1)}/symphony/api/runs/{run_id}/stream?start={start}"
+    auth = {} if "Cookie" in headers else {"Authorization": f"token {server.token}"}
+    request = HTTPRequest(url, headers={**auth, **headers})
+    conn = await websocket_connect(request)
+    out = []
+    while (message := await asyncio.wait_for(conn.read_message(), 180)) is not None:
+        out.append(json.loads(message))
+    return out
+
+
+def test_a_late_client_gets_the_history_then_the_live_tail_without_gap_or_duplicate(
+    server: Server,
+) -> None:
+    # Small rollouts: a training row every 64 steps, for a few seconds.
+    params = {**QUICK, "steps": 1024, "checkpoint_every": 512, "n_envs": 1}
+    _, rec = server.call("POST", "/symphony/api/runs", {"kind": "train", "params": params})
+    folder = server.root / "runs" / rec["id"]
+    deadline = time.monotonic() + 120
+    while len(events(folder)[0]) < 2:  # connect late: some history first
+        assert time.monotonic() < deadline, "no training rows came"
+        time.sleep(0.1)
+    messages = asyncio.run(_stream(server, rec["id"]))
+    lines = [m["line"] for m in messages if m["type"] == "event"]
+    written, _ = events(folder)
+    assert lines == list(range(len(written)))  # every line once, in order
+    assert [m["event"] for m in messages if m["type"] == "event"] == written
+    assert any(m["type"] == "status" and m["status"] == "running" for m in messages)
+    assert messages[-1] == {"type": "end", "status": "done", "error": ""}
+    # A client that was already told some lines asks for the rest only.
+    again = asyncio.run(_stream(server, rec["id"], start=2))
+    assert [m["line"] for m in again if m["type"] == "event"] == lines[2:]
+
+
+def test_the_stream_refuses_a_stranger_a_foreign_page_and_an_unknown_run(
+    server: Server,
+) -> None:
+    _, runs = server.call("GET", "/symphony/api/runs")
+    run_id = runs["runs"][0]["id"]
+    url = f"{server.url.replace('http', 'ws', 1)}/symphony/api/runs/{run_id}/stream"
+
+    async def refused(headers: dict[str, str], target: str = url) -> int:
+        with pytest.raises(HTTPClientError) as e:
+            await websocket_connect(HTTPRequest(target, headers=headers))
+        return e.value.code
+
+    token = {"Authorization": f"token {server.token}"}
+    assert asyncio.run(refused({})) == 403
+    assert asyncio.run(refused({"Authorization": "token wrong"})) == 403
+    # A token skips Jupyter's Origin check (no page can send one); a browser's
+    # login cookie does not: a page from elsewhere is refused.
+    request = urllib.request.Request(f"{server.url}/api/status", headers=token)
+    with urllib.request.urlopen(request, timeout=30) as r:
+        cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+    assert asyncio.run(refused({"Cookie": cookie, "Origin": "http://evil.example"})) == 403
+    same = {"Cookie": cookie, "Origin": server.url}
+    assert asyncio.run(_stream(server, run_id, **same))[-1]["type"] == "end"
+    assert asyncio.run(refused(token, url.replace(run_id, "nope"))) == 404
+    assert asyncio.run(refused(token, url + "?start=-1")) == 400

@@ -12,6 +12,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from symphony_jupyter.stream import StreamHandler
 from symphony_lab.runs import RunError, RunManager, UnknownRun
 
 T = TypeVar("T")
@@ -129,5 +130,6 @@ def setup_handlers(web_app: Any, manager: RunManager) -> None:
             (url_path_join(base, RUN, "logs"), LogsHandler, options),
             (url_path_join(base, RUN, "cancel"), CancelHandler, options),
             (url_path_join(base, RUN, "resume"), ResumeHandler, options),
+            (url_path_join(base, RUN, "stream"), StreamHandler, options),
         ],
     )
