@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -315,11 +316,19 @@ def run(
     ] = 1,
 ) -> None:
     """Train a Conductor on the medium pack, evaluate it on held-out packs
-    beside every baseline, and write the table, plots and checkpoint."""
+    beside every baseline, and write the table, plots and checkpoint, in a
+    run folder the Jupyter server's run service lists (``symphony_lab.runs``)."""
     import pandas as pd
 
     from symphony_lab.conductor import Conductor, ConductorError, Evaluation
+    from symphony_lab.runs import RunError, RunRecord, record
+    from symphony_lab.runs.params import check
+    from symphony_lab.runs.provenance import provenance
+    from symphony_lab.runs.worker import evaluated
 
+    wanted = {"env": "medium", "steps": steps, "seed": seed, "n_envs": envs, "threads": threads}
+    with _fail_on(RunError):
+        params = check("train", wanted | {"packs": packs.split(",")}, out)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = out / stamp
     for n in range(2, 100):  # two runs in one second get folders of their own
@@ -327,35 +336,65 @@ def run(
             break
         folder = out / f"{stamp}-{n}"
     folder.mkdir(parents=True)
+    rec = RunRecord(
+        id=folder.name,
+        kind="train",
+        params=params,
+        status="running",
+        started=time.time(),
+        pid=os.getpid(),
+        provenance=provenance(),
+    )
+    record.write(folder, rec)
     console.rule("symphony: train a Conductor on the medium pack")
     start = time.perf_counter()
     conductor = Conductor(seed=seed)
-    with _fail_on(ConductorError):
-        conductor.train(
-            "medium",
-            total_steps=steps,
-            n_envs=envs,
-            seed=seed,
-            pretrain="expert",
-            progress_bar=True,
-            threads=threads,
-        )
-        trained = time.perf_counter() - start
-        path = conductor.save(folder / "conductor.pt")
-        console.print(f"trained in {trained:.0f} s ({conductor.num_timesteps:,} PPO steps): {path}")
-        plot_history(conductor, folder / "training.png")
-        ood = []
-        for pack in packs.split(","):
-            console.rule(f"evaluate on {pack}")
-            ev = conductor.evaluate(pack, seed=seed)
-            print_summary(ev, pack)
-            ev.frame.to_csv(folder / f"{pack}.csv", index=False)
-            ev.plot(folder / f"{pack}.png")
-            if pack.startswith("ood-"):
-                ood.append(ev.frame.assign(pack=pack))
-        if ood:
-            print_breakdown(Evaluation(pd.concat(ood, ignore_index=True)), "out of distribution")
-    console.print(f"wrote {folder}/: conductor.pt, training.png, <pack>.csv and <pack>.png")
+    try:
+        with _fail_on(ConductorError):
+            conductor.train(
+                "medium",
+                total_steps=steps,
+                n_envs=envs,
+                seed=seed,
+                pretrain="expert",
+                pretrain_episodes=params["pretrain_episodes"],
+                progress_bar=True,
+                threads=threads,
+                checkpoint_every=params["checkpoint_every"],
+                checkpoint_dir=folder / "checkpoints",
+                callbacks=[lambda row: record.append_event(folder, {"type": "train", **row})],
+            )
+            trained = time.perf_counter() - start
+            path = conductor.save(folder / "conductor.pt")
+            record.append_event(folder, {"type": "saved", "path": path.name})
+            console.print(
+                f"trained in {trained:.0f} s ({conductor.num_timesteps:,} PPO steps): {path}"
+            )
+            plot_history(conductor, folder / "training.png")
+            ood = []
+            for pack in params["packs"]:
+                console.rule(f"evaluate on {pack}")
+                ev = conductor.evaluate(pack, seed=seed)
+                print_summary(ev, pack)
+                evaluated(folder, pack, ev)
+                ev.plot(folder / f"{pack}.png")
+                if pack.startswith("ood-"):
+                    ood.append(ev.frame.assign(pack=pack))
+            if ood:
+                ood_ev = Evaluation(pd.concat(ood, ignore_index=True))
+                print_breakdown(ood_ev, "out of distribution")
+        rec.status = "done"
+    except BaseException as e:
+        rec.status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
+        rec.error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        rec.ended = time.time()
+        record.write(folder, rec)
+    console.print(
+        f"wrote {folder}/: run.json, events.jsonl, conductor.pt, checkpoints/, training.png, "
+        "<pack>.csv and <pack>.png"
+    )
 
 
 def plot_history(conductor: Conductor, path: Path) -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from symphony_lab.runs import RunManager
+from symphony_lab.runs.record import events
+
 SYMPHONY = [sys.executable, "-m", "symphony_lab.cli"]
 
 
@@ -109,3 +112,23 @@ def test_ext_check_list_and_schema(tmp_path: Path) -> None:
     schema = symphony("ext", "schema")
     assert schema.returncode == 0
     assert '"title": "symphony.toml"' in schema.stdout
+
+
+def test_the_main_job_writes_a_run_the_run_service_lists(tmp_path: Path) -> None:
+    done = symphony(
+        "run", "--out", str(tmp_path), "--steps", "256", "--envs", "2", "--packs", "test-tutorial",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (rec,) = RunManager(tmp_path).runs()
+    assert rec.status == "done", rec.error
+    assert rec.params["packs"] == ["test-tutorial"]
+    assert rec.provenance["packages"]["torch"]
+    folder = tmp_path / rec.id
+    kinds = [e["type"] for e in events(folder)[0]]
+    assert kinds[-2:] == ["saved", "eval"]
+    assert "train" in kinds
+    assert (folder / "test-tutorial.csv").is_file()
+    bad = symphony("run", "--out", str(tmp_path), "--packs", "../x")
+    assert bad.returncode == 1
+    assert "packs: expected a list of pack names" in bad.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [rec.id]  # nothing made for it

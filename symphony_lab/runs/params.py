@@ -23,6 +23,8 @@ TRAIN: dict[str, tuple[type, Any]] = {
     "n_envs": (int, 8),
     "threads": (int, 1),
     "resume": (bool, False),
+    #: Held-out packs to evaluate the trained Conductor on, beside the baselines.
+    "packs": (list, []),
 }
 #: Evaluation: ``checkpoint`` is a path (inside the runs folder when relative).
 EVAL: dict[str, tuple[type, Any]] = {
@@ -62,6 +64,8 @@ def check(kind: str, params: Any, runs_dir: Path) -> dict[str, Any]:
         if name in POSITIVE and isinstance(value, int) and value < 1:
             raise RunError(f"{name}: must be >= 1, got {value}")
         out[name] = value
+    if out["packs"] and not all(isinstance(p, str) and PACK.fullmatch(p) for p in out["packs"]):
+        raise RunError(f"packs: expected a list of pack names, got {out['packs']!r}")
     if kind == "eval":
         if not out["packs"] or not all(
             isinstance(p, str) and PACK.fullmatch(p) for p in out["packs"]

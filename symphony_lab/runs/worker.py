@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from symphony_lab.conductor import Conductor, ConductorFileError
+from symphony_lab.conductor import Conductor, ConductorFileError, Evaluation
 from symphony_lab.runs import record
 from symphony_lab.runs.params import checkpoints
 
@@ -66,15 +66,21 @@ def train(folder: Path, p: dict[str, Any]) -> None:
         )
     path = conductor.save(folder / "conductor.pt")
     record.append_event(folder, {"type": "saved", "path": path.name})
+    for pack in p["packs"]:
+        evaluated(folder, pack, conductor.evaluate(pack, seed=p["seed"]))
 
 
 def evaluate(folder: Path, p: dict[str, Any]) -> None:
     conductor = Conductor.load(p["checkpoint"])
     for pack in p["packs"]:
-        ev = conductor.evaluate(pack, episodes=p["episodes"], seed=p["seed"])
-        ev.frame.to_csv(folder / f"{pack}.csv", index=False)
-        summary = ev.summary().reset_index().to_dict(orient="records")
-        record.append_event(folder, {"type": "eval", "pack": pack, "summary": summary})
+        evaluated(folder, pack, conductor.evaluate(pack, episodes=p["episodes"], seed=p["seed"]))
+
+
+def evaluated(folder: Path, pack: str, ev: Evaluation) -> None:
+    """Records an evaluation: ``<pack>.csv`` and an ``eval`` event with its summary."""
+    ev.frame.to_csv(folder / f"{pack}.csv", index=False)
+    summary = ev.summary().reset_index().to_dict(orient="records")
+    record.append_event(folder, {"type": "eval", "pack": pack, "summary": summary})
 
 
 def run(folder: Path) -> int:
