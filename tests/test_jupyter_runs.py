@@ -388,3 +388,28 @@ def test_the_stream_refuses_a_stranger_a_foreign_page_and_an_unknown_run(
     assert asyncio.run(_stream(server, run_id, **same))[-1]["type"] == "end"
     assert asyncio.run(refused(token, url.replace(run_id, "nope"))) == 404
     assert asyncio.run(refused(token, url + "?start=-1")) == 400
+
+
+def test_a_worker_from_before_a_restart_is_still_watched(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    runs = tmp_path / "runs"
+    request.addfinalizer(lambda: _stop_workers(runs))
+    first = RunManager(runs)
+    rec = first.start("train", {**LONG, "pretrain": False})
+    deadline = time.monotonic() + 120
+    while read(runs / rec.id).status != "running":
+        assert time.monotonic() < deadline, first.logs(rec.id)
+        time.sleep(0.2)
+    first.close()
+    again = RunManager(runs)  # the server restarts; the worker runs on
+    assert again.get(rec.id).status == "running"
+    pid = again.get(rec.id).pid
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)  # then dies without a word
+    while again.get(rec.id).status == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    ended = again.get(rec.id)
+    assert ended.status == "failed"
+    assert "without recording an end" in ended.error

@@ -30,6 +30,8 @@ from symphony_lab.runs.record import FINISHED, RunError, RunRecord, UnknownRun, 
 
 #: Seconds a cancelled worker gets to finish before SIGKILL.
 CANCEL_GRACE_S = 10.0
+#: Seconds between looks at a worker a previous manager started.
+WATCH_S = 0.5
 
 
 class RunManager:
@@ -213,9 +215,28 @@ class RunManager:
                 continue
             folder = self.runs_dir / rec.id
             if rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid, folder):
-                continue  # still running, started before this manager
+                # Still running, started before this manager: not our child,
+                # so it is watched by its pid until it is gone.
+                threading.Thread(
+                    target=self._watch, args=(folder, rec.pid), name=f"run-{rec.id}", daemon=True
+                ).start()
+                continue
             rec.status = "interrupted"
             rec.error = "the worker was gone when the run service started"
+            rec.ended = time.time()
+            record.write(folder, rec)
+
+    def _watch(self, folder: Path, pid: int) -> None:
+        """Waits for a worker this manager did not start; one that ended
+        without recording its end (killed) is recorded as failed."""
+        while _alive(pid) and _is_worker(pid, folder):
+            time.sleep(WATCH_S)
+        with self._lock:
+            rec = record.read(folder)
+            if rec.status in FINISHED or rec.pid != pid:
+                return
+            rec.status = "failed"
+            rec.error = "the worker ended without recording an end (killed?)"
             rec.ended = time.time()
             record.write(folder, rec)
 
