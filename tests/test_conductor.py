@@ -5,6 +5,7 @@ from pathlib import Path
 
 import function_quest as fq
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from function_quest.packs import load_pack
@@ -14,6 +15,7 @@ from symphony_lab.conductor import (
     ConductorConfig,
     ConductorError,
     ConductorFileError,
+    Evaluation,
     NetworkConfig,
     checkpoint,
 )
@@ -177,6 +179,8 @@ def test_the_breakdown_reads_the_out_of_distribution_targets() -> None:
     assert best["bonus_match"] == 1.0  # the optimum's own choice, on deterministic levels
     rows = f[f["agent"] == "conductor"]
     assert out.loc["conductor", "bonus_match"] == pytest.approx(rows["bonus_match"].mean())
+    twice = Evaluation(pd.concat([f, f])).breakdown()  # labels repeat: the same figures
+    pd.testing.assert_frame_equal(twice.drop(columns="levels"), out.drop(columns="levels"))
 
 
 @pytest.mark.parametrize("tier", ["medium", "expert"])

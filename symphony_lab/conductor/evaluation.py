@@ -72,7 +72,7 @@ class Evaluation:
         share of episodes ending with the optional goals the best policy
         ends with (``bonus_match``, over levels that have any). Columns an
         env does not report (``flaky``, ``bonus_match``) read NaN."""
-        f = self.frame
+        f = self.frame.reset_index(drop=True)  # frames joined by concat repeat labels
         by = f.groupby("agent", sort=False)
         flaky = f["flaky"].astype(bool) if "flaky" in f else pd.Series(False, index=f.index)
         solved = f[f["solved"]]
