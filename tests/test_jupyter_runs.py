@@ -404,6 +404,16 @@ def test_a_worker_from_before_a_restart_is_still_watched(
     first.close()
     again = RunManager(runs)  # the server restarts; the worker runs on
     assert again.get(rec.id).status == "running"
+    # One restarted while a worker is still starting (queued, no pid in its
+    # record yet) keeps it too.
+    starting = first.start("train", {**LONG, "pretrain": False})
+    assert read(runs / starting.id).status == "queued"
+    first.close()
+    assert RunManager(runs).get(starting.id).status in ("queued", "running")
+    while read(runs / starting.id).status != "running":
+        assert time.monotonic() < deadline, first.logs(starting.id)
+        time.sleep(0.2)
+    os.killpg(read(runs / starting.id).pid, signal.SIGKILL)
     pid = again.get(rec.id).pid
     assert pid is not None
     os.killpg(pid, signal.SIGKILL)  # then dies without a word

@@ -147,8 +147,8 @@ class RunManager:
                 _signal(proc.pid, signal.SIGKILL)
                 proc.wait()
             self._ended(folder, proc.returncode, cancelled=True)
-        elif rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid, folder):
-            _signal(rec.pid, signal.SIGTERM)  # a worker a previous server started
+        elif (pid := rec.pid or _spawned(folder)) and _alive(pid) and _is_worker(pid, folder):
+            _signal(pid, signal.SIGTERM)  # a worker a previous server started
         return record.read(folder)
 
     def close(self) -> None:
@@ -173,7 +173,9 @@ class RunManager:
         finally:
             log.close()
         # The worker records itself (running, its pid) once it starts; the
-        # record is written by one process at a time, never both.
+        # record is written by one process at a time, never both. Until then,
+        # worker.pid (the manager's alone) says which process it is.
+        (folder / "worker.pid").write_text(str(proc.pid))
         with self._lock:
             self._procs[rec.id] = proc
         threading.Thread(
@@ -214,11 +216,12 @@ class RunManager:
             if rec.status in FINISHED:
                 continue
             folder = self.runs_dir / rec.id
-            if rec.pid is not None and _alive(rec.pid) and _is_worker(rec.pid, folder):
+            pid = rec.pid if rec.pid is not None else _spawned(folder)
+            if pid is not None and _alive(pid) and _is_worker(pid, folder):
                 # Still running, started before this manager: not our child,
                 # so it is watched by its pid until it is gone.
                 threading.Thread(
-                    target=self._watch, args=(folder, rec.pid), name=f"run-{rec.id}", daemon=True
+                    target=self._watch, args=(folder, pid), name=f"run-{rec.id}", daemon=True
                 ).start()
                 continue
             rec.status = "interrupted"
@@ -233,12 +236,20 @@ class RunManager:
             time.sleep(WATCH_S)
         with self._lock:
             rec = record.read(folder)
-            if rec.status in FINISHED or rec.pid != pid:
+            if rec.status in FINISHED or rec.pid not in (pid, None):
                 return
             rec.status = "failed"
             rec.error = "the worker ended without recording an end (killed?)"
             rec.ended = time.time()
             record.write(folder, rec)
+
+
+def _spawned(folder: Path) -> int | None:
+    """The pid of the worker a manager started for ``folder``, if recorded."""
+    try:
+        return int((folder / "worker.pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

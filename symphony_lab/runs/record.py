@@ -6,6 +6,7 @@ a terminal)::
     <id>/run.json          this record: kind, parameters, status, provenance
     <id>/events.jsonl      one JSON object per line: training rows, evaluations
     <id>/log.txt           the worker's output
+    <id>/worker.pid        the worker's pid, from the manager that started it
     <id>/checkpoints/      conductor-<steps>.pt, written every checkpoint_every steps
     <id>/conductor.pt      the trained Conductor (training runs)
     <id>/<pack>.csv        one row per episode (evaluations)
