@@ -275,13 +275,13 @@ def print_breakdown(ev: Evaluation, title: str) -> None:
             f"{row['solve_rate']:.1%}",
             _num(row["deterministic"]),
             _num(row["flaky"]),
-            "-" if row["bonus_match"] != row["bonus_match"] else f"{row['bonus_match']:.1%}",
+            _num(row["bonus_match"], ".1%"),
         )
     console.print(table)
 
 
-def _num(x: Any) -> str:
-    return "-" if x != x else f"{x:.3f}"
+def _num(x: Any, spec: str = ".3f") -> str:
+    return "-" if x != x else format(x, spec)
 
 
 # ---- the main job ----

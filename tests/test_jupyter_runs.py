@@ -268,9 +268,11 @@ def _stop_workers(runs: Path) -> None:
     """Workers run in sessions of their own: stop any a test left running."""
     for path in runs.glob("*/run.json"):
         rec = json.loads(path.read_text())
-        if rec["status"] in ("queued", "running") and rec["pid"]:
+        spawned = path.with_name("worker.pid")
+        pid = rec["pid"] or (int(spawned.read_text()) if spawned.exists() else None)
+        if rec["status"] in ("queued", "running") and pid:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(rec["pid"], signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
 
 
 def test_after_a_restart_a_run_left_running_is_interrupted_and_resumes(

@@ -82,14 +82,8 @@ class StreamHandler(WebSocketMixin, JupyterHandler, WebSocketHandler):
                     status = rec.status
                     await self._send({"type": "status", "status": status, "error": rec.error})
                 # The record says ended only after the worker wrote its last
-                # event, so a read after seeing it has them all.
+                # event, and the events were read after the record: all sent.
                 if rec.status in FINISHED:
-                    events, _ = await asyncio.to_thread(
-                        self.manager.events, self.run_id, start=line
-                    )
-                    for event in events:
-                        await self._send({"type": "event", "line": line, "event": event})
-                        line += 1
                     await self._send({"type": "end", "status": rec.status, "error": rec.error})
                     self.close()
                     return

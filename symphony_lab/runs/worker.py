@@ -33,21 +33,20 @@ def _cancel(signum: int, frame: FrameType | None) -> None:
     raise Cancelled
 
 
-def last_checkpoint(folder: Path) -> Path:
-    """The newest checkpoint that loads whole (one cut short by a crash
-    fails its checksum and is passed over)."""
+def resumed(folder: Path) -> Conductor:
+    """The Conductor of the newest checkpoint that loads whole (one cut
+    short by a crash fails its checksum and is passed over)."""
     for path in checkpoints(folder):
         try:
-            Conductor.load(path)
+            return Conductor.load(path)
         except ConductorFileError:
             continue
-        return path
     raise FileNotFoundError(f"no complete checkpoint in {folder / 'checkpoints'}")
 
 
 def train(folder: Path, p: dict[str, Any]) -> None:
-    resume = last_checkpoint(folder) if p.get("resume") else None
-    conductor = Conductor.load(resume) if resume else Conductor(seed=p["seed"])
+    resume = bool(p.get("resume"))
+    conductor = resumed(folder) if resume else Conductor(seed=p["seed"])
     remaining = p["steps"] - conductor.num_timesteps
     if resume:
         record.append_event(folder, {"type": "resumed", "steps": conductor.num_timesteps})
@@ -57,7 +56,7 @@ def train(folder: Path, p: dict[str, Any]) -> None:
             total_steps=remaining,
             n_envs=p["n_envs"],
             seed=p["seed"],
-            pretrain="expert" if p["pretrain"] and resume is None else None,
+            pretrain="expert" if p["pretrain"] and not resume else None,
             pretrain_episodes=p["pretrain_episodes"],
             checkpoint_every=p["checkpoint_every"],
             checkpoint_dir=folder / "checkpoints",
