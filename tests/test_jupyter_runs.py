@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +27,11 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from symphony_lab.runs import RunError, RunManager
+from symphony_lab.conductor import Conductor, Evaluation
+from symphony_lab.runs import RunError, RunManager, UnknownRun
+from symphony_lab.runs.client import RunClient, find_server
 from symphony_lab.runs.record import append_event, check_id, events, read
+from symphony_lab.widgets import TrainingDashboard
 
 #: A training run that ends in seconds: the tutorial tier, a few demos, two checkpoints.
 QUICK = {
@@ -113,6 +118,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--allow-root",
+            # Every route must say it needs a user, or Jupyter refuses it.
+            "--ServerApp.allow_unauthenticated_access=False",
         ],
         env=env,
         stdout=log,
@@ -425,3 +432,221 @@ def test_a_worker_from_before_a_restart_is_still_watched(
     ended = again.get(rec.id)
     assert ended.status == "failed"
     assert "without recording an end" in ended.error
+
+
+def test_the_notebook_client_trains_follows_and_brings_back_known_objects(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found the way a kernel finds it: its parent's info file.
+    monkeypatch.delenv("SYMPHONY_SERVER_URL", raising=False)
+    monkeypatch.setenv("JPY_PARENT_PID", str(server.process.pid))
+    url, token = find_server(server.root.parent / "runtime")
+    assert (url.rstrip("/"), token) == (server.url, server.token)
+    client = RunClient(url, token=token)
+
+    run = client.train(**{**QUICK, "packs": ["test-tutorial"]})
+    dash = TrainingDashboard.follow(run, notebook=False, poll_s=0.1)
+    followed = list(run.follow(poll_s=0.1))
+    assert run.wait(timeout=180).status == "done"
+    dash.wait(timeout=30)
+    assert dash.finished
+    assert dash.error is None
+    assert not dash.stopped
+    train_rows = [e for e in followed if e["type"] == "train"]
+    assert [r["steps"] for r in dash.rows] == [r["steps"] for r in train_rows]
+    assert [e["type"] for e in followed][-2:] == ["saved", "eval"]
+    assert followed == run.events()[0]  # whole, in order, once
+
+    evaluation = run.evaluation()
+    assert isinstance(evaluation, Evaluation)
+    summary = evaluation.summary()
+    assert {"conductor", "exact_replanning"} <= set(summary.index)
+    assert summary.loc["conductor", "levels"] == len(
+        evaluation.frame[evaluation.frame["agent"] == "conductor"]
+    )
+    conductor = run.conductor()
+    assert isinstance(conductor, Conductor)
+    assert conductor.num_timesteps == 256
+    first = run.conductor("checkpoints/conductor-128.pt")
+    assert first.num_timesteps == 128
+
+    # The listing carries what the Runs panel shows.
+    listed = {r["id"]: r for r in server.call("GET", "/symphony/api/runs")[1]["runs"]}
+    progress = listed[run.id]["progress"]
+    assert progress["train"]["steps"] == 256
+    assert progress["evals"]["test-tutorial"][0]["agent"] == "conductor"
+
+    # Attach from elsewhere (a restarted kernel), evaluate the checkpoint.
+    again = client.run(run.id)
+    ev = client.evaluate(f"{again.id}/conductor.pt", ["test-tutorial"], episodes=2).wait(180)
+    assert set(ev.evaluation().frame["level"].unique()) <= set(evaluation.frame["level"])
+    with pytest.raises(UnknownRun):
+        client.run("no-such-run")
+    with pytest.raises(RunError, match="steps"):
+        client.train(steps=-5)
+
+
+def test_files_of_a_run_are_served_from_inside_it_only(server: Server) -> None:
+    status, rec = server.call("POST", "/symphony/api/runs", {"kind": "train", "params": QUICK})
+    assert status == 201
+    server.wait(rec["id"], {"done"})
+    folder = server.root / "runs" / rec["id"]
+    secret = server.root / "secret.txt"
+    secret.write_text("not for you")
+    (folder / "out").symlink_to(secret)
+    (folder / "dir").symlink_to(server.root)
+    base = f"/symphony/api/runs/{rec['id']}/files/"
+    request = urllib.request.Request(
+        f"{server.url}{base}run.json", headers={"Authorization": f"token {server.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert json.loads(r.read())["id"] == rec["id"]
+    for name, code, message in [
+        ("out", 400, "symbolic link"),
+        ("dir/secret.txt", 400, "symbolic link"),
+        ("%2E%2E/secret.txt", 400, "not a file name"),
+        ("checkpoints/%2E%2E/%2E%2E/%2E%2E/secret.txt", 400, "not a file name"),
+        ("%2Fetc%2Fpasswd", 400, "not a file name"),
+        ("checkpoints", 400, "not a file"),
+        ("nothing.csv", 404, "no file"),
+    ]:
+        status, answer = server.call("GET", base + name)
+        assert status == code, (name, answer)
+        assert message in answer["message"], (name, answer)
+    assert server.call("GET", base + "run.json", token="wrong")[0] == 403
+    assert secret.read_text() == "not for you"
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and modification time."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _cookie_login(server: Server) -> tuple[str, str]:
+    """A browser's way in: the login form, then a cookie. Returns the XSRF
+    token and the Cookie header a browser would send."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{server.url}/login", timeout=30).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    form = urllib.parse.urlencode({"password": server.token, "_xsrf": xsrf}).encode()
+    opener.open(f"{server.url}/login?next=%2F", form, timeout=30).read()
+    logged_in = [c for c in jar if c.name.startswith("username-")]
+    assert logged_in, f"the login form set no login cookie: {[c.name for c in jar]}"
+    return xsrf, "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: Server) -> None:
+    status, rec = server.call("POST", "/symphony/api/runs", {"kind": "train", "params": QUICK})
+    assert status == 201
+    run_id = server.wait(rec["id"], {"done"})["id"]
+    runs = server.root / "runs"
+    # What an intruder would reach: a run beside runs/ (a sibling prefix), a
+    # run folder linked in from outside, a file linked out of a run.
+    for name in ("runs-evil/r1", "outside/r2"):
+        folder = server.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "run.json").write_text((runs / run_id / "run.json").read_text())
+        (folder / "conductor.pt").write_bytes(b"not yours")
+    (server.root / "secret.txt").write_text("not for you")
+    if not (runs / "linked").exists():
+        (runs / "linked").symlink_to(server.root / "outside" / "r2")
+        (runs / run_id / "out").symlink_to(server.root / "secret.txt")
+    before = _tree(server.root)
+    xsrf, cookie = _cookie_login(server)
+
+    def send(method: str, path: str, headers: dict[str, str], body: Any = None) -> int:
+        data = None if method == "GET" else json.dumps(body or {}).encode()
+        request = urllib.request.Request(
+            f"{server.url}/symphony/api/{path}", data=data, method=method, headers=headers
+        )
+        try:
+            # No cookie jar here: each request carries exactly the headers given.
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            answer = json.loads(e.read())  # a JSON error, never a page
+            assert isinstance(answer.get("message", ""), str)
+            return e.code
+
+    async def ws(path: str, headers: dict[str, str]) -> int:
+        url = f"{server.url.replace('http', 'ws', 1)}/symphony/api/{path}"
+        try:
+            socket = await websocket_connect(HTTPRequest(url, headers=headers))
+        except HTTPClientError as e:
+            return e.code
+        socket.close()
+        return 101
+
+    def attempt(method: str, path: str, headers: dict[str, str], body: Any = None) -> int:
+        if method == "WS":
+            return asyncio.run(ws(path, headers))
+        return send(method, path, headers, body)
+
+    token = {"Authorization": f"token {server.token}"}
+    browser = {"Cookie": cookie, "X-XSRFToken": xsrf, "Origin": server.url}
+    # The way in works, by token and by cookie: the refusals below are not vacuous.
+    assert send("GET", "runs", token) == 200
+    assert send("GET", f"runs/{run_id}", browser) == 200
+    assert asyncio.run(ws(f"runs/{run_id}/stream", browser)) == 101
+    assert send("POST", f"runs/{run_id}/cancel", browser) == 200  # a finished run: unchanged
+
+    eval_body = {"kind": "eval", "params": {"checkpoint": f"{run_id}/conductor.pt"}}
+    routes: list[tuple[str, str, Any]] = [
+        ("GET", "runs", None),
+        ("POST", "runs", eval_body),
+        ("GET", "runs/{id}", None),
+        ("GET", "runs/{id}/events", None),
+        ("GET", "runs/{id}/logs", None),
+        ("GET", "runs/{id}/files/conductor.pt", None),
+        ("POST", "runs/{id}/cancel", None),
+        ("POST", "runs/{id}/resume", None),
+        ("WS", "runs/{id}/stream", None),
+    ]
+    who = {
+        "no token": {},
+        "wrong token": {"Authorization": "token " + "0" * len(server.token)},
+        "no XSRF": {"Cookie": cookie, "Origin": server.url},
+        "foreign Origin": {**browser, "Origin": "http://evil.example"},
+    }
+    # Each way a path could leave its root, for an otherwise good request.
+    where = {
+        "..": ("..%2F..%2Fetc", "../../secret.txt"),
+        "sibling prefix": ("..%2Fruns-evil%2Fr1", "../runs-evil/r1/conductor.pt"),
+        "symlink out": ("linked", "linked/conductor.pt"),
+    }
+    successes = []
+    tried = 0
+    for method, route, body in routes:
+        for label, headers in who.items():
+            if label == "no XSRF" and method in ("GET", "WS"):
+                continue  # reading needs no XSRF (a socket: the Origin guards it)
+            code = attempt(method, route.format(id=run_id), headers, body)
+            tried += 1
+            if code < 300 or code == 101:
+                successes.append((method, route, label, code))
+        for label, (bad_id, bad_checkpoint) in where.items():
+            path = route.format(id=bad_id)
+            payload = body
+            if route == "runs":
+                payload = {"kind": "eval", "params": {"checkpoint": bad_checkpoint}}
+                if method == "GET":
+                    continue  # the listing names no path
+            code = attempt(method, path, token, payload)
+            tried += 1
+            if code < 300 or code == 101:
+                successes.append((method, path, label, code))
+    for name in ("%2E%2E/%2E%2E/secret.txt", "out", "..%2F..%2Frunse-evil%2Fr1%2Fconductor.pt"):
+        code = send("GET", f"runs/{run_id}/files/{name}", token)
+        tried += 1
+        if code < 300:
+            successes.append(("GET", f"files/{name}", "path", code))
+    assert successes == []
+    assert tried >= 55
+    assert _tree(server.root) == before  # nothing stored was touched
+    assert (server.root / "secret.txt").read_text() == "not for you"

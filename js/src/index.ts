@@ -7,6 +7,7 @@ export { type Component, Registry, safeUrl } from "./components";
 export { Canvas, COLOURS, type Graph } from "./dag_canvas";
 export { showDetails } from "./dag_details";
 export { renderMarkdown } from "./markdown";
+export { formatNumber, nearest, Plot, type PlotOptions, type PlotSeries, SERIES_COLOURS, smooth, ticks } from "./plot";
 export { type Emit, type Patch, View, type VNodeJson } from "./patches";
 export { default as dagView } from "./dag_view";
 export { default as vdomView } from "./vdom";

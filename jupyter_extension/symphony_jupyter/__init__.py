@@ -1,6 +1,8 @@
-"""The Symphony workbench in the Jupyter server: its run service.
+"""The Symphony workbench in JupyterLab: the run service in the Jupyter
+server (routes under ``/symphony/api/``) and the prebuilt labextension
+(``labextension/``: the Symphony sidebar, run views, the VDOM renderer).
 
-Enabled on install (``jupyter-config``); routes under ``/symphony/api/``.
+Both are enabled on install (``jupyter-config``, shared data).
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from symphony_jupyter.handlers import setup_handlers
 from symphony_jupyter.settings import SymphonyRuns
 
 __version__ = "0.1.0"
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    # For `jupyter labextension develop`; pip installs it as shared data.
+    return [{"src": "labextension", "dest": "@symphony-lab/jupyterlab"}]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -19,6 +19,12 @@ T = TypeVar("T")
 #: Jupyter's authorizer checks this resource for every route.
 AUTH_RESOURCE = "symphony"
 RUN = r"(?P<run_id>[^/]+)"
+CONTENT_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "txt": "text/plain",
+}
 
 
 class RunsHandler(APIHandler):
@@ -61,8 +67,8 @@ class RunListHandler(RunsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        runs = await self.call(self.manager.runs)
-        self.finish(json.dumps({"runs": [r.to_dict() for r in runs]}))
+        runs = await self.call(self.manager.listing)
+        self.finish(json.dumps({"runs": runs}))
 
     @web.authenticated
     @authorized
@@ -102,6 +108,17 @@ class LogsHandler(RunsHandler):
         self.finish(json.dumps({"log": text}))
 
 
+class FileHandler(RunsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        data = await self.call(self.manager.read_file, run_id, name)
+        kind = CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+        self.set_header("Content-Type", kind)
+        self.set_header("Content-Disposition", f'attachment; filename="{name.rsplit("/", 1)[-1]}"')
+        self.finish(data)
+
+
 class CancelHandler(RunsHandler):
     @web.authenticated
     @authorized
@@ -128,6 +145,7 @@ def setup_handlers(web_app: Any, manager: RunManager) -> None:
             (url_path_join(base, RUN), RunHandler, options),
             (url_path_join(base, RUN, "events"), EventsHandler, options),
             (url_path_join(base, RUN, "logs"), LogsHandler, options),
+            (url_path_join(base, RUN, "files", r"(?P<name>.+)"), FileHandler, options),
             (url_path_join(base, RUN, "cancel"), CancelHandler, options),
             (url_path_join(base, RUN, "resume"), ResumeHandler, options),
             (url_path_join(base, RUN, "stream"), StreamHandler, options),

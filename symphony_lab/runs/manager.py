@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -62,15 +63,24 @@ class RunManager:
     def runs(self) -> list[RunRecord]:
         """Every run on disk, newest first; a folder without a readable
         ``run.json`` is not a run and is left out."""
+        return [rec for _, rec in self._scan()]
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every run newest first, each record with its :func:`record.progress`."""
+        return [
+            {**rec.to_dict(), "progress": record.progress(folder)} for folder, rec in self._scan()
+        ]
+
+    def _scan(self) -> list[tuple[Path, RunRecord]]:
         out = []
         with os.scandir(self.runs_dir) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and record.RUN_ID.match(entry.name):
+                if entry.is_dir(follow_symlinks=False) and record.RUN_ID.fullmatch(entry.name):
                     try:
-                        out.append(record.read(Path(entry.path)))
+                        out.append((Path(entry.path), record.read(Path(entry.path))))
                     except RunError:
                         continue
-        return sorted(out, key=lambda r: r.created, reverse=True)
+        return sorted(out, key=lambda pair: pair[1].created, reverse=True)
 
     def get(self, run_id: str) -> RunRecord:
         return record.read(self.folder(run_id))
@@ -91,6 +101,31 @@ class RunManager:
         with os.fdopen(fd, "rb") as f:
             f.seek(max(0, os.fstat(fd).st_size - tail))
             return f.read().decode(errors="replace")
+
+    def read_file(self, run_id: str, name: str) -> bytes:
+        """A file of the run's folder by its relative path (``conductor.pt``,
+        ``<pack>.csv``, ``checkpoints/conductor-<steps>.pt``): no ``..``, no
+        absolute path, no symbolic link anywhere on the way."""
+        folder = self.folder(run_id)
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise RunError(f"not a file name inside a run: {name!r}")
+        path = folder
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                raise RunError(f"run {run_id}: {name!r} goes through a symbolic link")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            raise UnknownRun(f"run {run_id} has no file {name!r}") from None
+        except OSError as e:
+            raise RunError(f"run {run_id}: {name!r} cannot be read ({e.strerror})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder opens too
+            os.close(fd)
+            raise RunError(f"run {run_id}: {name!r} is not a file")
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
 
     # ---- starting and stopping ----
 

@@ -147,6 +147,42 @@ def events(folder: Path, *, start: int = 0) -> tuple[list[dict[str, Any]], int]:
     return out, max(start, len(lines))
 
 
+#: How much of the end of ``events.jsonl`` :func:`progress` reads.
+PROGRESS_TAIL = 64 * 1024
+
+
+def progress(folder: Path) -> dict[str, Any]:
+    """What a list of runs shows, from the end of ``events.jsonl`` alone (a
+    listing of a thousand runs must not read every event): the last training
+    row (``train``: steps, solve rate, cost ratio, ...) and each pack's latest
+    evaluation summary (``evals``: pack -> one row per agent)."""
+    path = folder / "events.jsonl"
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - PROGRESS_TAIL))
+            data = f.read()
+    except FileNotFoundError:
+        return {"train": None, "evals": {}}
+    lines = data.split(b"\n")[:-1]
+    if size > PROGRESS_TAIL:
+        lines = lines[1:]  # the first piece may be the end of a line
+    train: dict[str, Any] | None = None
+    evals: dict[str, Any] = {}
+    for line in reversed(lines):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        if event.get("type") == "train" and train is None:
+            train = {k: v for k, v in event.items() if k != "type"}
+        elif event.get("type") == "eval" and isinstance(event.get("pack"), str):
+            evals.setdefault(event["pack"], event.get("summary"))
+    return {"train": train, "evals": evals}
+
+
 def append_event(folder: Path, event: dict[str, Any]) -> None:
     """One line, written whole (O_APPEND) so readers see it or nothing.
     Non-finite numbers are written as null: JSON has no NaN."""

@@ -6,6 +6,7 @@ on the terminal when there is no notebook.
 >>> dash.launch(conductor, total_steps=200_000)   # in a notebook: trains on a thread
 >>> dash                                         # the curves, live; Stop ends it
 >>> conductor.train("medium", callbacks=[TrainingDashboard()])  # a terminal: a bar
+>>> TrainingDashboard.follow(RunClient().train("medium"))  # a run in the Jupyter server
 
 Curves per rollout: episode return, solve rate, cost over the optimum
 (solved episodes; the envs solve each level once to know it), the PPO loss
@@ -20,6 +21,7 @@ import contextvars
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 
 from symphony_lab.conductor.callbacks import TrainingLog
 from symphony_lab.pit import VNode, h
+from symphony_lab.runs.client import POLL_S, RemoteRun, RunFailed
 from symphony_lab.widgets.vdom_widget import VdomWidget
 
 if TYPE_CHECKING:
@@ -64,6 +67,8 @@ class TrainingDashboard(BaseCallback):
         self.finished = False
         self.error: BaseException | None = None
         self._launched: Conductor | None = None
+        #: The server run this dashboard follows (:meth:`follow`), if any.
+        self.remote: RemoteRun | None = None
         self.total_steps = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,14 +100,56 @@ class TrainingDashboard(BaseCallback):
                 self.finished = True
                 self._refresh()
 
+        return self._start(run, "training")
+
+    @classmethod
+    def follow(
+        cls, run: RemoteRun, *, notebook: bool | None = None, poll_s: float = POLL_S
+    ) -> TrainingDashboard:
+        """A dashboard of a run in the Jupyter server (see
+        :mod:`symphony_lab.runs.client`): its training rows as the run writes
+        them, the history first; Stop cancels the run. The run does not
+        depend on this kernel: after a restart, follow it again."""
+        dash = cls(notebook=notebook)
+        dash.remote = run
+        dash.total_steps = int(run.record().params.get("steps", 0))
+
+        def read() -> None:
+            try:
+                for event in run.follow(poll_s=poll_s):
+                    if event.get("type") == "train":
+                        dash._add({k: v for k, v in event.items() if k != "type"})
+                rec = run.record()
+                dash.stopped = rec.status == "cancelled"
+                if rec.status not in ("done", "cancelled"):
+                    dash.error = RunFailed(f"run {run.id} ended {rec.status}: {rec.error}")
+            except BaseException as e:  # shown in the widget, raised by wait()
+                dash.error = e
+            finally:
+                dash.finished = True
+                dash._refresh()
+
+        return dash._start(read, f"follow-{run.id}")
+
+    def _start(self, fn: Callable[[], None], name: str) -> TrainingDashboard:
         # With the launching cell's context: the kernel routes what the thread
         # sends (widget messages, output) by the parent message it holds.
         context = contextvars.copy_context()
-        self._thread = threading.Thread(
-            target=context.run, args=(run,), name="training", daemon=True
-        )
+        self._thread = threading.Thread(target=context.run, args=(fn,), name=name, daemon=True)
         self._thread.start()
         return self
+
+    def _add(self, row: dict[str, Any]) -> None:
+        """A row of a run followed from the server: its speed from its own clock."""
+        row = {k: math.nan if v is None else float(v) for k, v in row.items()}
+        wall, steps = row.get("wall_s", math.nan), row.get("steps", math.nan)
+        row["steps_per_s"] = steps / wall if wall > 0 else math.nan
+        left = max(self.total_steps - steps, 0)
+        row["eta_s"] = left / row["steps_per_s"] if row["steps_per_s"] > 0 else math.nan
+        self.rows.append(row)
+        if self._better(row):
+            self.best = row
+        self._refresh()
 
     def wait(self, timeout: float | None = None) -> TrainingDashboard:
         """Waits for a launched run; re-raises what it raised."""
@@ -113,8 +160,11 @@ class TrainingDashboard(BaseCallback):
         return self
 
     def stop(self) -> None:
-        """Ends training after the current step (the Stop button does this)."""
+        """Ends training after the current step (the Stop button does this);
+        a run in the server is cancelled."""
         self._stop.set()
+        if self.remote is not None and not self.finished:
+            self.remote.cancel()
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,114 @@
+// The Symphony workbench in JupyterLab: a sidebar of runs and Conductors,
+// a main-area view per run, palette commands, a launcher item and settings.
+// The VDOM mime renderer is its own entry (vdom_renderer.ts).
+
+import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from "@jupyterlab/application";
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from "@jupyterlab/apputils";
+import { ILauncher } from "@jupyterlab/launcher";
+import { ISettingRegistry } from "@jupyterlab/settingregistry";
+import { LabIcon } from "@jupyterlab/ui-components";
+import { type PanelSettings, RunsPanel } from "./runs_panel";
+import { RunView } from "./run_view";
+
+const PLUGIN = "@symphony-lab/jupyterlab:plugin";
+
+export const symphonyIcon = new LabIcon({
+  name: "symphony:icon",
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M9 3v10.6A4 4 0 1 0 11 17V7h8V3z"/><circle cx="18" cy="17" r="3"/></g></svg>',
+});
+
+export const CommandIds = {
+  showRuns: "symphony:show-runs",
+  openRun: "symphony:open-run",
+  refresh: "symphony:refresh-runs",
+} as const;
+
+const DEFAULTS: PanelSettings & { smoothing: number } = {
+  refreshSeconds: 2,
+  tiers: ["tutorial", "easy", "medium", "hard", "expert"],
+  packs: ["test-medium", "test-hard", "test-expert", "ood", "ood-large"],
+  defaultSteps: 30000,
+  smoothing: 0.6,
+};
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN,
+  description: "Runs and Conductors of the Symphony workbench",
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [ICommandPalette, ILauncher, ISettingRegistry, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    shell: ILabShell,
+    palette: ICommandPalette | null,
+    launcher: ILauncher | null,
+    registry: ISettingRegistry | null,
+    restorer: ILayoutRestorer | null,
+  ) => {
+    let settings = { ...DEFAULTS };
+    const tracker = new WidgetTracker<MainAreaWidget<RunView>>({ namespace: "symphony-run" });
+
+    const openRun = (id: string): MainAreaWidget<RunView> => {
+      const open = tracker.find((w) => w.content.runId === id);
+      if (open) {
+        shell.activateById(open.id);
+        return open;
+      }
+      const widget = new MainAreaWidget({ content: new RunView(id, settings.smoothing) });
+      widget.id = `symphony-run-${id}`;
+      widget.title.label = `Run ${id}`;
+      widget.title.icon = symphonyIcon;
+      void tracker.add(widget);
+      shell.add(widget, "main");
+      shell.activateById(widget.id);
+      return widget;
+    };
+
+    const panel = new RunsPanel((id) => void app.commands.execute(CommandIds.openRun, { id }), settings);
+    panel.title.icon = symphonyIcon;
+    shell.add(panel, "left", { rank: 600 });
+    restorer?.add(panel, panel.id);
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIds.openRun,
+        args: (w) => ({ id: w.content.runId }),
+        name: (w) => w.content.runId,
+      });
+    }
+
+    app.commands.addCommand(CommandIds.showRuns, {
+      label: "Symphony: Show Runs",
+      caption: "Runs and Conductors in the sidebar",
+      icon: symphonyIcon,
+      execute: () => shell.activateById(panel.id),
+    });
+    app.commands.addCommand(CommandIds.openRun, {
+      label: (args) => (args.id ? `Symphony: Open Run ${String(args.id)}` : "Symphony: Open Run"),
+      execute: (args) => {
+        if (typeof args.id !== "string" || !args.id) throw new Error("symphony:open-run needs an id");
+        return openRun(args.id);
+      },
+    });
+    app.commands.addCommand(CommandIds.refresh, {
+      label: "Symphony: Refresh Runs",
+      execute: () => panel.refresh(),
+    });
+    for (const command of [CommandIds.showRuns, CommandIds.refresh]) palette?.addItem({ command, category: "Symphony" });
+    launcher?.add({ command: CommandIds.showRuns, category: "Other", rank: 1 });
+
+    if (registry) {
+      void registry.load(PLUGIN).then((loaded) => {
+        const read = () => {
+          settings = { ...DEFAULTS, ...(loaded.composite as Partial<typeof DEFAULTS>) };
+          panel.configure(settings);
+        };
+        read();
+        loaded.changed.connect(read);
+      });
+    }
+  },
+};
+
+export default plugin;

@@ -1,0 +1,215 @@
+// The Symphony sidebar: runs (live status, progress, solve rate, cost ratio;
+// a form to start one; cancel, resume, open) and the Conductors that
+// training runs made (their evaluations; evaluate on a pack).
+
+import { Widget } from "@lumino/widgets";
+import { ago, cancelRun, FINISHED, listRuns, resumeRun, type RunRecord, startRun } from "./api";
+import { el, percent, ratio } from "./dom";
+
+export interface PanelSettings {
+  refreshSeconds: number;
+  tiers: string[];
+  packs: string[];
+  defaultSteps: number;
+}
+
+export class RunsPanel extends Widget {
+  private list = el("div", { class: "symphony-runs-list" });
+  private conductors = el("div", { class: "symphony-conductors-list" });
+  private message = el("div", { class: "symphony-message", role: "status" });
+  private form: HTMLFormElement;
+  private timer: number | undefined;
+  private runs: RunRecord[] = [];
+
+  constructor(
+    private open: (id: string) => void,
+    private settings: PanelSettings,
+  ) {
+    super();
+    this.id = "symphony-runs";
+    this.addClass("symphony-panel");
+    this.title.caption = "Symphony: runs and Conductors";
+    this.form = this.buildForm();
+    this.node.append(
+      el(
+        "div",
+        { class: "symphony-panel-header" },
+        el("h2", {}, "Runs"),
+        el("button", { class: "jp-Button symphony-refresh", title: "Refresh", onclick: () => void this.refresh() }, "↻"),
+      ),
+      this.form,
+      this.message,
+      this.list,
+      el("h2", { class: "symphony-section" }, "Conductors"),
+      this.conductors,
+    );
+  }
+
+  configure(settings: PanelSettings): void {
+    this.settings = settings;
+    this.form.replaceWith((this.form = this.buildForm()));
+    this.schedule();
+  }
+
+  protected onAfterAttach(): void {
+    void this.refresh();
+    this.schedule();
+  }
+
+  protected onBeforeDetach(): void {
+    window.clearInterval(this.timer);
+  }
+
+  dispose(): void {
+    window.clearInterval(this.timer);
+    super.dispose();
+  }
+
+  private schedule(): void {
+    window.clearInterval(this.timer);
+    if (!this.isAttached) return;
+    this.timer = window.setInterval(() => {
+      if (this.isVisible) void this.refresh();
+    }, 1000 * Math.max(0.5, this.settings.refreshSeconds));
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.runs = await listRuns();
+    } catch (e) {
+      this.say(String((e as Error).message ?? e), true);
+      return;
+    }
+    this.list.replaceChildren(...(this.runs.length ? this.runs.map((r) => this.row(r)) : [el("p", { class: "symphony-empty" }, "No runs yet: start one above.")]));
+    const trained = this.runs.filter((r) => r.kind === "train" && r.status === "done");
+    this.conductors.replaceChildren(
+      ...(trained.length ? trained.map((r) => this.conductor(r)) : [el("p", { class: "symphony-empty" }, "A finished training run's Conductor shows here.")]),
+    );
+  }
+
+  private say(text: string, error = false): void {
+    this.message.textContent = text;
+    this.message.classList.toggle("symphony-error", error);
+  }
+
+  private row(r: RunRecord): HTMLElement {
+    const train = r.progress?.train ?? null;
+    const steps = Number(r.params.steps ?? 0);
+    const done = train?.steps ?? 0;
+    const fraction = r.kind === "train" && steps > 0 ? Math.min(1, (done ?? 0) / steps) : r.status === "done" ? 1 : 0;
+    const evalRow = Object.values(r.progress?.evals ?? {})[0]?.[0];
+    const solve = train?.solve_rate ?? evalRow?.solve_rate;
+    const cost = train?.cost_ratio ?? evalRow?.cost_ratio;
+    const actions = el("span", { class: "symphony-actions" });
+    actions.append(el("button", { class: "jp-Button", "data-action": "open", onclick: () => this.open(r.id) }, "Open"));
+    if (!FINISHED.has(r.status)) {
+      actions.append(el("button", { class: "jp-Button", "data-action": "cancel", onclick: () => void this.act(() => cancelRun(r.id), `cancelled ${r.id}`) }, "Cancel"));
+    } else if (r.kind === "train" && r.status !== "done") {
+      actions.append(el("button", { class: "jp-Button", "data-action": "resume", onclick: () => void this.act(() => resumeRun(r.id), `resumed ${r.id}`) }, "Resume"));
+    }
+    return el(
+      "div",
+      { class: "symphony-run", "data-run": r.id, "data-status": r.status, title: r.error || JSON.stringify(r.params) },
+      el(
+        "div",
+        { class: "symphony-run-head" },
+        el("span", { class: "symphony-run-id" }, r.id),
+        el("span", { class: `symphony-status symphony-status-${r.status}` }, r.status),
+      ),
+      el("progress", { max: 1, value: fraction, class: "symphony-progress" }),
+      el(
+        "div",
+        { class: "symphony-run-meta" },
+        el("span", {}, r.kind === "train" ? `${Math.round(done ?? 0).toLocaleString()} / ${steps.toLocaleString()} steps` : `eval ${(r.params.packs as string[] | undefined)?.join(", ") ?? ""}`),
+        el("span", { "data-field": "solve" }, `solved ${percent(solve)}`),
+        el("span", { "data-field": "ratio" }, `cost × ${ratio(cost)}`),
+        el("span", {}, ago(r.created)),
+      ),
+      r.error ? el("div", { class: "symphony-error" }, r.error) : null,
+      actions,
+    );
+  }
+
+  private conductor(r: RunRecord): HTMLElement {
+    const evals = Object.entries(r.progress?.evals ?? {});
+    const pack = el("input", { class: "jp-InputGroup symphony-pack", list: "symphony-packs", value: this.settings.packs[0] ?? "test-medium", "aria-label": "pack" });
+    return el(
+      "div",
+      { class: "symphony-conductor", "data-conductor": r.id },
+      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, `${r.id}/conductor.pt`), el("span", {}, `${Number(r.params.steps ?? 0).toLocaleString()} steps`)),
+      evals.length
+        ? el(
+            "table",
+            { class: "symphony-table" },
+            el("tr", {}, el("th", {}, "pack"), el("th", {}, "solved"), el("th", {}, "cost ×")),
+            ...evals.map(([name, rows]) => el("tr", {}, el("td", {}, name), el("td", {}, percent(rows?.[0]?.solve_rate)), el("td", {}, ratio(rows?.[0]?.cost_ratio)))),
+          )
+        : null,
+      el(
+        "div",
+        { class: "symphony-actions" },
+        pack,
+        el(
+          "button",
+          {
+            class: "jp-Button",
+            "data-action": "evaluate",
+            onclick: () => void this.act(() => startRun("eval", { checkpoint: `${r.id}/conductor.pt`, packs: [pack.value.trim()] }), `evaluating ${r.id} on ${pack.value}`),
+          },
+          "Evaluate",
+        ),
+      ),
+    );
+  }
+
+  private async act(fn: () => Promise<RunRecord>, done: string): Promise<void> {
+    try {
+      const rec = await fn();
+      this.say(`${done} (${rec.id}: ${rec.status})`);
+    } catch (e) {
+      this.say(String((e as Error).message ?? e), true);
+    }
+    await this.refresh();
+  }
+
+  private buildForm(): HTMLFormElement {
+    const s = this.settings;
+    const field = (label: string, input: HTMLElement) => el("label", { class: "symphony-field" }, el("span", {}, label), input);
+    const env = el("input", { name: "env", list: "symphony-tiers", value: s.tiers[0] ?? "medium", required: true });
+    const steps = el("input", { name: "steps", type: "number", min: 1, step: 1, value: s.defaultSteps, required: true });
+    const seed = el("input", { name: "seed", type: "number", min: 0, step: 1, value: 0 });
+    const every = el("input", { name: "checkpoint_every", type: "number", min: 1, step: 1, value: 5000 });
+    const pretrain = el("input", { name: "pretrain", type: "checkbox", checked: true });
+    const packs = el("input", { name: "packs", list: "symphony-packs", value: "", placeholder: "test-medium, ood" });
+    const form = el(
+      "form",
+      { class: "symphony-form", "data-form": "train" },
+      el("datalist", { id: "symphony-tiers" }, ...s.tiers.map((t) => el("option", { value: t }))),
+      el("datalist", { id: "symphony-packs" }, ...s.packs.map((t) => el("option", { value: t }))),
+      field("tier or env", env),
+      field("steps", steps),
+      field("seed", seed),
+      field("checkpoint every", every),
+      field("imitation first", pretrain),
+      field("evaluate on", packs),
+      el("button", { class: "jp-Button jp-mod-accept", type: "submit", "data-action": "start" }, "Start training"),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const params: Record<string, unknown> = {
+        env: env.value.trim(),
+        steps: Number(steps.value),
+        seed: Number(seed.value),
+        checkpoint_every: Number(every.value),
+        pretrain: pretrain.checked,
+        packs: packs.value.split(",").map((p) => p.trim()).filter(Boolean),
+      };
+      void this.act(async () => {
+        const rec = await startRun("train", params);
+        this.open(rec.id);
+        return rec;
+      }, "started");
+    });
+    return form;
+  }
+}
