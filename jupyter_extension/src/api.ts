@@ -94,3 +94,118 @@ export function ago(seconds: number | null): string {
   if (s < 86400) return `${(s / 3600).toFixed(1)} h ago`;
   return `${(s / 86400).toFixed(1)} d ago`;
 }
+
+export interface ArtifactItem {
+  hash: string;
+  size: number;
+  kind: string | null;
+  media_type: string | null;
+  producer: string | null;
+  created: number;
+  name: string | null;
+  version: number | null;
+  pinned: boolean;
+}
+
+export interface ArtifactPage {
+  store: string;
+  exists: boolean;
+  total: number;
+  items: ArtifactItem[];
+}
+
+export interface SearchHit {
+  hash: string;
+  score: number;
+  kind: string | null;
+  media_type: string | null;
+  names: string[];
+}
+
+export interface ArtifactDetail extends ArtifactItem {
+  stored_size: number;
+  encoding: string;
+  quality: number | null;
+  accessed: number;
+  access_count: number;
+  inline: boolean;
+  inputs: string[];
+  tags: string[];
+  pin_reason: string | null;
+  lineage: [string, string][];
+}
+
+const query = (params: Record<string, string | number | null | undefined>) =>
+  Object.entries(params)
+    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join("&");
+
+export const artifactPage = (offset: number, limit: number, kind?: string) =>
+  request<ArtifactPage>(`artifacts?${query({ offset, limit, kind })}`);
+export const searchArtifacts = (q: string, limit = 50, kind?: string) =>
+  request<{ hits: SearchHit[] }>(`artifacts/search?${query({ q, limit, kind })}`).then((r) => r.hits);
+export const artifactDetail = (hash: string) => request<ArtifactDetail>(`artifacts/${hash}`);
+export const pinArtifact = (hash: string, reason?: string) =>
+  request<unknown>(`artifacts/${hash}/pin`, { method: "POST", body: JSON.stringify({ reason: reason ?? null }) });
+export const unpinArtifact = (hash: string) => request<unknown>(`artifacts/${hash}/unpin`, { method: "POST" });
+
+/** An artifact's bytes (the first `maxBytes`), with Jupyter's authentication. */
+export async function artifactContent(hash: string, maxBytes?: number): Promise<{ blob: Blob; size: number; type: string }> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, "symphony", "api", "artifacts", hash, "content") + (maxBytes ? `?max_bytes=${maxBytes}` : "");
+  const response = await ServerConnection.makeRequest(url, {}, settings);
+  if (!response.ok) throw new ApiError(`${response.status}: ${(await response.text()).slice(0, 200)}`);
+  return {
+    blob: await response.blob(),
+    size: Number(response.headers.get("X-Artifact-Size") ?? 0),
+    type: response.headers.get("X-Artifact-Media-Type") ?? response.headers.get("Content-Type") ?? "",
+  };
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export interface ExtensionFunction {
+  name: string;
+  description: string;
+  inputs: Record<string, string>;
+  outputs: string[];
+  side_effects: string[];
+  deterministic: boolean;
+  cost: number;
+}
+
+export interface InstalledExtension {
+  name: string;
+  distribution?: string;
+  state: string;
+  restarts?: number;
+  error?: string;
+  missing?: string[];
+  manifest?: {
+    name: string;
+    version: string;
+    kind: string;
+    description: string;
+    functions: ExtensionFunction[];
+    permissions: Record<string, unknown>;
+    resources: Record<string, unknown>;
+  };
+}
+
+export const listExtensions = () =>
+  request<{ extensions: InstalledExtension[] }>("extensions").then((r) => r.extensions);
+export const startExtension = (name: string) =>
+  request<InstalledExtension>(`extensions/${encodeURIComponent(name)}/start`, { method: "POST" });
+export const stopExtension = (name: string) =>
+  request<InstalledExtension>(`extensions/${encodeURIComponent(name)}/stop`, { method: "POST" });

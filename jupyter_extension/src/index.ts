@@ -6,8 +6,12 @@ import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndP
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from "@jupyterlab/apputils";
 import { ILauncher } from "@jupyterlab/launcher";
 import { ISettingRegistry } from "@jupyterlab/settingregistry";
-import { LabIcon } from "@jupyterlab/ui-components";
-import { type PanelSettings, RunsPanel } from "./runs_panel";
+import { LabIcon, SidePanel } from "@jupyterlab/ui-components";
+import { ArtifactView } from "./artifact_view";
+import { ArtifactsSection } from "./artifacts_panel";
+import { ExtensionsSection } from "./extensions_panel";
+import { RunsModel } from "./runs_model";
+import { ConductorsSection, type PanelSettings, RunsSection } from "./runs_panel";
 import { RunView } from "./run_view";
 
 const PLUGIN = "@symphony-lab/jupyterlab:plugin";
@@ -22,12 +26,13 @@ export const symphonyIcon = new LabIcon({
 export const CommandIds = {
   showRuns: "symphony:show-runs",
   openRun: "symphony:open-run",
+  openArtifact: "symphony:open-artifact",
   refresh: "symphony:refresh-runs",
 } as const;
 
 const DEFAULTS: PanelSettings & { smoothing: number } = {
   refreshSeconds: 2,
-  tiers: ["tutorial", "easy", "medium", "hard", "expert"],
+  tiers: ["medium", "easy", "hard", "expert", "tutorial"],
   packs: ["test-medium", "test-hard", "test-expert", "ood", "ood-large"],
   defaultSteps: 30000,
   smoothing: 0.6,
@@ -66,8 +71,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
-    const panel = new RunsPanel((id) => void app.commands.execute(CommandIds.openRun, { id }), settings);
+    const artifacts = new WidgetTracker<MainAreaWidget<ArtifactView>>({ namespace: "symphony-artifact" });
+    const openArtifact = (hash: string): MainAreaWidget<ArtifactView> => {
+      const open = artifacts.find((w) => w.content.hash === hash);
+      if (open) {
+        shell.activateById(open.id);
+        return open;
+      }
+      const view = new ArtifactView(hash, (h) => void app.commands.execute(CommandIds.openArtifact, { hash: h }));
+      const widget = new MainAreaWidget({ content: view });
+      widget.id = `symphony-artifact-${hash}`;
+      widget.title.icon = symphonyIcon;
+      widget.title.label = view.title.label;
+      view.title.changed.connect(() => (widget.title.label = view.title.label));
+      void artifacts.add(widget);
+      shell.add(widget, "main");
+      shell.activateById(widget.id);
+      return widget;
+    };
+
+    const model = new RunsModel(settings.refreshSeconds);
+    const open = (id: string) => void app.commands.execute(CommandIds.openRun, { id });
+    const runs = new RunsSection(model, open, settings);
+    const conductors = new ConductorsSection(model, open, settings);
+    const store = new ArtifactsSection((hash) => void app.commands.execute(CommandIds.openArtifact, { hash }));
+    const extensions = new ExtensionsSection();
+    const panel = new SidePanel();
+    panel.id = "symphony-sidebar";
+    panel.addClass("symphony-panel");
     panel.title.icon = symphonyIcon;
+    panel.title.caption = "Symphony: runs, Conductors, artifacts, extensions";
+    for (const section of [runs, conductors, store, extensions]) panel.addWidget(section);
     shell.add(panel, "left", { rank: 600 });
     restorer?.add(panel, panel.id);
     if (restorer) {
@@ -75,6 +109,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         command: CommandIds.openRun,
         args: (w) => ({ id: w.content.runId }),
         name: (w) => w.content.runId,
+      });
+      void restorer.restore(artifacts, {
+        command: CommandIds.openArtifact,
+        args: (w) => ({ hash: w.content.hash }),
+        name: (w) => w.content.hash,
       });
     }
 
@@ -91,9 +130,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return openRun(args.id);
       },
     });
+    app.commands.addCommand(CommandIds.openArtifact, {
+      label: (args) => (args.hash ? `Symphony: Open Artifact ${String(args.hash).slice(0, 12)}` : "Symphony: Open Artifact"),
+      execute: (args) => {
+        if (typeof args.hash !== "string" || !args.hash) throw new Error("symphony:open-artifact needs a hash");
+        return openArtifact(args.hash);
+      },
+    });
     app.commands.addCommand(CommandIds.refresh, {
-      label: "Symphony: Refresh Runs",
-      execute: () => panel.refresh(),
+      label: "Symphony: Refresh",
+      execute: () => Promise.all([model.refresh(), store.refresh(), extensions.refresh()]),
     });
     for (const command of [CommandIds.showRuns, CommandIds.refresh]) palette?.addItem({ command, category: "Symphony" });
     launcher?.add({ command: CommandIds.showRuns, category: "Other", rank: 1 });
@@ -102,7 +148,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void registry.load(PLUGIN).then((loaded) => {
         const read = () => {
           settings = { ...DEFAULTS, ...(loaded.composite as Partial<typeof DEFAULTS>) };
-          panel.configure(settings);
+          model.interval = settings.refreshSeconds;
+          runs.configure(settings);
+          conductors.configure(settings);
         };
         read();
         loaded.changed.connect(read);

@@ -1,10 +1,11 @@
-// The Symphony sidebar: runs (live status, progress, solve rate, cost ratio;
-// a form to start one; cancel, resume, open) and the Conductors that
-// training runs made (their evaluations; evaluate on a pack).
+// The sidebar's Runs section (live status, progress, solve rate, cost
+// ratio; a form to start one; cancel, resume, open) and its Conductors
+// section (what training runs made, their evaluations; evaluate on a pack).
 
 import { Widget } from "@lumino/widgets";
-import { ago, cancelRun, FINISHED, listRuns, resumeRun, type RunRecord, startRun } from "./api";
+import { ago, cancelRun, FINISHED, resumeRun, type RunRecord, startRun } from "./api";
 import { el, percent, ratio } from "./dom";
+import type { RunsModel } from "./runs_model";
 
 export interface PanelSettings {
   refreshSeconds: number;
@@ -13,83 +14,77 @@ export interface PanelSettings {
   defaultSteps: number;
 }
 
-export class RunsPanel extends Widget {
-  private list = el("div", { class: "symphony-runs-list" });
-  private conductors = el("div", { class: "symphony-conductors-list" });
-  private message = el("div", { class: "symphony-message", role: "status" });
-  private form: HTMLFormElement;
-  private timer: number | undefined;
-  private runs: RunRecord[] = [];
+/** What both sections share: the model, opening a run, a line of news. */
+abstract class Section extends Widget {
+  protected message = el("div", { class: "symphony-message", role: "status" });
 
   constructor(
-    private open: (id: string) => void,
-    private settings: PanelSettings,
+    protected model: RunsModel,
+    protected open: (id: string) => void,
+    protected settings: PanelSettings,
   ) {
     super();
+    this.addClass("symphony-section");
+    model.changed.connect(() => this.draw(), this);
+    model.watch(() => this.isVisible);
+  }
+
+  configure(settings: PanelSettings): void {
+    this.settings = settings;
+    this.draw();
+  }
+
+  protected onAfterShow(): void {
+    void this.model.refresh();
+  }
+
+  protected abstract draw(): void;
+
+  protected say(text: string, error = false): void {
+    this.message.textContent = text;
+    this.message.classList.toggle("symphony-error", error);
+  }
+
+  protected async act(fn: () => Promise<RunRecord>, done: string): Promise<void> {
+    try {
+      const rec = await fn();
+      this.say(`${done} (${rec.id}: ${rec.status})`);
+    } catch (e) {
+      this.say(String((e as Error).message ?? e), true);
+    }
+    await this.model.refresh();
+  }
+
+  protected button(label: string, action: string, fn: () => void): HTMLButtonElement {
+    return el("button", { class: "jp-Button", "data-action": action, onclick: fn }, label);
+  }
+}
+
+export class RunsSection extends Section {
+  private list = el("div", { class: "symphony-runs-list" });
+  private form = el("form");
+
+  constructor(model: RunsModel, open: (id: string) => void, settings: PanelSettings) {
+    super(model, open, settings);
     this.id = "symphony-runs";
-    this.addClass("symphony-panel");
-    this.title.caption = "Symphony: runs and Conductors";
-    this.form = this.buildForm();
-    this.node.append(
-      el(
-        "div",
-        { class: "symphony-panel-header" },
-        el("h2", {}, "Runs"),
-        el("button", { class: "jp-Button symphony-refresh", title: "Refresh", onclick: () => void this.refresh() }, "↻"),
-      ),
-      this.form,
-      this.message,
-      this.list,
-      el("h2", { class: "symphony-section" }, "Conductors"),
-      this.conductors,
-    );
+    this.title.label = "Runs";
+    this.node.append(this.form, this.message, this.list);
+    this.draw();
   }
 
   configure(settings: PanelSettings): void {
     this.settings = settings;
     this.form.replaceWith((this.form = this.buildForm()));
-    this.schedule();
+    this.draw();
   }
 
-  protected onAfterAttach(): void {
-    void this.refresh();
-    this.schedule();
-  }
-
-  protected onBeforeDetach(): void {
-    window.clearInterval(this.timer);
-  }
-
-  dispose(): void {
-    window.clearInterval(this.timer);
-    super.dispose();
-  }
-
-  private schedule(): void {
-    window.clearInterval(this.timer);
-    if (!this.isAttached) return;
-    this.timer = window.setInterval(() => {
-      if (this.isVisible) void this.refresh();
-    }, 1000 * Math.max(0.5, this.settings.refreshSeconds));
-  }
-
-  async refresh(): Promise<void> {
-    try {
-      this.runs = await listRuns();
-    } catch (e) {
-      this.say(String((e as Error).message ?? e), true);
-      return;
-    }
-    this.list.replaceChildren(...(this.runs.length ? this.runs.map((r) => this.row(r)) : [el("p", { class: "symphony-empty" }, "No runs yet: start one above.")]));
-    const trained = this.runs.filter((r) => r.kind === "train" && r.status === "done");
-    this.conductors.replaceChildren(
-      ...(trained.length ? trained.map((r) => this.conductor(r)) : [el("p", { class: "symphony-empty" }, "A finished training run's Conductor shows here.")]),
+  protected draw(): void {
+    if (!this.form.childElementCount) this.form.replaceWith((this.form = this.buildForm()));
+    if (this.model.error) this.say(this.model.error, true);
+    const runs = this.model.runs;
+    this.list.replaceChildren(
+      ...(runs.length ? runs.map((r) => this.row(r)) : [el("p", { class: "symphony-empty" }, "No runs yet: start one above.")]),
     );
-  }
-
-  private say(text: string, error = false): void {
-    this.message.textContent = text;
-    this.message.classList.toggle("symphony-error", error);
   }
 
   private row(r: RunRecord): HTMLElement {
@@ -100,27 +95,25 @@ export class RunsPanel extends Widget {
     const evalRow = Object.values(r.progress?.evals ?? {})[0]?.[0];
     const solve = train?.solve_rate ?? evalRow?.solve_rate;
     const cost = train?.cost_ratio ?? evalRow?.cost_ratio;
-    const actions = el("span", { class: "symphony-actions" });
-    actions.append(el("button", { class: "jp-Button", "data-action": "open", onclick: () => this.open(r.id) }, "Open"));
+    const actions = el("span", { class: "symphony-actions" }, this.button("Open", "open", () => this.open(r.id)));
     if (!FINISHED.has(r.status)) {
-      actions.append(el("button", { class: "jp-Button", "data-action": "cancel", onclick: () => void this.act(() => cancelRun(r.id), `cancelled ${r.id}`) }, "Cancel"));
+      actions.append(this.button("Cancel", "cancel", () => void this.act(() => cancelRun(r.id), `cancelled ${r.id}`)));
     } else if (r.kind === "train" && r.status !== "done") {
-      actions.append(el("button", { class: "jp-Button", "data-action": "resume", onclick: () => void this.act(() => resumeRun(r.id), `resumed ${r.id}`) }, "Resume"));
+      actions.append(this.button("Resume", "resume", () => void this.act(() => resumeRun(r.id), `resumed ${r.id}`)));
     }
+    const what =
+      r.kind === "train"
+        ? `${Math.round(done ?? 0).toLocaleString()} / ${steps.toLocaleString()} steps`
+        : `eval ${(r.params.packs as string[] | undefined)?.join(", ") ?? ""}`;
     return el(
       "div",
       { class: "symphony-run", "data-run": r.id, "data-status": r.status, title: r.error || JSON.stringify(r.params) },
-      el(
-        "div",
-        { class: "symphony-run-head" },
-        el("span", { class: "symphony-run-id" }, r.id),
-        el("span", { class: `symphony-status symphony-status-${r.status}` }, r.status),
-      ),
+      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, r.id), el("span", { class: `symphony-status symphony-status-${r.status}` }, r.status)),
       el("progress", { max: 1, value: fraction, class: "symphony-progress" }),
       el(
         "div",
         { class: "symphony-run-meta" },
-        el("span", {}, r.kind === "train" ? `${Math.round(done ?? 0).toLocaleString()} / ${steps.toLocaleString()} steps` : `eval ${(r.params.packs as string[] | undefined)?.join(", ") ?? ""}`),
+        el("span", {}, what),
         el("span", { "data-field": "solve" }, `solved ${percent(solve)}`),
         el("span", { "data-field": "ratio" }, `cost × ${ratio(cost)}`),
         el("span", {}, ago(r.created)),
@@ -128,48 +121,6 @@ export class RunsPanel extends Widget {
       r.error ? el("div", { class: "symphony-error" }, r.error) : null,
       actions,
     );
-  }
-
-  private conductor(r: RunRecord): HTMLElement {
-    const evals = Object.entries(r.progress?.evals ?? {});
-    const pack = el("input", { class: "jp-InputGroup symphony-pack", list: "symphony-packs", value: this.settings.packs[0] ?? "test-medium", "aria-label": "pack" });
-    return el(
-      "div",
-      { class: "symphony-conductor", "data-conductor": r.id },
-      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, `${r.id}/conductor.pt`), el("span", {}, `${Number(r.params.steps ?? 0).toLocaleString()} steps`)),
-      evals.length
-        ? el(
-            "table",
-            { class: "symphony-table" },
-            el("tr", {}, el("th", {}, "pack"), el("th", {}, "solved"), el("th", {}, "cost ×")),
-            ...evals.map(([name, rows]) => el("tr", {}, el("td", {}, name), el("td", {}, percent(rows?.[0]?.solve_rate)), el("td", {}, ratio(rows?.[0]?.cost_ratio)))),
-          )
-        : null,
-      el(
-        "div",
-        { class: "symphony-actions" },
-        pack,
-        el(
-          "button",
-          {
-            class: "jp-Button",
-            "data-action": "evaluate",
-            onclick: () => void this.act(() => startRun("eval", { checkpoint: `${r.id}/conductor.pt`, packs: [pack.value.trim()] }), `evaluating ${r.id} on ${pack.value}`),
-          },
-          "Evaluate",
-        ),
-      ),
-    );
-  }
-
-  private async act(fn: () => Promise<RunRecord>, done: string): Promise<void> {
-    try {
-      const rec = await fn();
-      this.say(`${done} (${rec.id}: ${rec.status})`);
-    } catch (e) {
-      this.say(String((e as Error).message ?? e), true);
-    }
-    await this.refresh();
   }
 
   private buildForm(): HTMLFormElement {
@@ -202,7 +153,10 @@ export class RunsPanel extends Widget {
         seed: Number(seed.value),
         checkpoint_every: Number(every.value),
         pretrain: pretrain.checked,
-        packs: packs.value.split(",").map((p) => p.trim()).filter(Boolean),
+        packs: packs.value
+          .split(",")
+          .map((p) => p.trim())
+          .filter(Boolean),
       };
       void this.act(async () => {
         const rec = await startRun("train", params);
@@ -211,5 +165,45 @@ export class RunsPanel extends Widget {
       }, "started");
     });
     return form;
+  }
+}
+
+export class ConductorsSection extends Section {
+  private list = el("div", { class: "symphony-conductors-list" });
+
+  constructor(model: RunsModel, open: (id: string) => void, settings: PanelSettings) {
+    super(model, open, settings);
+    this.id = "symphony-conductors";
+    this.title.label = "Conductors";
+    this.node.append(this.message, this.list);
+    this.draw();
+  }
+
+  protected draw(): void {
+    const trained = this.model.runs.filter((r) => r.kind === "train" && r.status === "done");
+    this.list.replaceChildren(
+      ...(trained.length ? trained.map((r) => this.conductor(r)) : [el("p", { class: "symphony-empty" }, "A finished training run's Conductor shows here.")]),
+    );
+  }
+
+  private conductor(r: RunRecord): HTMLElement {
+    const evals = Object.entries(r.progress?.evals ?? {});
+    const pack = el("input", { class: "symphony-pack", list: "symphony-packs", value: this.settings.packs[0] ?? "test-medium", "aria-label": "pack" });
+    const evaluate = () =>
+      void this.act(() => startRun("eval", { checkpoint: `${r.id}/conductor.pt`, packs: [pack.value.trim()] }), `evaluating ${r.id} on ${pack.value}`);
+    return el(
+      "div",
+      { class: "symphony-conductor", "data-conductor": r.id },
+      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, `${r.id}/conductor.pt`), el("span", {}, `${Number(r.params.steps ?? 0).toLocaleString()} steps`)),
+      evals.length
+        ? el(
+            "table",
+            { class: "symphony-table" },
+            el("tr", {}, el("th", {}, "pack"), el("th", {}, "solved"), el("th", {}, "cost ×")),
+            ...evals.map(([name, rows]) => el("tr", {}, el("td", {}, name), el("td", {}, percent(rows?.[0]?.solve_rate)), el("td", {}, ratio(rows?.[0]?.cost_ratio)))),
+          )
+        : null,
+      el("div", { class: "symphony-actions" }, pack, this.button("Evaluate", "evaluate", evaluate), this.button("Open run", "open", () => this.open(r.id))),
+    );
   }
 }

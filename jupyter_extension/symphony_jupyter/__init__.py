@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from symphony_jupyter.extensions import ExtensionService
 from symphony_jupyter.handlers import setup_handlers
-from symphony_jupyter.settings import SymphonyRuns
+from symphony_jupyter.settings import SymphonyArtifacts, SymphonyRuns
 
 __version__ = "0.1.0"
 
@@ -25,10 +26,13 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
-    settings = SymphonyRuns(parent=server_app)
-    manager = settings.manager(server_app.root_dir)
-    setup_handlers(server_app.web_app, manager)
-    server_app.log.info("symphony_jupyter: runs in %s", manager.runs_dir)
+    manager = SymphonyRuns(parent=server_app).manager(server_app.root_dir)
+    artifacts = SymphonyArtifacts(parent=server_app).service(server_app.root_dir)
+    extensions = ExtensionService()
+    setup_handlers(server_app.web_app, manager, artifacts, extensions)
+    server_app.log.info(
+        "symphony_jupyter: runs in %s, artifacts in %s", manager.runs_dir, artifacts.store_dir
+    )
 
 
-__all__ = ["SymphonyRuns", "__version__"]
+__all__ = ["SymphonyArtifacts", "SymphonyRuns", "__version__"]

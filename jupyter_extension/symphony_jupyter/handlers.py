@@ -1,4 +1,5 @@
-"""REST routes of the run service, under ``/symphony/api/``."""
+"""REST routes of the workbench, under ``/symphony/api/``: runs here, artifacts
+and extensions in their modules."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from symphony_jupyter.artifacts import ArtifactService
+from symphony_jupyter.artifacts import routes as artifact_routes
+from symphony_jupyter.extensions import ExtensionService
+from symphony_jupyter.extensions import routes as extension_routes
 from symphony_jupyter.stream import StreamHandler
 from symphony_lab.runs import RunError, RunManager, UnknownRun
 
@@ -114,9 +119,9 @@ class FileHandler(RunsHandler):
     async def get(self, run_id: str, name: str) -> None:
         data = await self.call(self.manager.read_file, run_id, name)
         kind = CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
-        self.set_header("Content-Type", kind)
+        self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Disposition", f'attachment; filename="{name.rsplit("/", 1)[-1]}"')
-        self.finish(data)
+        self.finish(data, set_content_type=kind)
 
 
 class CancelHandler(RunsHandler):
@@ -135,12 +140,17 @@ class ResumeHandler(RunsHandler):
         self.finish(json.dumps(rec.to_dict()))
 
 
-def setup_handlers(web_app: Any, manager: RunManager) -> None:
-    base = url_path_join(web_app.settings["base_url"], "symphony", "api", "runs")
+def setup_handlers(
+    web_app: Any, manager: RunManager, artifacts: ArtifactService, extensions: ExtensionService
+) -> None:
+    api = url_path_join(web_app.settings["base_url"], "symphony", "api")
+    base = url_path_join(api, "runs")
     options = {"manager": manager}
     web_app.add_handlers(
         ".*$",
         [
+            *artifact_routes(api, artifacts),
+            *extension_routes(api, extensions),
             (base, RunListHandler, options),
             (url_path_join(base, RUN), RunHandler, options),
             (url_path_join(base, RUN, "events"), EventsHandler, options),

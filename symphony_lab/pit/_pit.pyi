@@ -463,6 +463,9 @@ class ArtifactStore:
     def find(
         self, *, kind: str | None = None, tag: str | None = None, producer: str | None = None
     ) -> list[str]: ...
+    def page(
+        self, offset: int = 0, limit: int = 50, *, kind: str | None = None
+    ) -> tuple[int, list[dict[str, Any]]]: ...
     def verify(self) -> dict[str, Any]: ...
     def put_file(
         self,

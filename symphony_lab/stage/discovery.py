@@ -41,7 +41,7 @@ class Installed:
     distribution: str
 
 
-def _found() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
+def scan() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
     """Every extension the entry points offer, and the entry points that
     cannot be followed, each with why."""
     good: dict[str, Installed] = {}
@@ -63,7 +63,7 @@ def _found() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
 def installed() -> dict[str, Installed]:
     """Every extension offered through the entry points, by name; those that
     cannot be followed are left out with a warning naming the reason."""
-    good, bad = _found()
+    good, bad = scan()
     for error in bad.values():
         warnings.warn(f"an installed extension is left out: {error}", RuntimeWarning, stacklevel=2)
     return good
@@ -71,7 +71,7 @@ def installed() -> dict[str, Installed]:
 
 def builtin() -> list[Path]:
     """Folders of the extensions shipped with symphony-lab."""
-    good, _ = _found()
+    good, _ = scan()
     shipped = [e.folder for e in good.values() if _normal(e.distribution) == SHIPPED_BY]
     if not shipped:
         raise ManifestError(
@@ -84,7 +84,7 @@ def builtin() -> list[Path]:
 def find(name: str) -> Path:
     """The folder of the installed extension ``name``; ``ManifestError`` says
     why it cannot be followed, or lists what is installed when none has that name."""
-    good, bad = _found()
+    good, bad = scan()
     if name in bad:
         raise bad[name]
     if name not in good:

@@ -1,7 +1,7 @@
 """The Symphony labextension in a real JupyterLab and Chromium: the sidebar
 starts a run from its form, the run's view draws its curve as rows arrive,
-Cancel stops it; a saved VDOM output draws with no kernel; a run goes on
-while the notebook's kernel restarts."""
+Cancel stops it; the Artifacts section pages, searches, previews and pins;
+a saved VDOM output draws with no kernel."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def open_lab(page: Any, server: Any, workspace: str) -> None:
 
 
 def show_sidebar(page: Any) -> Any:
-    page.locator('.jp-SideBar [data-id="symphony-runs"]').click()
-    panel = page.locator("#symphony-runs")
+    page.locator('.jp-SideBar [data-id="symphony-sidebar"]').click()
+    panel = page.locator("#symphony-sidebar")
     panel.wait_for(state="visible")
     return panel
 
@@ -122,3 +122,118 @@ def test_a_saved_vdom_output_draws_without_a_kernel(
     expect(page.locator(".jp-Notebook .jp-RenderedHTMLCommon .report")).to_have_count(0)
     assert json.loads(out.get_attribute("data-nodes") or "0") >= 4
     out.screenshot(path=str(browser_artifacts / "vdom-output.png"))
+
+
+def _png() -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1.5))
+    fig.add_subplot().plot([0, 1, 2], [2, 0, 1])
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
+
+
+def test_artifacts_page_search_preview_lineage_and_pin(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from symphony_lab.pit import ArtifactStore
+
+    store = ArtifactStore(jupyter_server.root_dir / "artifacts")
+    store.put_many(
+        [(f"scratch-{i}", f"scratch note {i}".encode()) for i in range(120)],
+        kind="scratch",
+        media_type="text/plain",
+    )
+    table, _ = store.put(
+        "results",
+        b'pack,solved,note\ntest-medium,1.0,"plain, quoted"\ntest-hard,0.98,x\n',
+        kind="table",
+        media_type="text/csv",
+    )
+    plot, _ = store.put("curve", _png(), kind="figure", media_type="image/png", inputs=[table])
+    config, _ = store.put(
+        "config", b'{"tier": "medium", "steps": 30000}', media_type="application/json"
+    )
+    notes, _ = store.put(
+        "notes", b"the quarterly orchestration review", kind="note", media_type="text/plain"
+    )
+
+    open_lab(page, jupyter_server, "symphony-artifacts")
+    panel = show_sidebar(page)
+    section = panel.locator("#symphony-artifacts")
+    section.locator(".symphony-artifact").first.wait_for()
+    expect(section.locator(".symphony-message")).to_contain_text("124 artifacts")
+    expect(section.locator(".symphony-artifact")).to_have_count(50)
+    expect(section.locator(".symphony-artifact").first).to_have_attribute("data-hash", notes)
+    section.locator('[data-action="older"]').click()
+    expect(section.locator(".symphony-message")).to_contain_text("51\u2013100")
+    section.locator('[data-action="newer"]').click()
+
+    search = section.locator(".symphony-search")
+    search.fill("quarterly")
+    search.press("Enter")
+    expect(section.locator(".symphony-artifact")).to_have_count(1)
+    section.locator(f'[data-hash="{notes}"]').click()
+    view = page.locator(f"#symphony-artifact-{notes[:16]}")
+    expect(view.locator(".symphony-preview")).to_contain_text("quarterly orchestration")
+
+    page.evaluate(
+        "h => window.jupyterapp.commands.execute('symphony:open-artifact', {hash: h})", plot
+    )
+    image_view = page.locator(f"#symphony-artifact-{plot[:16]}")
+    image = image_view.locator(".symphony-preview img")
+    expect(image).to_have_count(1)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    # Its lineage names the table it was made from; a click opens that.
+    image_view.locator(f'.symphony-lineage [data-hash="{table}"]').click()
+    table_view = page.locator(f"#symphony-artifact-{table[:16]}")
+    csv = table_view.locator('[data-table="csv"]')
+    expect(csv.locator("tr")).to_have_count(3)
+    expect(csv).to_contain_text("plain, quoted")
+    table_view.screenshot(path=str(browser_artifacts / "artifact-table.png"))
+
+    page.evaluate(
+        "h => window.jupyterapp.commands.execute('symphony:open-artifact', {hash: h})", config
+    )
+    json_view = page.locator(f"#symphony-artifact-{config[:16]}")
+    expect(json_view.locator('.symphony-preview[data-preview="json"]')).to_contain_text(
+        '"steps": 30000'
+    )
+    json_view.locator('[data-action="pin"]').click()
+    expect(json_view.locator('[data-action="unpin"]')).to_have_count(1)
+    assert config in [h for h, _, _ in ArtifactStore(jupyter_server.root_dir / "artifacts").pins()]
+    json_view.locator('[data-action="unpin"]').click()
+    expect(json_view.locator('[data-action="pin"]')).to_have_count(1)
+    assert ArtifactStore(jupyter_server.root_dir / "artifacts").pins() == []
+    page.screenshot(path=str(browser_artifacts / "artifacts.png"))
+
+
+def test_extensions_show_their_manifest_and_start_and_stop_from_the_sidebar(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    open_lab(page, jupyter_server, "symphony-extensions")
+    panel = show_sidebar(page)
+    section = panel.locator("#symphony-extensions")
+    text = section.locator('[data-extension="text"]')
+    expect(text).to_have_attribute("data-state", "not started")
+    text.locator("summary .symphony-run-id").click()  # opens the details
+    expect(text.locator(".symphony-table tr").nth(1)).to_be_visible()
+    expect(text.locator('[data-field="permissions"]')).to_be_visible()
+    text.locator('[data-action="start"]').click()
+    expect(text).to_have_attribute("data-state", "healthy", timeout=60_000)
+    expect(text.locator("summary")).to_contain_text("0 restarts")
+    section.screenshot(path=str(browser_artifacts / "extensions.png"))
+    text.locator('[data-action="stop"]').click()
+    expect(text).to_have_attribute("data-state", "not started", timeout=30_000)

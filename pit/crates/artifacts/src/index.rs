@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE INDEX IF NOT EXISTS inputs_by_input ON inputs(input);
 CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind);
 CREATE INDEX IF NOT EXISTS artifacts_by_producer ON artifacts(producer);
+CREATE INDEX IF NOT EXISTS artifacts_by_created ON artifacts(created);
 ";
 
 pub(crate) fn open(path: &Path, durable: bool) -> Result<Connection> {

@@ -137,6 +137,20 @@ pub struct Info {
     pub tags: Vec<String>,
 }
 
+/// One artifact in a page of [`Store::page`]: what a list shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub hash: Hash,
+    pub size: u64,
+    pub kind: Option<String>,
+    pub media_type: Option<String>,
+    pub producer: Option<String>,
+    pub created: f64,
+    /// Its newest name and that name's version, if a name points at it.
+    pub name: Option<(String, u32)>,
+    pub pinned: bool,
+}
+
 /// What `verify` found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
@@ -796,6 +810,53 @@ impl Store {
         )?;
         let rows = stmt.query_map(params![kind, tag, producer], |r| r.get::<_, String>(0))?;
         rows.map(|r| Hash::from_hex(&r?)).collect()
+    }
+
+    /// A page of the store, newest first: how many artifacts match in all,
+    /// and those from `offset` to `offset + limit`. Paged in SQLite (an
+    /// index on `created`), so the first page of a large store is as quick
+    /// as that of a small one.
+    pub fn page(&self, offset: u64, limit: u32, kind: Option<&str>) -> Result<(u64, Vec<Listed>)> {
+        let conn = self.conn();
+        let total: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM artifacts WHERE (?1 IS NULL OR kind = ?1)")?
+            .query_row(params![kind], |r| r.get(0))?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.hash, a.size, a.kind, a.media_type, a.producer, a.created,
+                    (SELECT r.name FROM refs r WHERE r.hash = a.hash ORDER BY r.created DESC, r.version DESC LIMIT 1),
+                    (SELECT r.version FROM refs r WHERE r.hash = a.hash ORDER BY r.created DESC, r.version DESC LIMIT 1),
+                    EXISTS (SELECT 1 FROM pins p WHERE p.hash = a.hash)
+             FROM artifacts a
+             WHERE (?1 IS NULL OR a.kind = ?1)
+             ORDER BY a.created DESC, a.rowid DESC
+             LIMIT ?2 OFFSET ?3",
+        )?;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![kind, limit, offset], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Listed {
+                    hash: Hash([0; 32]),
+                    size: r.get::<_, i64>(1)? as u64,
+                    kind: r.get(2)?,
+                    media_type: r.get(3)?,
+                    producer: r.get(4)?,
+                    created: r.get(5)?,
+                    name: match (r.get::<_, Option<String>>(6)?, r.get::<_, Option<u32>>(7)?) {
+                        (Some(n), Some(v)) => Some((n, v)),
+                        _ => None,
+                    },
+                    pinned: r.get(8)?,
+                },
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (hex, mut listed) = row?;
+            listed.hash = Hash::from_hex(&hex)?;
+            out.push(listed);
+        }
+        Ok((total as u64, out))
     }
 
     /// Re-hashes every indexed blob; reports the missing and the corrupt.

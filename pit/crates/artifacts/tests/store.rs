@@ -425,3 +425,46 @@ fn files_no_row_names_are_swept_once_old() {
     assert!(!stray.exists());
     assert_eq!(s.get_by_hash(&kept).unwrap(), noise(20_000, 7));
 }
+
+#[test]
+fn pages_list_newest_first_with_names_and_pins() {
+    let (_dir, s) = store();
+    let table = Meta {
+        kind: Some("table".into()),
+        media_type: Some("text/csv".into()),
+        ..Meta::default()
+    };
+    let mut hashes = Vec::new();
+    for i in 0..25u32 {
+        let meta = if i % 5 == 0 { table.clone() } else { Meta::default() };
+        hashes.push(s.put(&format!("item-{i}"), format!("content {i}").as_bytes(), &meta).unwrap().0);
+    }
+    let blob = s.put_blob(b"nameless", &Meta::default()).unwrap();
+    s.pin(&hashes[3], Some("keep")).unwrap();
+    let (total, first) = s.page(0, 10, None).unwrap();
+    assert_eq!(total, 26);
+    assert_eq!(first.len(), 10);
+    assert_eq!(first[0].hash, blob, "newest first");
+    assert_eq!(first[0].name, None);
+    assert_eq!(first[1].name, Some(("item-24".to_owned(), 1)));
+    let (_, last) = s.page(20, 10, None).unwrap();
+    assert_eq!(last.len(), 6);
+    assert_eq!(last[5].hash, hashes[0]);
+    let pinned: Vec<_> = s
+        .page(0, 100, None)
+        .unwrap()
+        .1
+        .into_iter()
+        .filter(|l| l.pinned)
+        .collect();
+    assert_eq!(pinned.len(), 1);
+    assert_eq!(pinned[0].hash, hashes[3]);
+    let (tables, listed) = s.page(0, 100, Some("table")).unwrap();
+    assert_eq!(tables, 5);
+    assert!(listed.iter().all(|l| l.kind.as_deref() == Some("table") && l.media_type.as_deref() == Some("text/csv")));
+    // A second name for the same content: the page shows the newest.
+    s.put("renamed", b"content 0", &Meta::default()).unwrap();
+    let (_, again) = s.page(0, 100, Some("table")).unwrap();
+    assert_eq!(again.last().unwrap().name, Some(("renamed".to_owned(), 1)));
+    assert_eq!(s.page(1000, 10, None).unwrap(), (26, vec![]));
+}

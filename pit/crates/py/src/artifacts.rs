@@ -211,6 +211,38 @@ impl PyArtifactStore {
         Ok(found.iter().map(Hash::to_hex).collect())
     }
 
+    /// A page of the store, newest first: ``(total, items)``, each item a
+    /// dict of hash, size, kind, media_type, producer, created, name and
+    /// version (its newest name, or None) and pinned.
+    #[pyo3(signature = (offset = 0, limit = 50, *, kind = None))]
+    fn page<'py>(
+        &self,
+        py: Python<'py>,
+        offset: u64,
+        limit: u32,
+        kind: Option<&str>,
+    ) -> PyResult<(u64, Vec<Bound<'py, PyDict>>)> {
+        let (total, listed) = py
+            .detach(|| self.store.page(offset, limit, kind))
+            .map_err(|e| artifact_to_py(py, e))?;
+        let mut items = Vec::with_capacity(listed.len());
+        for l in listed {
+            let d = PyDict::new(py);
+            d.set_item("hash", l.hash.to_hex())?;
+            d.set_item("size", l.size)?;
+            d.set_item("kind", l.kind)?;
+            d.set_item("media_type", l.media_type)?;
+            d.set_item("producer", l.producer)?;
+            d.set_item("created", l.created)?;
+            let (name, version) = l.name.map_or((None, None), |(n, v)| (Some(n), Some(v)));
+            d.set_item("name", name)?;
+            d.set_item("version", version)?;
+            d.set_item("pinned", l.pinned)?;
+            items.push(d);
+        }
+        Ok((total, items))
+    }
+
     /// Re-hashes every blob: ``{"checked": n, "missing": [...], "corrupt": [...]}``.
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let r = py.detach(|| self.store.verify()).map_err(|e| artifact_to_py(py, e))?;

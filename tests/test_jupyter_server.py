@@ -1,6 +1,8 @@
-"""The run service: a real Jupyter server with the symphony_jupyter extension
-(enabled by its install, as a user gets it), real worker processes, real
-HTTP; and the RunManager across a server restart."""
+"""The workbench's server side: a real Jupyter server with the
+symphony_jupyter extension (enabled by its install, as a user gets it), real
+worker processes, a real ArtifactStore and real extension processes, real
+HTTP; the notebook client; the auth matrix; the RunManager across a server
+restart."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from symphony_lab.conductor import Conductor, Evaluation
+from symphony_lab.pit import ArtifactStore
 from symphony_lab.runs import RunError, RunManager, UnknownRun
 from symphony_lab.runs.client import RunClient, find_server
 from symphony_lab.runs.record import append_event, check_id, events, read
@@ -650,3 +653,94 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
     assert tried >= 55
     assert _tree(server.root) == before  # nothing stored was touched
     assert (server.root / "secret.txt").read_text() == "not for you"
+
+
+def test_artifacts_page_search_detail_content_and_pins_over_http(server: Server) -> None:
+    def get(path: str) -> tuple[int, bytes, Any]:
+        request = urllib.request.Request(
+            f"{server.url}/symphony/api/{path}",
+            headers={"Authorization": f"token {server.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers
+
+    status, raw, _ = get("artifacts")
+    assert status == 200
+    assert json.loads(raw)["exists"] is False  # no store yet: said, not an error
+    store = ArtifactStore(server.root / "artifacts")
+    store.put_many([(f"n{i}", f"note number {i}".encode()) for i in range(30)], kind="note")
+    table, _ = store.put("t", b"a,b\n1,2\n", kind="table", media_type="text/csv")
+    page_html, _ = store.put("p", b"<script>alert(1)</script>", media_type="text/html")
+    derived, _ = store.put("d", b"made from t", inputs=[table])
+
+    _, raw, _ = get("artifacts?offset=0&limit=10")
+    page = json.loads(raw)
+    assert page["total"] == 33
+    assert [i["hash"] for i in page["items"]][:3] == [derived, page_html, table]
+    assert page["items"][0]["name"] == "d"
+    _, raw, _ = get("artifacts?offset=30&limit=10&kind=note")
+    assert json.loads(raw) | {"items": None} == {
+        "store": str(server.root / "artifacts"),
+        "total": 30,
+        "items": None,
+        "exists": True,
+    }
+    _, raw, _ = get("artifacts/search?q=number%2017")
+    assert json.loads(raw)["hits"][0]["names"] == ["n17"]
+    _, raw, _ = get(f"artifacts/{derived}")
+    assert json.loads(raw)["lineage"] == [[derived, table]]
+    status, raw, headers = get(f"artifacts/{table}/content")
+    assert (status, raw, headers["Content-Type"]) == (200, b"a,b\n1,2\n", "text/csv")
+    # Markup is data: an attachment, sandboxed, never a page of this origin.
+    status, raw, headers = get(f"artifacts/{page_html}/content?max_bytes=8")
+    assert status == 200
+    assert raw == b"<script>"
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Security-Policy"] == "sandbox"
+    assert headers["X-Artifact-Size"] == "25"
+    for path, code in [
+        ("artifacts/nothex", 400),
+        ("artifacts/" + "0" * 64, 404),
+        ("artifacts?limit=100000", 400),
+        ("artifacts?offset=-1", 400),
+        ("artifacts/search", 400),
+    ]:
+        status, raw, _ = get(path)
+        assert status == code, (path, raw)
+        assert json.loads(raw)["message"]
+    status, answer = server.call("POST", f"/symphony/api/artifacts/{table}/pin", {"reason": "r"})
+    assert (status, answer["pinned"]) == (200, True)
+    assert [(h, why) for h, why, _ in store.pins()] == [(table, "r")]
+    status, answer = server.call("POST", f"/symphony/api/artifacts/{table}/unpin")
+    assert answer["was_pinned"] is True
+    assert store.pins() == []
+    assert server.call("POST", "/symphony/api/artifacts/" + "0" * 64 + "/pin")[0] == 404
+    assert server.call("GET", "/symphony/api/artifacts", token="wrong")[0] == 403
+
+
+def test_extensions_are_listed_started_watched_and_stopped_over_http(server: Server) -> None:
+    status, listed = server.call("GET", "/symphony/api/extensions")
+    assert status == 200
+    by_name = {x["name"]: x for x in listed["extensions"]}
+    text = by_name["text"]
+    assert text["state"] == "not started"
+    assert text["manifest"]["kind"] in ("operator", "instrument", "motif")
+    assert text["manifest"]["functions"]
+    assert "permissions" in text["manifest"]
+    status, started = server.call("POST", "/symphony/api/extensions/text/start")
+    assert status == 200, started
+    assert started["state"] == "healthy"
+    assert started["restarts"] == 0
+    status, again = server.call("POST", "/symphony/api/extensions/text/start")
+    assert status == 400
+    assert "already started" in again["message"]
+    live = {x["name"]: x for x in server.call("GET", "/symphony/api/extensions")[1]["extensions"]}
+    assert live["text"]["state"] == "healthy"
+    assert server.call("POST", "/symphony/api/extensions/text/stop")[0] == 200
+    assert server.call("POST", "/symphony/api/extensions/text/stop")[0] == 404
+    status, answer = server.call("POST", "/symphony/api/extensions/no-such-ext/start")
+    assert status == 400
+    assert "no extension 'no-such-ext' is installed" in answer["message"]

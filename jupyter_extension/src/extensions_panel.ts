@@ -1,0 +1,95 @@
+// The sidebar's Extensions section: every installed Stage extension with
+// its manifest (kind, version, functions, permissions, resources), what it
+// still needs, and, once started in the server, its live state and restarts.
+
+import { Widget } from "@lumino/widgets";
+import { type InstalledExtension, listExtensions, startExtension, stopExtension } from "./api";
+import { el } from "./dom";
+
+export class ExtensionsSection extends Widget {
+  private list = el("div", { class: "symphony-extensions-list" });
+  private status = el("div", { class: "symphony-message", role: "status" });
+
+  constructor() {
+    super();
+    this.id = "symphony-extensions";
+    this.title.label = "Extensions";
+    this.addClass("symphony-section");
+    this.node.append(this.status, this.list);
+  }
+
+  protected onAfterShow(): void {
+    void this.refresh();
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const all = await listExtensions();
+      this.status.textContent = `${all.length} installed`;
+      this.status.classList.remove("symphony-error");
+      this.list.replaceChildren(...all.map((x) => this.item(x)));
+    } catch (e) {
+      this.status.textContent = String((e as Error).message ?? e);
+      this.status.classList.add("symphony-error");
+    }
+  }
+
+  private async act(fn: () => Promise<unknown>): Promise<void> {
+    this.status.textContent = "…";
+    try {
+      await fn();
+    } catch (e) {
+      this.status.textContent = String((e as Error).message ?? e);
+      this.status.classList.add("symphony-error");
+      return;
+    }
+    await this.refresh();
+  }
+
+  private item(x: InstalledExtension): HTMLElement {
+    const m = x.manifest;
+    const live = x.state !== "not started" && x.state !== "broken" && x.state !== "stopped";
+    const body = el("div", { class: "symphony-extension-body" });
+    if (m) {
+      if (m.description) body.append(el("p", {}, m.description));
+      body.append(
+        el(
+          "table",
+          { class: "symphony-table" },
+          el("tr", {}, el("th", {}, "function"), el("th", {}, "inputs → outputs"), el("th", {}, "effects"), el("th", {}, "cost")),
+          ...m.functions.map((f) =>
+            el(
+              "tr",
+              { title: f.description },
+              el("td", {}, f.name),
+              el("td", {}, `${Object.keys(f.inputs).join(", ") || "–"} → ${f.outputs.join(", ") || "–"}`),
+              el("td", {}, f.side_effects.join(", ") || (f.deterministic ? "none" : "nondeterministic")),
+              el("td", {}, String(f.cost)),
+            ),
+          ),
+        ),
+        el("pre", { class: "symphony-permissions", "data-field": "permissions" }, JSON.stringify(m.permissions, null, 1)),
+      );
+    }
+    if (x.missing?.length) body.append(el("div", { class: "symphony-error" }, `needs ${x.missing.join(", ")}`));
+    if (x.error) body.append(el("div", { class: "symphony-error" }, x.error));
+    const button = m
+      ? live
+        ? el("button", { class: "jp-Button", "data-action": "stop", onclick: () => void this.act(() => stopExtension(x.name)) }, "Stop")
+        : el("button", { class: "jp-Button", "data-action": "start", disabled: Boolean(x.missing?.length), onclick: () => void this.act(() => startExtension(x.name)) }, "Start")
+      : null;
+    return el(
+      "details",
+      { class: "symphony-extension", "data-extension": x.name, "data-state": x.state },
+      el(
+        "summary",
+        {},
+        el("span", { class: "symphony-run-id" }, m ? `${x.name} ${m.version}` : x.name),
+        el("span", { class: "symphony-run-meta" }, m ? `${m.kind} · ${m.functions.length} functions` : ""),
+        el("span", { class: `symphony-status symphony-state-${x.state.replace(/\s/g, "-")}` }, live ? `${x.state} · ${x.restarts ?? 0} restarts` : x.state),
+        button,
+      ),
+      body,
+    );
+  }
+}
