@@ -67,7 +67,8 @@ export class RunView extends Widget {
   }
 
   protected onAfterAttach(): void {
-    void this.load();
+    // Once: a tab dragged elsewhere is attached again, with its socket still open.
+    if (this.socket === null) void this.load();
   }
 
   protected onResize(): void {

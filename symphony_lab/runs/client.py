@@ -82,9 +82,16 @@ class LocalServer:
     """A Jupyter server of its own on loopback, for a script or a notebook
     run outside Jupyter (nbmake, papermill): ``python -m jupyter_server`` in
     ``root_dir`` with a random token, stopped by :meth:`stop` or at exit
-    from a ``with`` block. Its runs live in ``root_dir/runs``."""
+    from a ``with`` block. Its runs live in ``root_dir/runs``; ``extra_args``
+    go to the server's command line (``--SymphonyRuns.runs_dir=...``)."""
 
-    def __init__(self, root_dir: str | os.PathLike[str], *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        root_dir: str | os.PathLike[str],
+        *,
+        timeout: float = 60.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.root_dir = Path(root_dir)
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self.token = secrets.token_hex(16)
@@ -103,6 +110,7 @@ class LocalServer:
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root_dir}",
+            *extra_args,
         ]
         if os.geteuid() == 0:
             command.append("--allow-root")

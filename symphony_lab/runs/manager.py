@@ -43,6 +43,8 @@ class RunManager:
         self.runs_dir = Path(runs_dir).resolve()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        #: The listing's last reading of each run: (its files' stamp, the entry).
+        self._listed: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {}
         # Held over every read-change-write of a run.json the manager does,
         # and over starting, cancelling and resuming.
         self._lock = threading.RLock()
@@ -66,10 +68,34 @@ class RunManager:
         return [rec for _, rec in self._scan()]
 
     def listing(self) -> list[dict[str, Any]]:
-        """Every run newest first, each record with its :func:`record.progress`."""
-        return [
-            {**rec.to_dict(), "progress": record.progress(folder)} for folder, rec in self._scan()
-        ]
+        """Every run newest first, each record with its :func:`record.progress`.
+        A run whose files did not change since the last listing is not read
+        again (two ``stat`` calls tell): the Runs panel asks every few seconds."""
+        out = []
+        seen = set()
+        with os.scandir(self.runs_dir) as entries:
+            for entry in entries:
+                if not entry.is_dir(follow_symlinks=False) or not record.RUN_ID.fullmatch(
+                    entry.name
+                ):
+                    continue
+                folder = Path(entry.path)
+                stamp = _stamp(folder)
+                if stamp is None:
+                    continue
+                seen.add(entry.name)
+                cached = self._listed.get(entry.name)
+                if cached is None or cached[0] != stamp:
+                    try:
+                        rec = record.read(folder)
+                    except RunError:
+                        continue
+                    cached = (stamp, {**rec.to_dict(), "progress": record.progress(folder)})
+                    self._listed[entry.name] = cached
+                out.append(cached[1])
+        for gone in self._listed.keys() - seen:
+            self._listed.pop(gone, None)
+        return sorted(out, key=lambda r: r["created"], reverse=True)
 
     def _scan(self) -> list[tuple[Path, RunRecord]]:
         out = []
@@ -277,6 +303,21 @@ class RunManager:
             rec.error = "the worker ended without recording an end (killed?)"
             rec.ended = time.time()
             record.write(folder, rec)
+
+
+def _stamp(folder: Path) -> tuple[int, ...] | None:
+    """What changes when a run's record or events do (``run.json`` is
+    replaced whole, ``events.jsonl`` only grows); None when not a run."""
+    try:
+        rec = os.stat(folder / "run.json")
+    except OSError:
+        return None
+    try:
+        ev = os.stat(folder / "events.jsonl")
+        events = (ev.st_mtime_ns, ev.st_size)
+    except OSError:
+        events = (0, -1)
+    return (rec.st_ino, rec.st_mtime_ns, rec.st_size, *events)
 
 
 def _spawned(folder: Path) -> int | None:
