@@ -209,3 +209,6 @@ export const startExtension = (name: string) =>
   request<InstalledExtension>(`extensions/${encodeURIComponent(name)}/start`, { method: "POST" });
 export const stopExtension = (name: string) =>
   request<InstalledExtension>(`extensions/${encodeURIComponent(name)}/stop`, { method: "POST" });
+
+export const runEvents = (id: string, start = 0) =>
+  request<{ events: RunEvent[]; next: number }>(`runs/${encodeURIComponent(id)}/events?start=${start}`);

@@ -8,6 +8,7 @@ import { ILauncher } from "@jupyterlab/launcher";
 import { ISettingRegistry } from "@jupyterlab/settingregistry";
 import { LabIcon, SidePanel } from "@jupyterlab/ui-components";
 import { ArtifactView } from "./artifact_view";
+import { CompareView } from "./compare_view";
 import { ArtifactsSection } from "./artifacts_panel";
 import { ExtensionsSection } from "./extensions_panel";
 import { RunsModel } from "./runs_model";
@@ -27,6 +28,7 @@ export const CommandIds = {
   showRuns: "symphony:show-runs",
   openRun: "symphony:open-run",
   openArtifact: "symphony:open-artifact",
+  compareRuns: "symphony:compare-runs",
   refresh: "symphony:refresh-runs",
 } as const;
 
@@ -92,7 +94,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const model = new RunsModel(settings.refreshSeconds);
     const open = (id: string) => void app.commands.execute(CommandIds.openRun, { id });
-    const runs = new RunsSection(model, open, settings);
+    const compare = (ids: string[]) => void app.commands.execute(CommandIds.compareRuns, { ids });
+    const runs = new RunsSection(model, open, settings, compare);
     const conductors = new ConductorsSection(model, open, settings);
     const store = new ArtifactsSection((hash) => void app.commands.execute(CommandIds.openArtifact, { hash }));
     const extensions = new ExtensionsSection();
@@ -135,6 +138,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: (args) => {
         if (typeof args.hash !== "string" || !args.hash) throw new Error("symphony:open-artifact needs a hash");
         return openArtifact(args.hash);
+      },
+    });
+    app.commands.addCommand(CommandIds.compareRuns, {
+      label: "Symphony: Compare Runs",
+      execute: (args) => {
+        const ids = Array.isArray(args.ids) ? args.ids.map(String) : [];
+        if (ids.length < 2) throw new Error("symphony:compare-runs needs two run ids or more");
+        const widget = new MainAreaWidget({ content: new CompareView(ids, settings.smoothing) });
+        widget.title.icon = symphonyIcon;
+        widget.title.label = `Compare ${ids.length} runs`;
+        shell.add(widget, "main");
+        shell.activateById(widget.id);
+        return widget;
       },
     });
     app.commands.addCommand(CommandIds.refresh, {

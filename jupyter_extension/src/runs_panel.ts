@@ -63,12 +63,20 @@ abstract class Section extends Widget {
 export class RunsSection extends Section {
   private list = el("div", { class: "symphony-runs-list" });
   private form = el("form");
+  private picked = new Set<string>();
+  private compareButton: HTMLButtonElement;
 
-  constructor(model: RunsModel, open: (id: string) => void, settings: PanelSettings) {
+  constructor(
+    model: RunsModel,
+    open: (id: string) => void,
+    settings: PanelSettings,
+    private compare: (ids: string[]) => void,
+  ) {
     super(model, open, settings);
     this.id = "symphony-runs";
     this.title.label = "Runs";
-    this.node.append(this.form, this.message, this.list);
+    this.compareButton = this.button("Compare", "compare", () => this.compare([...this.picked]));
+    this.node.append(this.form, this.message, el("div", { class: "symphony-actions" }, this.compareButton), this.list);
     this.draw();
   }
 
@@ -82,6 +90,10 @@ export class RunsSection extends Section {
     if (!this.form.childElementCount) this.form.replaceWith((this.form = this.buildForm()));
     if (this.model.error) this.say(this.model.error, true);
     const runs = this.model.runs;
+    const ids = new Set(runs.map((r) => r.id));
+    for (const id of this.picked) if (!ids.has(id)) this.picked.delete(id);
+    this.compareButton.disabled = this.picked.size < 2;
+    this.compareButton.textContent = `Compare ${this.picked.size || ""}`.trim();
     this.list.replaceChildren(
       ...(runs.length ? runs.map((r) => this.row(r)) : [el("p", { class: "symphony-empty" }, "No runs yet: start one above.")]),
     );
@@ -108,7 +120,7 @@ export class RunsSection extends Section {
     return el(
       "div",
       { class: "symphony-run", "data-run": r.id, "data-status": r.status, title: r.error || JSON.stringify(r.params) },
-      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, r.id), el("span", { class: `symphony-status symphony-status-${r.status}` }, r.status)),
+      el("div", { class: "symphony-run-head" }, this.pick(r.id), el("span", { class: "symphony-run-id" }, r.id), el("span", { class: `symphony-status symphony-status-${r.status}` }, r.status)),
       el("progress", { max: 1, value: fraction, class: "symphony-progress" }),
       el(
         "div",
@@ -121,6 +133,17 @@ export class RunsSection extends Section {
       r.error ? el("div", { class: "symphony-error" }, r.error) : null,
       actions,
     );
+  }
+
+  private pick(id: string): HTMLInputElement {
+    const box = el("input", { type: "checkbox", "data-action": "pick", "aria-label": `compare ${id}`, checked: this.picked.has(id) });
+    box.addEventListener("change", () => {
+      if (box.checked) this.picked.add(id);
+      else this.picked.delete(id);
+      this.compareButton.disabled = this.picked.size < 2;
+      this.compareButton.textContent = `Compare ${this.picked.size || ""}`.trim();
+    });
+    return box;
   }
 
   private buildForm(): HTMLFormElement {

@@ -237,3 +237,45 @@ def test_extensions_show_their_manifest_and_start_and_stop_from_the_sidebar(
     section.screenshot(path=str(browser_artifacts / "extensions.png"))
     text.locator('[data-action="stop"]').click()
     expect(text).to_have_attribute("data-state", "not started", timeout=30_000)
+
+
+def test_two_runs_compare_side_by_side(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from symphony_lab.runs.record import RunRecord, append_event, write
+
+    ids = []
+    for seed, rows in ((1, 6), (2, 9)):
+        rec = RunRecord(
+            id=f"compare-seed-{seed}", kind="train", params={"env": "medium", "seed": seed}
+        )
+        rec.status = "done"
+        folder = jupyter_server.root_dir / "runs" / rec.id
+        write(folder, rec)
+        for i in range(rows):
+            append_event(
+                folder,
+                {"type": "train", "steps": 1024.0 * (i + 1), "solve_rate": 0.1 * i * seed,
+                 "cost_ratio": 1 + 1 / (i + 1), "mean_return": float(i), "wall_s": 2.0 * i},
+            )  # fmt: skip
+        summary = [{"agent": "conductor", "solve_rate": 0.5 * seed, "cost_ratio": 1.1}]
+        append_event(folder, {"type": "eval", "pack": "test-medium", "summary": summary})
+        ids.append(rec.id)
+
+    open_lab(page, jupyter_server, "symphony-compare")
+    panel = show_sidebar(page)
+    for run_id in ids:
+        panel.locator(f'[data-run="{run_id}"] [data-action="pick"]').check()
+    panel.locator('[data-action="compare"]').click()
+    view = page.locator(".symphony-compare-view")
+    table = view.locator('[data-table="compare"]')
+    expect(table.locator("tr").first.locator("th")).to_have_count(3)
+    expect(table.locator('[data-row="seed"] td')).to_have_text(["1", "2"])
+    expect(table.locator('[data-row="test-medium: solved"] td')).to_have_text(["50.0%", "100.0%"])
+    expect(table.locator('[data-row="steps"] td')).to_have_text(["6,144", "9,216"])
+    expect(table.locator('[data-row="env"]')).to_have_count(0)  # the same in both: not shown
+    curve = view.locator('[data-curve="solve_rate"] canvas')
+    expect(curve).to_have_attribute("data-points", "15")
+    view.screenshot(path=str(browser_artifacts / "compare.png"))
