@@ -1,5 +1,9 @@
 // Drawing a layered DAG on a canvas, thousands of tasks at a time: one pass
-// over edges, one over tasks, culled to the view; labels only when zoomed in.
+// over edges, one over tasks, culled to the view. Zoomed out, tasks keep a
+// least size on screen and edges fade with their number, so states stay
+// legible at 5,000+ tasks; names are drawn at screen size wherever there is
+// room for them (the selected and found tasks first); states can be
+// filtered out.
 
 export interface Graph {
   keys: string[];
@@ -27,10 +31,13 @@ export class Canvas {
   private hits = new Set<number>();
   private folded = new Set<number>();
   private hidden = new Set<number>();
+  /** States not drawn (filtered out). */
+  private filtered = new Set<number>();
   private children: number[][];
   private pending = false;
-  /** Tasks drawn in the last frame. */
+  /** Tasks drawn in the last frame, and how many of them got a name. */
   drawn = 0;
+  labelled = 0;
 
   constructor(
     private canvas: HTMLCanvasElement,
@@ -44,6 +51,29 @@ export class Canvas {
     this.fit();
     this.bind();
     this.draw();
+  }
+
+  /** Draws only tasks whose state is in `states` (indices into the graph's names). */
+  filterStates(states: number[]): void {
+    this.filtered = new Set(this.g.names.map((_, i) => i).filter((i) => !states.includes(i)));
+    this.redraw();
+  }
+
+  /** Zooms and pans so the whole graph is in view. */
+  fitView(): void {
+    this.fit();
+    this.redraw();
+  }
+
+  /** Selects a task as a click would (the details follow), and centres it when asked. */
+  selectTask(index: number, centre = false): void {
+    this.selected = index;
+    if (centre) {
+      const r = this.canvas.getBoundingClientRect();
+      this.ox = r.width / 2 - this.px(index) * this.scale;
+      this.oy = r.height / 2 - this.py(index) * this.scale;
+    }
+    this.redraw();
   }
 
   stateOf(index: number): string {
@@ -120,7 +150,7 @@ export class Canvas {
     let best = -1;
     let bestD = Infinity;
     for (let i = 0; i < this.g.keys.length; i++) {
-      if (this.hidden.has(i)) continue;
+      if (this.hidden.has(i) || this.filtered.has(this.g.states[i])) continue;
       const dx = Math.abs(x - this.px(i));
       const dy = Math.abs(y - this.py(i));
       if (dx <= W / 2 + 2 && dy <= H / 2 + 2 && dx + dy < bestD) {
@@ -195,6 +225,38 @@ export class Canvas {
     this.unbind.push(() => resize.disconnect());
   }
 
+  /** Names at screen size where they fit without overlap: the selected and
+   * found tasks first, then the others in order; one per 14 px row band. */
+  private label(ctx: CanvasRenderingContext2D, visible: number[], ratio: number, width: number, height: number): number {
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.font = "11px sans-serif";
+    ctx.textBaseline = "bottom";
+    const taken: [number, number, number, number][] = [];
+    const free = (x: number, y: number, w: number) =>
+      !taken.some(([tx, ty, tw, th]) => x < tx + tw && tx < x + w && y < ty + th && ty < y + 13);
+    const first = visible.filter((i) => i === this.selected || this.hits.has(i));
+    const rest = this.scale >= 0.35 ? visible.filter((i) => i !== this.selected && !this.hits.has(i)) : [];
+    let count = 0;
+    for (const i of [...first, ...rest]) {
+      const sx = this.ox + this.px(i) * this.scale;
+      const sy = this.oy + (this.py(i) - H / 2) * this.scale - 1;
+      const text = this.g.keys[i].length > 28 ? `${this.g.keys[i].slice(0, 27)}…` : this.g.keys[i];
+      const tw = ctx.measureText(text).width;
+      const x = sx - tw / 2;
+      const y = sy - 13;
+      if (x > width || y > height || x + tw < 0 || y + 13 < 0) continue;
+      if (!free(x, y, tw)) continue;
+      taken.push([x - 2, y, tw + 4, 13]);
+      ctx.fillStyle = "rgba(255,255,255,0.75)";
+      ctx.fillRect(x - 1, y + 1, tw + 2, 12);
+      ctx.fillStyle = "#222";
+      ctx.fillText(text, x, sy);
+      count++;
+      if (count > 400) break; // more would be unreadable anyway
+    }
+    return count;
+  }
+
   /** Where task `i` is on the canvas, in CSS pixels (for tests and tooltips). */
   screenOf(i: number): { x: number; y: number } {
     return { x: this.ox + this.px(i) * this.scale, y: this.oy + this.py(i) * this.scale };
@@ -223,41 +285,47 @@ export class Canvas {
       const y = this.py(i);
       return x >= x0 && x <= x1 && y >= y0 && y <= y1;
     };
-    ctx.strokeStyle = "rgba(120,120,120,0.45)";
+    const shown = (i: number) => !this.hidden.has(i) && !this.filtered.has(this.g.states[i]);
+    let edgesInView = 0;
+    for (const [a, b] of this.g.edges) if (inView(a) || inView(b)) edgesInView++;
+    // Many edges in view fade, so that the tasks' colours stay readable.
+    const alpha = Math.min(0.5, Math.max(0.06, 0.5 * Math.sqrt(300 / Math.max(1, edgesInView))));
+    ctx.strokeStyle = `rgba(120,120,120,${alpha.toFixed(3)})`;
     ctx.lineWidth = 1 / Math.max(this.scale, 0.25);
     ctx.beginPath();
     for (const [a, b, bends] of this.g.edges) {
-      if (this.hidden.has(a) || this.hidden.has(b)) continue;
+      if (!shown(a) || !shown(b)) continue;
       if (!inView(a) && !inView(b)) continue;
       ctx.moveTo(this.px(a), this.py(a) + H / 2);
       for (const [bx, by] of bends) ctx.lineTo(20 + bx * SLOT, 20 + by * LAYER);
       ctx.lineTo(this.px(b), this.py(b) - H / 2);
     }
     ctx.stroke();
-    const labels = this.scale > 0.9;
-    ctx.font = "9px sans-serif";
+    // A task never shrinks below 3 screen pixels.
+    const w = Math.max(W, 3 / this.scale);
+    const h = Math.max(H, 3 / this.scale);
     let drawn = 0;
+    const visible: number[] = [];
     for (let i = 0; i < this.g.keys.length; i++) {
-      if (this.hidden.has(i) || !inView(i)) continue;
+      if (!shown(i) || !inView(i)) continue;
       drawn++;
-      const x = this.px(i) - W / 2;
-      const y = this.py(i) - H / 2;
+      visible.push(i);
+      const x = this.px(i) - w / 2;
+      const y = this.py(i) - h / 2;
       ctx.fillStyle = COLOURS[this.g.states[i]] ?? "#000";
-      ctx.fillRect(x, y, W, H);
+      ctx.fillRect(x, y, w, h);
       if (i === this.selected || this.hits.has(i)) {
         ctx.strokeStyle = i === this.selected ? "#000" : "#e7298a";
         ctx.lineWidth = 2 / Math.max(this.scale, 0.5);
-        ctx.strokeRect(x - 1, y - 1, W + 2, H + 2);
+        ctx.strokeRect(x - 1, y - 1, w + 2, h + 2);
       }
       if (this.folded.has(i)) {
         ctx.fillStyle = "#000";
-        ctx.fillText("+", x + W + 1, y + H);
-      }
-      if (labels) {
-        ctx.fillStyle = "#222";
-        ctx.fillText(this.g.keys[i].slice(0, 24), x, y - 2);
+        ctx.font = `${9 / Math.max(this.scale, 0.1)}px sans-serif`;
+        ctx.fillText("+", x + w + 1, y + h);
       }
     }
+    this.labelled = this.label(ctx, visible, ratio, r.width, r.height);
     this.drawn = drawn;
     this.onDraw(this);
   }

@@ -21,7 +21,12 @@ function render({ model, el }: RenderProps): () => void {
   search.className = "symphony-dag-search";
   const found = document.createElement("span");
   const legend = document.createElement("span");
-  bar.append(search, found, legend);
+  const fit = document.createElement("button");
+  fit.textContent = "Fit";
+  fit.title = "Zoom to show the whole graph";
+  fit.className = "symphony-dag-fit";
+  fit.addEventListener("click", () => view?.fitView());
+  bar.append(search, found, fit, legend);
   const main = document.createElement("div");
   main.style.cssText = "display:flex;gap:6px";
   const canvasEl = document.createElement("canvas");
@@ -38,15 +43,20 @@ function render({ model, el }: RenderProps): () => void {
     if (!graph.keys) return;
     canvasEl.style.height = `${graph.height}px`;
     main.style.height = `${graph.height}px`;
-    legend.replaceChildren(
-      ...graph.names.map((name, i) => {
-        const s = document.createElement("span");
-        s.textContent = `■ ${name}`;
-        s.style.color = COLOURS[i];
-        s.style.marginRight = "6px";
-        return s;
-      }),
-    );
+    // The legend filters: a state unticked is not drawn.
+    const boxes = graph.names.map((name, i) => {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = true;
+      box.dataset.state = name;
+      box.addEventListener("change", () => view?.filterStates(boxes.flatMap((b, k) => (b.checked ? [k] : []))));
+      const label = document.createElement("label");
+      label.className = "symphony-dag-state";
+      label.style.cssText = `color:${COLOURS[i]};margin-right:6px;white-space:nowrap`;
+      label.append(box, `■ ${name}`);
+      return box;
+    });
+    legend.replaceChildren(...boxes.map((b) => b.parentElement as HTMLElement));
     view?.dispose();
     view = new Canvas(canvasEl, graph, (index) => model.send({ type: "select", index }), expose);
     el.dataset.tasks = String(graph.keys.length);
@@ -55,6 +65,7 @@ function render({ model, el }: RenderProps): () => void {
   // after each drawing (and only then: an idle view does no work per frame).
   const expose = (drawing: Canvas) => {
     el.dataset.drawn = String(drawing.drawn);
+    el.dataset.labelled = String(drawing.labelled);
     // Time to first render: until tasks are on the canvas, not merely until
     // a draw ran (before layout, a draw culls everything).
     if (drawing.drawn > 0) el.dataset.firstRenderMs ??= (performance.now() - started).toFixed(1);
