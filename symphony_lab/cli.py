@@ -376,7 +376,7 @@ def run(
                 console.rule(f"evaluate on {pack}")
                 ev = conductor.evaluate(pack, seed=seed)
                 print_summary(ev, pack)
-                evaluated(folder, pack, ev)
+                evaluated(folder, pack, ev, conductor)
                 ev.plot(folder / f"{pack}.png")
                 if pack.startswith("ood-"):
                     ood.append(ev.frame.assign(pack=pack))

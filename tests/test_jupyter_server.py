@@ -33,7 +33,7 @@ from symphony_lab.conductor import Conductor, Evaluation
 from symphony_lab.pit import ArtifactStore
 from symphony_lab.runs import RunError, RunManager, UnknownRun
 from symphony_lab.runs.client import RunClient, find_server
-from symphony_lab.runs.record import append_event, check_id, events, read
+from symphony_lab.runs.record import append_event, check_id, events, progress, read
 from symphony_lab.widgets import TrainingDashboard
 
 #: A training run that ends in seconds: the tutorial tier, a few demos, two checkpoints.
@@ -196,7 +196,19 @@ def test_a_training_run_then_an_evaluation_over_http(server: Server) -> None:
     ended = server.wait(ev["id"], {"done", "failed"})
     assert ended["status"] == "done", ended["error"]
     _, events = server.call("GET", f"/symphony/api/runs/{ev['id']}/events")
-    (evaluation,) = events["events"]
+    evaluation, episode = events["events"]
+    # The Conductor's play of the pack's first level, each call with its reason.
+    assert episode["type"] == "episode"
+    assert episode["pack"] == "test-tutorial"
+    assert episode["steps"]
+    first = episode["steps"][0]
+    assert first["call"] == first["probabilities"][0][0]  # it called its likeliest
+    assert (
+        abs(sum(p for _, p in first["probabilities"]) - 1) < 0.05
+        or len(first["probabilities"]) == 4
+    )  # the top four, or all it could call
+    assert len(episode["graph"]["keys"]) == len(episode["steps"])
+    assert episode["graph"]["keys"][0].startswith("0: ")
     assert evaluation["pack"] == "test-tutorial"
     assert {row["agent"] for row in evaluation["summary"]} >= {"conductor", "exact_replanning"}
     assert (server.root / "runs" / ev["id"] / "test-tutorial.csv").is_file()
@@ -321,6 +333,17 @@ def test_after_a_restart_a_run_left_running_is_interrupted_and_resumes(
     assert again.cancel(rec.id).status == "cancelled"
     with pytest.raises(RunError, match="not a run id"):
         again.get("../etc")
+
+
+def test_progress_finds_the_last_training_row_behind_long_episode_lines(tmp_path: Path) -> None:
+    append_event(tmp_path, {"steps": 5.0, "type": "train"})  # the type goes first all the same
+    for pack in ("a", "b"):
+        append_event(tmp_path, {"type": "eval", "pack": pack, "summary": [{"agent": "c"}]})
+        append_event(tmp_path, {"type": "episode", "pack": pack, "steps": ["x" * 50_000]})
+    found = progress(tmp_path)
+    assert found["train"] == {"steps": 5.0}
+    assert found["evals"] == {"a": [{"agent": "c"}], "b": [{"agent": "c"}]}
+    assert progress(tmp_path / "nothing") == {"train": None, "evals": {}}
 
 
 def test_events_are_read_a_whole_line_at_a_time_and_nan_is_null(tmp_path: Path) -> None:
@@ -457,7 +480,7 @@ def test_the_notebook_client_trains_follows_and_brings_back_known_objects(
     assert not dash.stopped
     train_rows = [e for e in followed if e["type"] == "train"]
     assert [r["steps"] for r in dash.rows] == [r["steps"] for r in train_rows]
-    assert [e["type"] for e in followed][-2:] == ["saved", "eval"]
+    assert [e["type"] for e in followed][-3:] == ["saved", "eval", "episode"]
     assert followed == run.events()[0]  # whole, in order, once
 
     evaluation = run.evaluation()

@@ -6,6 +6,7 @@ import { Widget } from "@lumino/widgets";
 import { Plot } from "@symphony-lab/widgets/plot";
 import { cancelRun, FINISHED, getRun, openStream, resumeRun, type RunEvent, type RunRecord, runLogs, type Status, type StreamMessage, type SummaryRow } from "./api";
 import { el, percent, ratio } from "./dom";
+import { EpisodeReplay } from "./episode_replay";
 
 /** The training row's curves: field -> title. */
 const CURVES: [string, string][] = [
@@ -28,6 +29,7 @@ export class RunView extends Widget {
   private rows = 0;
   private ended = false;
   private evaluations: { pack: string; summary: SummaryRow[] }[] = [];
+  private episodes = new EpisodeReplay();
 
   constructor(
     readonly runId: string,
@@ -56,6 +58,8 @@ export class RunView extends Widget {
       grid,
       el("h2", {}, "Evaluations"),
       this.evals,
+      el("h2", {}, "Episodes"),
+      this.episodes.node,
       el("h2", {}, "Log"),
       this.log,
     );
@@ -123,6 +127,8 @@ export class RunView extends Widget {
       this.rows += 1;
       this.counter.textContent = `${this.rows} rows, ${steps.toLocaleString()} steps`;
       this.node.dataset.rows = String(this.rows);
+    } else if (e.type === "episode") {
+      this.episodes.add(e);
     } else if (e.type === "eval") {
       this.evaluations.push({ pack: String(e.pack), summary: (e.summary as SummaryRow[]) ?? [] });
       this.drawEvals();

@@ -368,6 +368,23 @@ class Conductor:
         return int(logits.argmax())
 
     @torch.inference_mode()
+    def explain(
+        self, observation: Observation, mask: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[npt.NDArray[np.float64], float]:
+        """Why the next call: the probability the policy gives each function
+        slot (zero where the mask forbids; :meth:`decide` takes the highest)
+        and the critic's value of the state."""
+        with torch.no_grad():
+            logits, value = self.net(self.tensors(observation))
+        scores = logits[0].double().numpy()
+        if mask is not None:
+            scores = np.where(np.asarray(mask, dtype=bool), scores, -np.inf)
+        if not np.isfinite(scores).any():
+            raise ConductorError("the mask allows no call")
+        weights = np.exp(scores - scores[np.isfinite(scores)].max())
+        probabilities: npt.NDArray[np.float64] = weights / weights.sum()
+        return probabilities, float(value.reshape(-1)[0])
+
     def decide_batch(
         self, observations: Observation, masks: npt.NDArray[np.bool_] | None = None
     ) -> npt.NDArray[np.int64]:

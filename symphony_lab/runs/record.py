@@ -153,21 +153,33 @@ PROGRESS_TAIL = 64 * 1024
 
 
 def progress(folder: Path) -> dict[str, Any]:
-    """What a list of runs shows, from the end of ``events.jsonl`` alone (a
-    listing of a thousand runs must not read every event): the last training
-    row (``train``: steps, solve rate, cost ratio, ...) and each pack's latest
-    evaluation summary (``evals``: pack -> one row per agent)."""
+    """What a list of runs shows, from the end of ``events.jsonl`` (a listing
+    of a thousand runs must not read every event): the last training row
+    (``train``: steps, solve rate, cost ratio, ...) and each pack's latest
+    evaluation summary (``evals``: pack -> one row per agent). The end read
+    grows until it holds a training row (episodes after it are long lines)."""
     path = folder / "events.jsonl"
+    train: dict[str, Any] | None = None
+    evals: dict[str, Any] = {}
+    tail = PROGRESS_TAIL
     try:
         with path.open("rb") as f:
             size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - PROGRESS_TAIL))
-            data = f.read()
+            while True:
+                f.seek(max(0, size - tail))
+                lines = f.read().split(b"\n")[:-1]
+                if size > tail:
+                    lines = lines[1:]  # the first piece may be the end of a line
+                train, evals = _latest(lines)
+                if train is not None or tail >= size:
+                    break
+                tail *= 16
     except FileNotFoundError:
-        return {"train": None, "evals": {}}
-    lines = data.split(b"\n")[:-1]
-    if size > PROGRESS_TAIL:
-        lines = lines[1:]  # the first piece may be the end of a line
+        pass
+    return {"train": train, "evals": evals}
+
+
+def _latest(lines: list[bytes]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     train: dict[str, Any] | None = None
     evals: dict[str, Any] = {}
     for line in reversed(lines):
@@ -183,7 +195,7 @@ def progress(folder: Path) -> dict[str, Any]:
             train = {k: v for k, v in event.items() if k != "type"}
         elif isinstance(event.get("pack"), str):
             evals.setdefault(event["pack"], event.get("summary"))
-    return {"train": train, "evals": evals}
+    return train, evals
 
 
 def append_event(folder: Path, event: dict[str, Any]) -> None:

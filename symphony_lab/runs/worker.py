@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from symphony_lab.conductor import Conductor, ConductorFileError, Evaluation
+from symphony_lab.conductor.episode import record_episode
 from symphony_lab.runs import record
 from symphony_lab.runs.params import checkpoints
 
@@ -66,20 +67,25 @@ def train(folder: Path, p: dict[str, Any]) -> None:
     path = conductor.save(folder / "conductor.pt")
     record.append_event(folder, {"type": "saved", "path": path.name})
     for pack in p["packs"]:
-        evaluated(folder, pack, conductor.evaluate(pack, seed=p["seed"]))
+        evaluated(folder, pack, conductor.evaluate(pack, seed=p["seed"]), conductor)
 
 
 def evaluate(folder: Path, p: dict[str, Any]) -> None:
     conductor = Conductor.load(p["checkpoint"])
     for pack in p["packs"]:
-        evaluated(folder, pack, conductor.evaluate(pack, episodes=p["episodes"], seed=p["seed"]))
+        ev = conductor.evaluate(pack, episodes=p["episodes"], seed=p["seed"])
+        evaluated(folder, pack, ev, conductor)
 
 
-def evaluated(folder: Path, pack: str, ev: Evaluation) -> None:
-    """Records an evaluation: ``<pack>.csv`` and an ``eval`` event with its summary."""
+def evaluated(folder: Path, pack: str, ev: Evaluation, conductor: Conductor) -> None:
+    """Records an evaluation: ``<pack>.csv``, an ``eval`` event with its
+    summary, and an ``episode`` event: the Conductor's play of the pack's
+    first level, each call with its reason, for the Lab's replay."""
     ev.frame.to_csv(folder / f"{pack}.csv", index=False)
     summary = ev.summary().reset_index().to_dict(orient="records")
     record.append_event(folder, {"type": "eval", "pack": pack, "summary": summary})
+    episode = record_episode(conductor, pack)
+    record.append_event(folder, {"type": "episode", "pack": pack, **episode})
 
 
 def run(folder: Path) -> int:

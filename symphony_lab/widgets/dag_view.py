@@ -26,9 +26,8 @@ import numpy as np
 import traitlets
 
 from symphony_lab.pit import HASH_PATTERN, ArtifactStore, DagTracker
+from symphony_lab.pit.dag_drawing import STATES, drawing
 from symphony_lab.widgets.vdom_widget import _check_built, _esm
-
-STATES = ("pending", "ready", "running", "done", "failed", "skipped", "cancelled")
 
 
 class DagView(anywidget.AnyWidget):
@@ -72,20 +71,9 @@ class DagView(anywidget.AnyWidget):
         self.observe(self._on_step, names="step")
 
     def _graph_json(self) -> str:
-        layout = self.tracker.layout()
-        return json.dumps(
-            {
-                "keys": [str(k) for k in layout["keys"]],
-                "layer": layout["layer"],
-                "x": [round(x, 2) for x in layout["x"]],
-                "edges": [
-                    [a, b, [[round(x, 2), y] for x, y in bends]] for a, b, bends in layout["edges"]
-                ],
-                "states": self._sent.tolist(),
-                "names": STATES,
-                "height": self.height,
-            }
-        )
+        graph = drawing(self.tracker, height=self.height)
+        graph["states"] = self._sent.tolist()  # what the page was last told
+        return json.dumps(graph)
 
     def refresh(self) -> int:
         """Sends the states that changed since the last refresh; returns how many."""

@@ -279,3 +279,49 @@ def test_two_runs_compare_side_by_side(
     curve = view.locator('[data-curve="solve_rate"] canvas')
     expect(curve).to_have_attribute("data-points", "15")
     view.screenshot(path=str(browser_artifacts / "compare.png"))
+
+
+def test_an_episode_replays_call_by_call_with_the_conductors_reasons(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from symphony_lab.conductor import Conductor
+    from symphony_lab.conductor.episode import record_episode
+    from symphony_lab.runs.record import RunRecord, append_event, write
+
+    episode = record_episode(Conductor(seed=3), "test-medium", scenario=1)
+    assert len(episode["steps"]) >= 4
+    rec = RunRecord(id="replay-run", kind="eval", params={"packs": ["test-medium"]})
+    rec.status = "done"
+    folder = jupyter_server.root_dir / "runs" / rec.id
+    write(folder, rec)
+    append_event(folder, {"type": "episode", "pack": "test-medium", **episode})
+
+    open_lab(page, jupyter_server, "symphony-replay")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('symphony:open-run', {id: 'replay-run'})"
+    )
+    replay = page.locator(".symphony-run-view .symphony-episodes")
+    expect(replay).to_have_attribute("data-step", "0")
+    reason = replay.locator(".symphony-reason")
+    expect(reason.locator('[data-field="call"]')).to_have_text(episode["steps"][0]["call"])
+    slider = replay.locator(".symphony-episode-step")
+    slider.fill("3")
+    expect(replay).to_have_attribute("data-step", "3")
+    step = episode["steps"][3]
+    expect(reason.locator('[data-field="call"]')).to_have_text(step["call"])
+    expect(reason.locator(".symphony-bar-row")).to_have_count(len(step["probabilities"]))
+    expect(reason.locator(f'[data-option="{step["probabilities"][0][0]}"]')).to_be_visible()
+    expert = reason.locator('[data-field="expert"]')
+    if step["expert"] == step["call"]:
+        expect(expert).to_have_text("the expert agrees")
+    else:
+        expect(expert).to_contain_text(str(step["expert"]))
+    # On the canvas: calls up to the step in their end state, later ones pending.
+    states = page.evaluate(
+        """() => { const c = document.querySelector('.symphony-episode-canvas');
+             return c ? true : false; }"""
+    )
+    assert states
+    replay.screenshot(path=str(browser_artifacts / "episode-replay.png"))

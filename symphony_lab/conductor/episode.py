@@ -1,0 +1,73 @@
+"""One episode played by the Conductor and kept for a replay: each call
+with the reason for it (the probabilities the policy gave the functions it
+could call, the critic's value, the call the env's expert would make), and
+the episode's DAG of calls as the page draws it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from symphony_lab.conductor.conductor import Conductor
+from symphony_lab.conductor.envs import EnvSpec
+from symphony_lab.pit.dag_drawing import drawing
+
+#: Alternatives kept per call.
+TOP = 4
+
+
+def record_episode(
+    conductor: Conductor, env: EnvSpec, *, scenario: int = 0, seed: int = 0
+) -> dict[str, Any]:
+    """Plays scenario ``scenario`` of ``env`` (Function Quest: its level of
+    that index) as :meth:`Conductor.decide` would, and returns ``level``,
+    ``score`` (the env's report), ``steps`` (per call: ``call``, ``reward``,
+    ``probabilities`` as ``[name, p]`` best first, ``value``, ``expert``)
+    and ``graph`` (the DAG of calls, :func:`symphony_lab.pit.dag_drawing.drawing`;
+    None when the env keeps none)."""
+    made = conductor.make_env(env, solve_optimal=True)
+    try:
+        game: Any = made.unwrapped
+        scenarios = game.scenarios() if hasattr(game, "scenarios") else [None]
+        options = scenarios[scenario % len(scenarios)]
+        obs, _ = made.reset(seed=seed, options=options)
+        names: list[str] = list(game.problem.names) if hasattr(game, "problem") else []
+        name = (lambda i: names[i]) if names else str
+        steps: list[dict[str, Any]] = []
+        info: dict[str, Any] = {}
+        done = False
+        while not done:
+            mask = game.action_masks()
+            probabilities, value = conductor.explain(obs, mask)
+            action = int(np.argmax(probabilities))
+            expert = game.expert_action() if hasattr(game, "expert_action") else None
+            best = np.argsort(-probabilities, kind="stable")[:TOP]
+            obs, reward, terminated, truncated, info = made.step(action)
+            done = terminated or truncated
+            steps.append(
+                {
+                    "call": name(action),
+                    "reward": float(reward),
+                    "probabilities": [
+                        [name(int(i)), round(float(probabilities[i]), 4)]
+                        for i in best
+                        if probabilities[i] > 0
+                    ],
+                    "value": round(value, 4),
+                    "expert": None if expert is None else name(int(expert)),
+                }
+            )
+        graph = None
+        if hasattr(game, "dag"):
+            dag = game.dag()
+            graph = drawing(dag, height=360)
+            # Named by call: "3: fetch_data" (a task's payload is its function).
+            graph["keys"] = [f"{k}: {dag.payload(int(k)).decode()}" for k in graph["keys"]]
+        score = info.get("score", {})
+        return {"level": score.get("level"), "score": score, "steps": steps, "graph": graph}
+    finally:
+        made.close()
+
+
+__all__ = ["TOP", "record_episode"]
