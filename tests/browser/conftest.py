@@ -325,6 +325,22 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServ
         yield server
     finally:
         _stop_lab(server)
+        _cancel_runs(root_dir / "runs")
+
+
+def _cancel_runs(runs: Path) -> None:
+    """Runs live in worker processes of their own, past the server: cancel
+    any a test left going."""
+    if not runs.is_dir():
+        return
+    from symphony_lab.runs import FINISHED, RunManager
+
+    manager = RunManager(runs)
+    for rec in manager.runs():
+        if rec.status not in FINISHED:
+            with contextlib.suppress(Exception):
+                manager.cancel(rec.id)
+    manager.close()
 
 
 # --------------------------------------------------------------------------

@@ -325,3 +325,69 @@ def test_an_episode_replays_call_by_call_with_the_conductors_reasons(
     )
     assert states
     replay.screenshot(path=str(browser_artifacts / "episode-replay.png"))
+
+
+def test_a_run_started_from_a_notebook_outlives_a_kernel_restart(
+    jupyter_server: Any, page: Any, run_notebook_in_lab: Any, browser_artifacts: Path
+) -> None:
+
+    jupyter_server.write_notebook(
+        "server-run.ipynb",
+        [
+            "from symphony_lab.runs.client import RunClient\n"
+            "client = RunClient()  # this kernel's server, found by itself\n"
+            "run = client.train('easy', steps=400_000, pretrain=False, checkpoint_every=2048)\n"
+            "print('RUN=' + run.id)",
+        ],
+    )
+    ran = run_notebook_in_lab(page, jupyter_server, "server-run.ipynb", timeout=120.0)
+    assert ran.errors() == []
+    run_id = next(x for x in ran.text().split() if x.startswith("RUN=")).removeprefix("RUN=")
+    wait_status(jupyter_server, run_id, {"running"})
+
+    def rows() -> int:
+        events = jupyter_server.api("GET", f"symphony/api/runs/{run_id}/events")["events"]
+        return sum(e["type"] == "train" for e in events)
+
+    deadline = time.monotonic() + 120
+    while rows() < 1:
+        assert time.monotonic() < deadline, "no training row"
+        time.sleep(0.5)
+    (session,) = [
+        s for s in jupyter_server.api("GET", "api/sessions") if s["path"] == "server-run.ipynb"
+    ]
+    kernel = session["kernel"]["id"]
+    # Restart the notebook's kernel from Lab's own command, as a user does.
+    # Not awaited: the command's promise waits for the dialog this test answers.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:restart-kernel'); }")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    # The new kernel knows nothing of the old one's `run`, and attaches to it by id.
+    attached = page.evaluate(
+        """async (id) => {
+             const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+             const code = "from symphony_lab.runs.client import RunClient\\n" +
+               "print('run' in globals(), RunClient().run('" + id + "').status)";
+             let text = "";
+             for (let i = 0; i < 120 && kernel.status !== "idle"; i++)
+               await new Promise((r) => setTimeout(r, 500));
+             const future = kernel.requestExecute({ code });
+             future.onIOPub = (msg) => { if (msg.content.text) text += msg.content.text; };
+             await future.done;
+             return text.trim();
+           }""",
+        run_id,
+    )
+    assert attached == "False running", attached
+    before = rows()
+    deadline = time.monotonic() + 120
+    while rows() <= before:
+        assert time.monotonic() < deadline, "the run stopped with the kernel"
+        time.sleep(0.5)
+    assert jupyter_server.api("GET", f"symphony/api/runs/{run_id}")["status"] == "running"
+    (session,) = [
+        s for s in jupyter_server.api("GET", "api/sessions") if s["path"] == "server-run.ipynb"
+    ]
+    assert session["kernel"]["id"] == kernel  # the same kernel, restarted
+    page.screenshot(path=str(browser_artifacts / "after-restart.png"))
+    jupyter_server.api("POST", f"symphony/api/runs/{run_id}/cancel")
+    assert wait_status(jupyter_server, run_id, {"cancelled", "failed"}) == "cancelled"
