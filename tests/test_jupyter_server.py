@@ -633,6 +633,21 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
         ("POST", "runs/{id}/cancel", None),
         ("POST", "runs/{id}/resume", None),
         ("WS", "runs/{id}/stream", None),
+        # The other services: who may call them (their paths name no file).
+        ("GET", "artifacts", None),
+        ("GET", "artifacts/search?q=x", None),
+        ("GET", "artifacts/" + "0" * 64, None),
+        ("GET", "artifacts/" + "0" * 64 + "/content", None),
+        ("POST", "artifacts/" + "0" * 64 + "/pin", None),
+        ("POST", "artifacts/" + "0" * 64 + "/unpin", None),
+        ("GET", "extensions", None),
+        ("POST", "extensions/text/start", None),
+        ("POST", "extensions/text/stop", None),
+        ("GET", "quest/packs", None),
+        ("GET", "quest/packs/test-easy", None),
+        ("GET", "quest/packs/test-easy/0", None),
+        ("POST", "quest/games", {"pack": "test-easy", "index": 0}),
+        ("POST", "quest/conductor", {"checkpoint": "x", "pack": "test-easy", "index": 0}),
     ]
     who = {
         "no token": {},
@@ -657,6 +672,8 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
             if code < 300 or code == 101:
                 successes.append((method, route, label, code))
         for label, (bad_id, bad_checkpoint) in where.items():
+            if not route.startswith("runs"):
+                continue
             path = route.format(id=bad_id)
             payload = body
             if route == "runs":
@@ -667,13 +684,21 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
             tried += 1
             if code < 300 or code == 101:
                 successes.append((method, path, label, code))
-    for name in ("%2E%2E/%2E%2E/secret.txt", "out", "..%2F..%2Frunse-evil%2Fr1%2Fconductor.pt"):
+    for name in ("%2E%2E/%2E%2E/secret.txt", "out", "..%2F..%2Fruns-evil%2Fr1%2Fconductor.pt"):
         code = send("GET", f"runs/{run_id}/files/{name}", token)
         tried += 1
         if code < 300:
             successes.append(("GET", f"files/{name}", "path", code))
     assert successes == []
-    assert tried >= 55
+    # The Quest view's Conductor plays only checkpoints inside the runs folder.
+    for _, bad_checkpoint in where.values():
+        body = {"checkpoint": bad_checkpoint, "pack": "test-easy", "index": 0}
+        code = send("POST", "quest/conductor", token, body)
+        tried += 1
+        if code < 300:
+            successes.append(("POST", "quest/conductor", bad_checkpoint, code))
+    assert successes == []
+    assert tried >= 100
     assert _tree(server.root) == before  # nothing stored was touched
     assert (server.root / "secret.txt").read_text() == "not for you"
 
@@ -767,3 +792,61 @@ def test_extensions_are_listed_started_watched_and_stopped_over_http(server: Ser
     status, answer = server.call("POST", "/symphony/api/extensions/no-such-ext/start")
     assert status == 400
     assert "no extension 'no-such-ext' is installed" in answer["message"]
+
+
+def test_quest_levels_plans_games_and_the_conductors_play_over_http(server: Server) -> None:
+    status, packs = server.call("GET", "/symphony/api/quest/packs")
+    assert status == 200
+    assert {"test-easy", "ood-large"} <= set(packs["packs"])
+    _, levels = server.call("GET", "/symphony/api/quest/packs/test-easy")
+    assert levels[0]["index"] == 0
+    assert levels[0]["functions"] > 0
+    _, level = server.call("GET", "/symphony/api/quest/packs/test-easy/1")
+    plan = level["plan"]["calls"]
+    assert plan
+    graph = level["graph"]
+    assert set(plan) <= set(graph["functions"]) <= set(graph["keys"])
+    assert len(graph["layer"]) == len(graph["keys"]) == len(graph["states"])
+    _, game = server.call("POST", "/symphony/api/quest/games", {"pack": "test-easy", "index": 1})
+    for name in plan:
+        assert name in game["callable"], (name, game["callable"])
+        status, game = server.call(
+            "POST", f"/symphony/api/quest/games/{game['game']}/call", {"function": name}
+        )
+        assert status == 200, game
+    assert game["done"] is True
+    assert game["won"] is True
+    assert game["spent"] == pytest.approx(level["plan"]["cost"])  # easy levels never fail
+    status, answer = server.call(
+        "POST", f"/symphony/api/quest/games/{game['game']}/call", {"function": plan[0]}
+    )
+    assert (status, "over" in answer["message"]) == (400, True)
+    for body, message in [
+        ({"pack": "nope", "index": 0}, "no pack 'nope'"),
+        ({"pack": "test-easy", "index": 10_000}, "has levels 0 to"),
+        ({"pack": "test-easy", "index": "1"}, "index: expected int"),
+    ]:
+        status, answer = server.call("POST", "/symphony/api/quest/games", body)
+        assert status == 400, body
+        assert message in answer["message"]
+    _, fresh = server.call("POST", "/symphony/api/quest/games", {"pack": "test-easy", "index": 1})
+    blocked = sorted(set(graph["functions"]) - set(fresh["callable"]))[0]
+    status, answer = server.call(
+        "POST", f"/symphony/api/quest/games/{fresh['game']}/call", {"function": blocked}
+    )
+    assert (status, "cannot be called now" in answer["message"]) == (400, True)
+    assert server.call("DELETE", f"/symphony/api/quest/games/{fresh['game']}")[0] == 200
+    assert server.call("DELETE", f"/symphony/api/quest/games/{fresh['game']}")[0] == 404
+
+    # A trained Conductor's play, in a worker process; its checkpoint must be a run's.
+    _, rec = server.call("POST", "/symphony/api/runs", {"kind": "train", "params": QUICK})
+    server.wait(rec["id"], {"done"})
+    body = {"checkpoint": f"{rec['id']}/conductor.pt", "pack": "test-easy", "index": 1}
+    status, episode = server.call("POST", "/symphony/api/quest/conductor", body)
+    assert status == 200, episode
+    assert episode["level"] == levels[1]["id"]
+    assert episode["steps"][0]["call"] in graph["functions"]
+    status, answer = server.call(
+        "POST", "/symphony/api/quest/conductor", {**body, "checkpoint": "../secret.pt"}
+    )
+    assert (status, "not inside" in answer["message"]) == (400, True)

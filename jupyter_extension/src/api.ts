@@ -212,3 +212,57 @@ export const stopExtension = (name: string) =>
 
 export const runEvents = (id: string, start = 0) =>
   request<{ events: RunEvent[]; next: number }>(`runs/${encodeURIComponent(id)}/events?start=${start}`);
+
+export interface QuestLevelRow {
+  index: number;
+  id: string;
+  title: string;
+  difficulty: string;
+  functions: number;
+  flaky: boolean;
+}
+
+export interface QuestGraph {
+  keys: string[];
+  layer: number[];
+  x: number[];
+  edges: [number, number, [number, number][]][];
+  states: number[];
+  names: string[];
+  height: number;
+  functions: string[];
+}
+
+export interface QuestLevel {
+  pack: string;
+  index: number;
+  level: { id: string; title: string; story: string; budget: number; goals: { kind: string; importance: string; reward: number }[] };
+  graph: QuestGraph;
+  plan: { calls: string[]; cost: number; bonus: number } | null;
+  plan_note: string;
+}
+
+export interface QuestGame {
+  game: string;
+  held: string[];
+  callable: string[];
+  calls: { call: string; failed: boolean; reward: number }[];
+  spent: number;
+  failures: number;
+  done: boolean;
+  won: boolean;
+  graph: QuestGraph;
+}
+
+export const questPacks = () => request<{ packs: string[] }>("quest/packs").then((r) => r.packs);
+export const questLevels = (pack: string) => request<QuestLevelRow[]>(`quest/packs/${encodeURIComponent(pack)}`);
+export const questLevel = (pack: string, index: number) => request<QuestLevel>(`quest/packs/${encodeURIComponent(pack)}/${index}`);
+export const newGame = (pack: string, index: number, seed = 0) =>
+  request<QuestGame>("quest/games", { method: "POST", body: JSON.stringify({ pack, index, seed }) });
+export const callInGame = (game: string, fn: string) =>
+  request<QuestGame>(`quest/games/${game}/call`, { method: "POST", body: JSON.stringify({ function: fn }) });
+export const conductorPlay = (checkpoint: string, pack: string, index: number) =>
+  request<{ steps: { call: string }[]; score: Record<string, unknown> }>("quest/conductor", {
+    method: "POST",
+    body: JSON.stringify({ checkpoint, pack, index }),
+  });

@@ -9,6 +9,7 @@ import { ISettingRegistry } from "@jupyterlab/settingregistry";
 import { LabIcon, SidePanel } from "@jupyterlab/ui-components";
 import { ArtifactView } from "./artifact_view";
 import { CompareView } from "./compare_view";
+import { QuestView } from "./quest_view";
 import { ArtifactsSection } from "./artifacts_panel";
 import { ExtensionsSection } from "./extensions_panel";
 import { RunsModel } from "./runs_model";
@@ -29,6 +30,7 @@ export const CommandIds = {
   openRun: "symphony:open-run",
   openArtifact: "symphony:open-artifact",
   compareRuns: "symphony:compare-runs",
+  openQuest: "symphony:open-quest",
   refresh: "symphony:refresh-runs",
 } as const;
 
@@ -153,12 +155,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return widget;
       },
     });
+    let quest: MainAreaWidget<QuestView> | null = null;
+    app.commands.addCommand(CommandIds.openQuest, {
+      label: "Function Quest",
+      caption: "Browse the packs, play a level, compare your plan with the solver's and the Conductor's",
+      icon: symphonyIcon,
+      execute: () => {
+        if (!quest || quest.isDisposed) {
+          quest = new MainAreaWidget({ content: new QuestView() });
+          quest.id = "symphony-quest-main";
+          quest.title.icon = symphonyIcon;
+          quest.title.label = "Function Quest";
+          shell.add(quest, "main");
+        }
+        shell.activateById(quest.id);
+        return quest;
+      },
+    });
     app.commands.addCommand(CommandIds.refresh, {
       label: "Symphony: Refresh",
       execute: () => Promise.all([model.refresh(), store.refresh(), extensions.refresh()]),
     });
-    for (const command of [CommandIds.showRuns, CommandIds.refresh]) palette?.addItem({ command, category: "Symphony" });
-    launcher?.add({ command: CommandIds.showRuns, category: "Other", rank: 1 });
+    for (const command of [CommandIds.showRuns, CommandIds.openQuest, CommandIds.refresh]) palette?.addItem({ command, category: "Symphony" });
+    launcher?.add({ command: CommandIds.showRuns, category: "Symphony", rank: 1 });
+    launcher?.add({ command: CommandIds.openQuest, category: "Symphony", rank: 2 });
 
     if (registry) {
       void registry.load(PLUGIN).then((loaded) => {

@@ -11,6 +11,7 @@ from typing import Any
 
 from symphony_jupyter.extensions import ExtensionService
 from symphony_jupyter.handlers import setup_handlers
+from symphony_jupyter.quest import QuestService
 from symphony_jupyter.settings import SymphonyArtifacts, SymphonyRuns
 
 __version__ = "0.1.0"
@@ -29,7 +30,8 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     manager = SymphonyRuns(parent=server_app).manager(server_app.root_dir)
     artifacts = SymphonyArtifacts(parent=server_app).service(server_app.root_dir)
     extensions = ExtensionService()
-    setup_handlers(server_app.web_app, manager, artifacts, extensions)
+    quest = QuestService(manager.runs_dir)
+    setup_handlers(server_app.web_app, manager, artifacts, extensions, quest)
     server_app.log.info(
         "symphony_jupyter: runs in %s, artifacts in %s", manager.runs_dir, artifacts.store_dir
     )

@@ -17,6 +17,8 @@ from symphony_jupyter.artifacts import ArtifactService
 from symphony_jupyter.artifacts import routes as artifact_routes
 from symphony_jupyter.extensions import ExtensionService
 from symphony_jupyter.extensions import routes as extension_routes
+from symphony_jupyter.quest import QuestService
+from symphony_jupyter.quest import routes as quest_routes
 from symphony_jupyter.stream import StreamHandler
 from symphony_lab.runs import RunError, RunManager, UnknownRun
 
@@ -141,7 +143,11 @@ class ResumeHandler(RunsHandler):
 
 
 def setup_handlers(
-    web_app: Any, manager: RunManager, artifacts: ArtifactService, extensions: ExtensionService
+    web_app: Any,
+    manager: RunManager,
+    artifacts: ArtifactService,
+    extensions: ExtensionService,
+    quest: QuestService,
 ) -> None:
     api = url_path_join(web_app.settings["base_url"], "symphony", "api")
     base = url_path_join(api, "runs")
@@ -151,6 +157,7 @@ def setup_handlers(
         [
             *artifact_routes(api, artifacts),
             *extension_routes(api, extensions),
+            *quest_routes(api, quest),
             (base, RunListHandler, options),
             (url_path_join(base, RUN), RunHandler, options),
             (url_path_join(base, RUN, "events"), EventsHandler, options),

@@ -5,9 +5,13 @@ the episode's DAG of calls as the page draws it."""
 
 from __future__ import annotations
 
+import json
+import math
+import sys
 from typing import Any
 
 import numpy as np
+import torch
 
 from symphony_lab.conductor.conductor import Conductor
 from symphony_lab.conductor.envs import EnvSpec
@@ -64,10 +68,31 @@ def record_episode(
             graph = drawing(dag, height=360)
             # Named by call: "3: fetch_data" (a task's payload is its function).
             graph["keys"] = [f"{k}: {dag.payload(int(k)).decode()}" for k in graph["keys"]]
-        score = info.get("score", {})
+        # JSON has no infinity (an unsolved level's cost ratio): None.
+        score = {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in info.get("score", {}).items()
+        }
         return {"level": score.get("level"), "score": score, "steps": steps, "graph": graph}
     finally:
         made.close()
 
 
+def main(argv: list[str]) -> int:
+    """``python -m symphony_lab.conductor.episode <checkpoint> <env> [scenario]``:
+    the episode as JSON on stdout (the Lab's Quest view asks for it so, so
+    that PyTorch loads in a process of its own, not in the server)."""
+    if len(argv) not in (2, 3):
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    conductor = Conductor.load(argv[0])
+    episode = record_episode(conductor, argv[1], scenario=int(argv[2]) if len(argv) == 3 else 0)
+    json.dump(episode, sys.stdout, allow_nan=False)
+    return 0
+
+
 __all__ = ["TOP", "record_episode"]
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

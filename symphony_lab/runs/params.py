@@ -71,13 +71,13 @@ def check(kind: str, params: Any, runs_dir: Path) -> dict[str, Any]:
             isinstance(p, str) and PACK.fullmatch(p) for p in out["packs"]
         ):
             raise RunError(f"packs: expected a non-empty list of pack names, got {out['packs']!r}")
-        out["checkpoint"] = str(_inside(runs_dir, out["checkpoint"]))
+        out["checkpoint"] = str(inside(runs_dir, out["checkpoint"]))
     elif not re.match(r"^[\w:.\-/]+$", out["env"]):
         raise RunError(f"env: not a tier, pack or gymnasium id: {out['env']!r}")
     return out
 
 
-def _inside(root: Path, name: str) -> Path:
+def inside(root: Path, name: str) -> Path:
     """``name`` (relative to ``root``) resolved, refused unless strictly
     inside ``root``: no ``..``, no symlink out, no sibling such as ``runs-x``."""
     base = root.resolve()

@@ -391,3 +391,48 @@ def test_a_run_started_from_a_notebook_outlives_a_kernel_restart(
     page.screenshot(path=str(browser_artifacts / "after-restart.png"))
     jupyter_server.api("POST", f"symphony/api/runs/{run_id}/cancel")
     assert wait_status(jupyter_server, run_id, {"cancelled", "failed"}) == "cancelled"
+
+
+def test_quest_view_plays_a_level_by_clicking_beside_the_solver_and_the_conductor(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from symphony_lab.conductor import Conductor
+    from symphony_lab.runs.record import RunRecord, write
+
+    # A trained Conductor to play the level (the Conductors listed are the
+    # finished training runs' conductor.pt).
+    rec = RunRecord(id="quest-conductor", kind="train", params={"env": "easy", "steps": 0})
+    rec.status = "done"
+    folder = jupyter_server.root_dir / "runs" / rec.id
+    write(folder, rec)
+    Conductor(seed=0).save(folder / "conductor.pt")
+    level = jupyter_server.api("GET", "symphony/api/quest/packs/test-easy/2")
+    plan = level["plan"]["calls"]
+
+    open_lab(page, jupyter_server, "symphony-quest")
+    page.evaluate("() => { window.jupyterapp.commands.execute('symphony:open-quest'); }")
+    view = page.locator(".symphony-quest-view")
+    view.locator('.symphony-quest-row[data-level="2"]').click()
+    expect(view).to_have_attribute("data-level", level["level"]["id"])
+    expect(view.locator('[data-plan="solver"] li')).to_have_count(len(plan))
+    expect(view).to_have_attribute("data-calls", "0")
+    # Play the solver's plan by clicking each function on the graph.
+    for n, name in enumerate(plan, start=1):
+        point = page.evaluate(
+            """(name) => { const v = document.querySelector('.symphony-quest-view');
+                 const c = v.questCanvas(); const keys = c.g.keys;
+                 const p = c.screenOf(keys.indexOf(name));
+                 const r = v.querySelector('.symphony-quest-canvas').getBoundingClientRect();
+                 return { x: r.left + p.x, y: r.top + p.y }; }""",
+            name,
+        )
+        page.mouse.click(point["x"], point["y"])
+        expect(view).to_have_attribute("data-calls", str(n))
+    expect(view).to_have_attribute("data-won", "true")
+    expect(view.locator('[data-plan="you"] li')).to_have_text(plan)
+    view.locator(".symphony-quest-checkpoint").select_option("quest-conductor/conductor.pt")
+    view.locator('[data-action="conductor"]').click()
+    expect(view.locator('[data-plan="conductor"] li').first).to_be_visible(timeout=120_000)
+    view.screenshot(path=str(browser_artifacts / "quest.png"))
