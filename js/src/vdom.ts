@@ -1,6 +1,7 @@
 // The anywidget front end of symphony_lab.widgets.VdomWidget: each view
-// asks Python for the whole tree when it mounts, then applies the patches
-// every render sends, and sends the events its nodes listen for back.
+// draws the saved snapshot first (all a page has when the notebook was
+// reopened with no kernel), asks Python for the whole tree, then applies
+// the patches every render sends, and sends the events its nodes listen for back.
 
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { Registry } from "./components";
@@ -39,7 +40,22 @@ function render({ model, el }: RenderProps): () => void {
     }
   };
   (model as AnyModel).on("msg:custom", onMessage);
-  model.send({ type: "hello" });
+  const snapshot = model.get("snapshot") as string | undefined;
+  if (snapshot) {
+    try {
+      view.apply([{ op: "create", parent: null, before: null, node: JSON.parse(snapshot) }]);
+      el.dataset.nodes = String(view.size);
+      el.dataset.snapshot = "shown";
+    } catch (e) {
+      console.error("symphony vdom: the saved snapshot cannot be drawn:", e);
+    }
+  }
+  try {
+    model.send({ type: "hello" });
+  } catch (e) {
+    // No kernel (a notebook reopened from its saved state): the snapshot stays.
+    console.info("symphony vdom: no kernel to ask for the tree:", e);
+  }
   return () => (model as AnyModel).off("msg:custom", onMessage);
 }
 

@@ -73,6 +73,9 @@ LAB_USER_SETTINGS: dict[str, dict[str, Any]] = {
         "checkForUpdates": False,
     },
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    # Widget models saved in the notebook on save, as a user turns on to keep
+    # widgets' last views (the Symphony widgets' snapshot lives there).
+    "@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
 }
 
 

@@ -436,3 +436,38 @@ def test_quest_view_plays_a_level_by_clicking_beside_the_solver_and_the_conducto
     view.locator('[data-action="conductor"]').click()
     expect(view.locator('[data-plan="conductor"] li').first).to_be_visible(timeout=120_000)
     view.screenshot(path=str(browser_artifacts / "quest.png"))
+
+
+def test_a_saved_notebook_shows_a_widgets_last_view_with_no_kernel_that_knows_it(
+    jupyter_server: Any, page: Any, run_notebook_in_lab: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    path = jupyter_server.write_notebook(
+        "widget-saved.ipynb",
+        [
+            "from symphony_lab.pit import h\n"
+            "from symphony_lab.widgets import VdomWidget\n"
+            "w = VdomWidget(h('div', {'class': 'first'}, 'first view'))\n"
+            "w",
+            "w.update(h('div', {'class': 'final'}, 'last view 42'))\nw.save_snapshot()",
+        ],
+    )
+    ran = run_notebook_in_lab(page, jupyter_server, "widget-saved.ipynb", timeout=120.0)
+    assert ran.errors() == []
+    expect(page.locator(".symphony-vdom .final")).to_have_text("last view 42")
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 30
+    while "last view 42" not in path.read_text():
+        assert time.monotonic() < deadline, "the widget state was not saved"
+        time.sleep(0.3)
+    saved = nbformat.read(path, as_version=4)
+    # Viewers without widgets get the tree as HTML in the output itself.
+    assert "first view" in saved.cells[0].outputs[0]["data"]["text/html"]
+    jupyter_server.shutdown_sessions()  # the kernel that made the widget is gone
+
+    page.goto(jupyter_server.lab_url("widget-saved.ipynb", workspace="symphony-reopened"))
+    shown = page.locator(".jp-Notebook .symphony-vdom")
+    expect(shown).to_have_attribute("data-snapshot", "shown", timeout=60_000)
+    expect(shown.locator(".final")).to_have_text("last view 42")
+    shown.screenshot(path=str(browser_artifacts / "widget-reopened.png"))
