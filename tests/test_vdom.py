@@ -3,8 +3,10 @@ registry, static display."""
 
 import json
 
+import nbformat
 import numpy as np
 import pytest
+from nbconvert import HTMLExporter
 
 from symphony_lab.pit import COMPONENTS, HTML_ELEMENTS, LIBRARY, MIME, Vdom, h
 
@@ -136,3 +138,12 @@ def test_a_tree_displays_as_its_own_mime_type_with_an_html_fallback() -> None:
     )
     assert not (HTML_ELEMENTS & LIBRARY), "a type is an element or a component, not both"
     assert json.loads(node.to_json())["type"] == "div"
+
+
+def test_nbconvert_html_draws_a_saved_tree_through_its_static_fallback() -> None:
+    tree = h("div", {"class": "report"}, h("b", None, "solved 97%"), h("button", {"label": "Stop"}))
+    cell = nbformat.v4.new_code_cell("tree")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=tree._repr_mimebundle_())]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert '<div class="report"><b>solved 97%</b><button>Stop</button></div>' in html

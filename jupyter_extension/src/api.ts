@@ -266,3 +266,5 @@ export const conductorPlay = (checkpoint: string, pack: string, index: number) =
     method: "POST",
     body: JSON.stringify({ checkpoint, pack, index }),
   });
+
+export const serverInfo = () => request<{ version: string; runs_dir: string; store_dir: string }>("info");

@@ -3,7 +3,7 @@
 // section (what training runs made, their evaluations; evaluate on a pack).
 
 import { Widget } from "@lumino/widgets";
-import { ago, cancelRun, FINISHED, resumeRun, type RunRecord, startRun } from "./api";
+import { ago, cancelRun, FINISHED, resumeRun, type RunRecord, serverInfo, startRun } from "./api";
 import { el, percent, ratio } from "./dom";
 import type { RunsModel } from "./runs_model";
 
@@ -76,7 +76,12 @@ export class RunsSection extends Section {
     this.id = "symphony-runs";
     this.title.label = "Runs";
     this.compareButton = this.button("Compare", "compare", () => this.compare([...this.picked]));
-    this.node.append(this.form, this.message, el("div", { class: "symphony-actions" }, this.compareButton), this.list);
+    const where = el("div", { class: "symphony-where", "data-field": "runs-dir" });
+    this.node.append(this.form, this.message, el("div", { class: "symphony-actions" }, this.compareButton), this.list, where);
+    void serverInfo().then(
+      (info) => (where.textContent = `runs in ${info.runs_dir} (c.SymphonyRuns.runs_dir) · symphony-jupyter ${info.version}`),
+      () => undefined,
+    );
     this.draw();
   }
 

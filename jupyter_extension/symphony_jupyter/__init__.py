@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from symphony_jupyter._version import __version__
 from symphony_jupyter.extensions import ExtensionService
 from symphony_jupyter.handlers import setup_handlers
 from symphony_jupyter.quest import QuestService
 from symphony_jupyter.settings import SymphonyArtifacts, SymphonyRuns
-
-__version__ = "0.1.0"
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from symphony_jupyter._version import __version__
 from symphony_jupyter.artifacts import ArtifactService
 from symphony_jupyter.artifacts import routes as artifact_routes
 from symphony_jupyter.extensions import ExtensionService
@@ -68,6 +69,25 @@ class RunsHandler(APIHandler):
         if value < 0:
             raise web.HTTPError(400, f"{name} must be >= 0, got {value}")
         return value
+
+
+class InfoHandler(RunsHandler):
+    """Where the workbench keeps things (the settings that name paths are the
+    server's: ``c.SymphonyRuns.runs_dir``, ``c.SymphonyArtifacts.store_dir``)."""
+
+    def initialize(self, manager: RunManager, store_dir: str = "") -> None:
+        self.manager = manager
+        self.store_dir = store_dir
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        info = {
+            "version": __version__,
+            "runs_dir": str(self.manager.runs_dir),
+            "store_dir": self.store_dir,
+        }
+        self.finish(json.dumps(info))
 
 
 class RunListHandler(RunsHandler):
@@ -155,6 +175,11 @@ def setup_handlers(
     web_app.add_handlers(
         ".*$",
         [
+            (
+                url_path_join(api, "info"),
+                InfoHandler,
+                {**options, "store_dir": str(artifacts.store_dir)},
+            ),
             *artifact_routes(api, artifacts),
             *extension_routes(api, extensions),
             *quest_routes(api, quest),

@@ -471,3 +471,40 @@ def test_a_saved_notebook_shows_a_widgets_last_view_with_no_kernel_that_knows_it
     expect(shown).to_have_attribute("data-snapshot", "shown", timeout=60_000)
     expect(shown.locator(".final")).to_have_text("last view 42")
     shown.screenshot(path=str(browser_artifacts / "widget-reopened.png"))
+
+
+def test_the_panels_follow_labs_dark_theme(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    open_lab(page, jupyter_server, "symphony-dark")
+    panel = show_sidebar(page)
+    expect(panel.locator('[data-field="runs-dir"]')).to_contain_text(
+        str(jupyter_server.root_dir / "runs")
+    )
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+
+    def luminance(selector: str) -> float:
+        rgb = page.evaluate(
+            "(s) => getComputedStyle(document.querySelector(s)).backgroundColor", selector
+        )
+        r, g, b = (int(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#symphony-sidebar')).backgroundColor"
+        " !== 'rgb(255, 255, 255)'"
+    )
+    assert luminance("#symphony-sidebar") < 0.3
+    text = page.evaluate("() => getComputedStyle(document.querySelector('#symphony-runs')).color")
+    assert text != "rgb(0, 0, 0)"
+    panel.screenshot(path=str(browser_artifacts / "dark-sidebar.png"))
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Light'})"
+    )
