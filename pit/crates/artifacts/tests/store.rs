@@ -437,7 +437,11 @@ fn pages_list_newest_first_with_names_and_pins() {
     let mut hashes = Vec::new();
     for i in 0..25u32 {
         let meta = if i % 5 == 0 { table.clone() } else { Meta::default() };
-        hashes.push(s.put(&format!("item-{i}"), format!("content {i}").as_bytes(), &meta).unwrap().0);
+        hashes.push(
+            s.put(&format!("item-{i}"), format!("content {i}").as_bytes(), &meta)
+                .unwrap()
+                .0,
+        );
     }
     let blob = s.put_blob(b"nameless", &Meta::default()).unwrap();
     s.pin(&hashes[3], Some("keep")).unwrap();
@@ -461,7 +465,11 @@ fn pages_list_newest_first_with_names_and_pins() {
     assert_eq!(pinned[0].hash, hashes[3]);
     let (tables, listed) = s.page(0, 100, Some("table")).unwrap();
     assert_eq!(tables, 5);
-    assert!(listed.iter().all(|l| l.kind.as_deref() == Some("table") && l.media_type.as_deref() == Some("text/csv")));
+    assert!(
+        listed
+            .iter()
+            .all(|l| l.kind.as_deref() == Some("table") && l.media_type.as_deref() == Some("text/csv"))
+    );
     // A second name for the same content: the page shows the newest.
     s.put("renamed", b"content 0", &Meta::default()).unwrap();
     let (_, again) = s.page(0, 100, Some("table")).unwrap();
