@@ -28,6 +28,8 @@ export interface RunRecord {
   provenance: Record<string, unknown>;
   resumed_from: string | null;
   progress?: Progress;
+  /** Checkpoint file names (checkpoints/...), oldest first. */
+  checkpoints?: string[];
 }
 
 export type RunEvent = Record<string, unknown> & { type: string };

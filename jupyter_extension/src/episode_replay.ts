@@ -37,16 +37,21 @@ export class EpisodeReplay {
   private reason = el("div", { class: "symphony-reason" });
   private canvas: Canvas | null = null;
   private finalStates: number[] = [];
+  private empty = el("p", { class: "symphony-empty" }, "No episode yet: each evaluation records the Conductor's play of the pack's first level.");
+  private body: HTMLElement;
 
   constructor() {
     this.picker.addEventListener("change", () => this.show(Number(this.picker.value)));
     this.slider.addEventListener("input", () => this.step(Number(this.slider.value)));
-    this.node.append(
+    this.body = el(
+      "div",
+      {},
       el("div", { class: "symphony-controls" }, this.picker, this.slider, this.stepLabel),
       this.summary,
       el("div", { class: "symphony-episode-main" }, this.canvasEl, this.reason),
     );
-    this.node.hidden = true;
+    this.body.hidden = true;
+    this.node.append(this.empty, this.body);
   }
 
   add(e: RunEvent): void {
@@ -54,7 +59,8 @@ export class EpisodeReplay {
     const ep = this.episodes[this.episodes.length - 1];
     this.picker.append(el("option", { value: this.episodes.length - 1 }, `${ep.pack}: ${ep.level ?? "level"}`));
     if (this.episodes.length === 1) {
-      this.node.hidden = false;
+      this.empty.remove();
+      this.body.hidden = false;
       this.show(0);
     }
   }

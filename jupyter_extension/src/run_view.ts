@@ -141,8 +141,18 @@ export class RunView extends Widget {
       return;
     }
     const columns = ["levels", "solve_rate", "cost_ratio", "median_ratio", "calls", "failures", "recoveries", "wall_ms"];
-    const cell = (c: string, v: unknown) =>
-      el("td", {}, c === "solve_rate" ? percent(v) : c.endsWith("ratio") ? ratio(v) : typeof v === "number" ? String(+v.toFixed(2)) : String(v ?? "–"));
+    // Solve rate and cost ratio as bars too: agents compare at a glance.
+    const ratios = this.evaluations.flatMap(({ summary }) => summary.map((r) => Number(r.cost_ratio))).filter(Number.isFinite);
+    const top = Math.max(1, ...ratios);
+    const bar = (fraction: number) =>
+      el("span", { class: "symphony-bar symphony-cell-bar" }, el("span", { class: "symphony-bar-fill", style: `width:${(100 * Math.min(1, Math.max(0, fraction))).toFixed(1)}%` }));
+    const cell = (c: string, v: unknown) => {
+      const text = c === "solve_rate" ? percent(v) : c.endsWith("ratio") ? ratio(v) : typeof v === "number" ? String(+v.toFixed(2)) : String(v ?? "–");
+      if (typeof v === "number" && Number.isFinite(v) && (c === "solve_rate" || c === "cost_ratio")) {
+        return el("td", { class: "symphony-bar-cell" }, bar(c === "solve_rate" ? v : v / top), text);
+      }
+      return el("td", {}, text);
+    };
     this.evals.replaceChildren(
       el(
         "table",

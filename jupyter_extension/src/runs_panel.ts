@@ -3,7 +3,7 @@
 // section (what training runs made, their evaluations; evaluate on a pack).
 
 import { Widget } from "@lumino/widgets";
-import { ago, cancelRun, FINISHED, resumeRun, type RunRecord, serverInfo, startRun } from "./api";
+import { ago, cancelRun, FINISHED, resumeRun, type RunRecord, serverInfo, startRun, type SummaryRow } from "./api";
 import { el, percent, ratio } from "./dom";
 import type { RunsModel } from "./runs_model";
 
@@ -215,23 +215,38 @@ export class ConductorsSection extends Section {
   }
 
   private conductor(r: RunRecord): HTMLElement {
-    const evals = Object.entries(r.progress?.evals ?? {});
+    // Its evaluations: the run's own, and those of evaluation runs of its files.
+    const mine = (e: RunRecord) => e.kind === "eval" && String(e.params.checkpoint ?? "").includes(`/${r.id}/`);
+    const evals: [string, string, SummaryRow | undefined][] = [
+      ...Object.entries(r.progress?.evals ?? {}).map(([pack, rows]) => ["conductor.pt", pack, rows?.[0]] as [string, string, SummaryRow | undefined]),
+      ...this.model.runs.filter(mine).flatMap((e) =>
+        Object.entries(e.progress?.evals ?? {}).map(
+          ([pack, rows]) => [String(e.params.checkpoint).split(`/${r.id}/`)[1], pack, rows?.[0]] as [string, string, SummaryRow | undefined],
+        ),
+      ),
+    ];
+    const files = ["conductor.pt", ...[...(r.checkpoints ?? [])].reverse().map((c) => `checkpoints/${c}`)];
+    const which = el("select", { class: "symphony-pack", "aria-label": "checkpoint", "data-field": "checkpoint" }, ...files.map((f) => el("option", { value: f }, f)));
     const pack = el("input", { class: "symphony-pack", list: "symphony-packs", value: this.settings.packs[0] ?? "test-medium", "aria-label": "pack" });
     const evaluate = () =>
-      void this.act(() => startRun("eval", { checkpoint: `${r.id}/conductor.pt`, packs: [pack.value.trim()] }), `evaluating ${r.id} on ${pack.value}`);
+      void this.act(
+        () => startRun("eval", { checkpoint: `${r.id}/${which.value}`, packs: [pack.value.trim()] }),
+        `evaluating ${r.id}/${which.value} on ${pack.value}`,
+      );
     return el(
       "div",
       { class: "symphony-conductor", "data-conductor": r.id },
-      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, `${r.id}/conductor.pt`), el("span", {}, `${Number(r.params.steps ?? 0).toLocaleString()} steps`)),
+      el("div", { class: "symphony-run-head" }, el("span", { class: "symphony-run-id" }, r.id), el("span", {}, `${Number(r.params.steps ?? 0).toLocaleString()} steps`)),
       evals.length
         ? el(
             "table",
             { class: "symphony-table" },
-            el("tr", {}, el("th", {}, "pack"), el("th", {}, "solved"), el("th", {}, "cost ×")),
-            ...evals.map(([name, rows]) => el("tr", {}, el("td", {}, name), el("td", {}, percent(rows?.[0]?.solve_rate)), el("td", {}, ratio(rows?.[0]?.cost_ratio)))),
+            el("tr", {}, el("th", {}, "file"), el("th", {}, "pack"), el("th", {}, "solved"), el("th", {}, "cost ×")),
+            ...evals.map(([file, name, row]) => el("tr", {}, el("td", {}, file), el("td", {}, name), el("td", {}, percent(row?.solve_rate)), el("td", {}, ratio(row?.cost_ratio)))),
           )
         : null,
-      el("div", { class: "symphony-actions" }, pack, this.button("Evaluate", "evaluate", evaluate), this.button("Open run", "open", () => this.open(r.id))),
+      el("div", { class: "symphony-actions" }, which, pack),
+      el("div", { class: "symphony-actions" }, this.button("Evaluate", "evaluate", evaluate), this.button("Open run", "open", () => this.open(r.id))),
     );
   }
 }

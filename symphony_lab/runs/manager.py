@@ -68,7 +68,8 @@ class RunManager:
         return [rec for _, rec in self._scan()]
 
     def listing(self) -> list[dict[str, Any]]:
-        """Every run newest first, each record with its :func:`record.progress`.
+        """Every run newest first, each record with its :func:`record.progress`
+        and its checkpoints' names, oldest first.
         A run whose files did not change since the last listing is not read
         again (two ``stat`` calls tell): the Runs panel asks every few seconds."""
         out = []
@@ -90,7 +91,12 @@ class RunManager:
                         rec = record.read(folder)
                     except RunError:
                         continue
-                    cached = (stamp, {**rec.to_dict(), "progress": record.progress(folder)})
+                    shown = {
+                        **rec.to_dict(),
+                        "progress": record.progress(folder),
+                        "checkpoints": [p.name for p in reversed(checkpoints(folder))],
+                    }
+                    cached = (stamp, shown)
                     self._listed[entry.name] = cached
                 out.append(cached[1])
         for gone in self._listed.keys() - seen:

@@ -508,3 +508,49 @@ def test_the_panels_follow_labs_dark_theme(
         "() => window.jupyterapp.commands.execute('apputils:change-theme', "
         "{theme: 'JupyterLab Light'})"
     )
+
+
+def test_a_conductors_checkpoint_is_evaluated_from_the_sidebar(
+    jupyter_server: Any, page: Any, browser_artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from symphony_lab.conductor import Conductor
+    from symphony_lab.runs.record import RunRecord, append_event, write
+
+    rec = RunRecord(id="trained-for-eval", kind="train", params={"env": "easy", "steps": 256})
+    rec.status = "done"
+    folder = jupyter_server.root_dir / "runs" / rec.id
+    write(folder, rec)
+    conductor = Conductor(seed=1)
+    conductor.save(folder / "conductor.pt")
+    conductor.save(folder / "checkpoints" / "conductor-128.pt")
+    summary = [{"agent": "conductor", "solve_rate": 1.0, "cost_ratio": 1.02}]
+    append_event(folder, {"type": "eval", "pack": "test-easy", "summary": summary})
+
+    open_lab(page, jupyter_server, "symphony-conductors")
+    panel = show_sidebar(page)
+    card = panel.locator('#symphony-conductors [data-conductor="trained-for-eval"]')
+    expect(card.locator("table")).to_contain_text("test-easy")
+    card.locator('[data-field="checkpoint"]').select_option("checkpoints/conductor-128.pt")
+    card.locator('input[aria-label="pack"]').fill("test-tutorial")
+    card.locator('[data-action="evaluate"]').click()
+    deadline = time.monotonic() + 120
+    while True:
+        runs = jupyter_server.api("GET", "symphony/api/runs")["runs"]
+        evals = [
+            r
+            for r in runs
+            if r["kind"] == "eval" and "trained-for-eval" in r["params"].get("checkpoint", "")
+        ]
+        if evals and evals[0]["status"] in ("done", "failed"):
+            break
+        assert time.monotonic() < deadline, "the evaluation did not end"
+        time.sleep(0.5)
+    assert evals[0]["status"] == "done", evals[0]["error"]
+    assert evals[0]["params"]["checkpoint"].endswith(
+        "trained-for-eval/checkpoints/conductor-128.pt"
+    )
+    row = card.locator("tr", has_text="checkpoints/conductor-128.pt")
+    expect(row).to_contain_text("test-tutorial", timeout=30_000)
+    card.screenshot(path=str(browser_artifacts / "conductors.png"))
