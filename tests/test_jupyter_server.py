@@ -553,6 +553,15 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _get(server: Server, path: str) -> bytes:
+    request = urllib.request.Request(
+        f"{server.url}/symphony/api/{path}", headers={"Authorization": f"token {server.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        data: bytes = r.read()
+        return data
+
+
 def _cookie_login(server: Server) -> tuple[str, str]:
     """A browser's way in: the login form, then a cookie. Returns the XSRF
     token and the Cookie header a browser would send."""
@@ -690,6 +699,29 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
         if code < 300:
             successes.append(("GET", f"files/{name}", "path", code))
     assert successes == []
+    assert _tree(server.root) == before  # nothing stored was touched so far
+    # Extensions start by installed name, never by a folder a request names.
+    (server.root / "evil-ext").mkdir(exist_ok=True)
+    (server.root / "evil-ext" / "symphony.toml").write_text(
+        'name = "evil"\nversion = "0.1.0"\nkind = "operator"\nentry = "evil_ext"\n'
+    )
+    before = _tree(server.root)
+    for name in (
+        "evil-ext",
+        "..%2Fevil-ext",
+        str(server.root / "evil-ext").replace("/", "%2F"),
+        ".",
+    ):
+        code = send("POST", f"extensions/{name}/start", token)
+        tried += 1
+        if code < 300:
+            successes.append(("POST", f"extensions/{name}/start", "path", code))
+    started = [
+        x
+        for x in json.loads(_get(server, "extensions"))["extensions"]
+        if x["state"] != "not started"
+    ]
+    assert started == []
     # The Quest view's Conductor plays only checkpoints inside the runs folder.
     for _, bad_checkpoint in where.values():
         body = {"checkpoint": bad_checkpoint, "pack": "test-easy", "index": 0}
@@ -790,7 +822,7 @@ def test_extensions_are_listed_started_watched_and_stopped_over_http(server: Ser
     assert server.call("POST", "/symphony/api/extensions/text/stop")[0] == 200
     assert server.call("POST", "/symphony/api/extensions/text/stop")[0] == 404
     status, answer = server.call("POST", "/symphony/api/extensions/no-such-ext/start")
-    assert status == 400
+    assert status == 404
     assert "no extension 'no-such-ext' is installed" in answer["message"]
 
 

@@ -263,6 +263,7 @@ export const newGame = (pack: string, index: number, seed = 0) =>
   request<QuestGame>("quest/games", { method: "POST", body: JSON.stringify({ pack, index, seed }) });
 export const callInGame = (game: string, fn: string) =>
   request<QuestGame>(`quest/games/${game}/call`, { method: "POST", body: JSON.stringify({ function: fn }) });
+export const endGame = (game: string) => request<unknown>(`quest/games/${game}`, { method: "DELETE" });
 export const conductorPlay = (checkpoint: string, pack: string, index: number) =>
   request<{ steps: { call: string }[]; score: Record<string, unknown> }>("quest/conductor", {
     method: "POST",

@@ -41,6 +41,7 @@ export class ArtifactsSection extends Widget {
 
   async refresh(): Promise<void> {
     this.loaded = true;
+    this.status.classList.remove("symphony-error");
     const words = this.search.value.trim();
     const kind = this.kind.value.trim() || undefined;
     try {

@@ -54,6 +54,12 @@ export class EpisodeReplay {
     this.node.append(this.empty, this.body);
   }
 
+  /** Removes the canvas's listeners (on the window too). */
+  dispose(): void {
+    this.canvas?.dispose();
+    this.canvas = null;
+  }
+
   add(e: RunEvent): void {
     this.episodes.push(e as unknown as Episode);
     const ep = this.episodes[this.episodes.length - 1];

@@ -18,8 +18,24 @@ export class ExtensionsSection extends Widget {
     this.node.append(this.status, this.list);
   }
 
+  private timer: number | undefined;
+
   protected onAfterShow(): void {
     void this.refresh();
+    // Live state and restarts: asked again while the section is shown.
+    window.clearInterval(this.timer);
+    this.timer = window.setInterval(() => {
+      if (this.isVisible) void this.refresh();
+    }, 3000);
+  }
+
+  protected onAfterHide(): void {
+    window.clearInterval(this.timer);
+  }
+
+  dispose(): void {
+    window.clearInterval(this.timer);
+    super.dispose();
   }
 
   async refresh(): Promise<void> {
@@ -27,7 +43,12 @@ export class ExtensionsSection extends Widget {
       const all = await listExtensions();
       this.status.textContent = `${all.length} installed`;
       this.status.classList.remove("symphony-error");
+      // Redrawn every few seconds: what the user opened stays open.
+      const open = new Set([...this.list.querySelectorAll("details[open]")].map((d) => (d as HTMLElement).dataset.extension));
       this.list.replaceChildren(...all.map((x) => this.item(x)));
+      for (const d of this.list.querySelectorAll("details")) {
+        if (open.has((d as HTMLElement).dataset.extension)) (d as HTMLDetailsElement).open = true;
+      }
     } catch (e) {
       this.status.textContent = String((e as Error).message ?? e);
       this.status.classList.add("symphony-error");

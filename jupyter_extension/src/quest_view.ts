@@ -5,7 +5,7 @@
 
 import { Widget } from "@lumino/widgets";
 import { Canvas, COLOURS } from "@symphony-lab/widgets/dag_canvas";
-import { callInGame, conductorPlay, listRuns, newGame, type QuestGame, type QuestLevel, questLevel, questLevels, questPacks } from "./api";
+import { callInGame, conductorPlay, endGame, listRuns, newGame, type QuestGame, type QuestLevel, questLevel, questLevels, questPacks } from "./api";
 import { el } from "./dom";
 
 export class QuestView extends Widget {
@@ -101,8 +101,16 @@ export class QuestView extends Widget {
     if (rows.length) await this.loadLevel(pack, 0);
   }
 
+  dispose(): void {
+    this.canvas?.dispose();
+    if (this.game) void endGame(this.game.game).catch(() => undefined);
+    super.dispose();
+  }
+
   private async loadLevel(pack: string, index: number): Promise<void> {
-    this.level = await questLevel(pack, index);
+    const level = await questLevel(pack, index);
+    if (this.isDisposed) return;
+    this.level = level;
     this.conductor = null;
     this.node.dataset.level = this.level.level.id;
     for (const row of this.levels.querySelectorAll(".symphony-quest-row")) {
@@ -127,16 +135,27 @@ export class QuestView extends Widget {
   }
 
   private async startGame(): Promise<void> {
-    if (!this.level) return;
-    this.game = await newGame(this.level.pack, this.level.index);
+    const level = this.level;
+    if (!level) return;
+    if (this.game) void endGame(this.game.game).catch(() => undefined);
+    this.game = null;
+    const game = await newGame(level.pack, level.index);
+    if (this.level !== level) {
+      void endGame(game.game).catch(() => undefined); // another level was picked meanwhile
+      return;
+    }
+    this.game = game;
     this.say("Your move: call a function (blue).");
     this.draw();
   }
 
   private async call(fn: string): Promise<void> {
-    if (!this.game) return;
+    const game = this.game;
+    if (!game) return;
     try {
-      this.game = await callInGame(this.game.game, fn);
+      const next = await callInGame(game.game, fn);
+      if (this.game !== game) return;
+      this.game = next;
     } catch (e) {
       this.say(String((e as Error).message ?? e), true);
       return;
@@ -175,8 +194,10 @@ export class QuestView extends Widget {
       return;
     }
     this.say("The Conductor is playing (in a worker process)…");
+    const level = this.level;
     try {
-      const ep = await conductorPlay(this.checkpoint.value, this.level.pack, this.level.index);
+      const ep = await conductorPlay(this.checkpoint.value, level.pack, level.index);
+      if (this.level !== level) return; // another level was picked meanwhile
       this.conductor = {
         calls: ep.steps.map((s) => s.call),
         cost: typeof ep.score.cost === "number" ? ep.score.cost : null,

@@ -82,6 +82,7 @@ export class RunView extends Widget {
   dispose(): void {
     this.ended = true;
     this.socket?.close();
+    this.episodes.dispose();
     super.dispose();
   }
 
@@ -167,9 +168,10 @@ export class RunView extends Widget {
 
   private async resume(): Promise<void> {
     this.showRecord(await resumeRun(this.runId));
-    // The same folder carries on: follow its new events.
+    // The same folder carries on: follow its new events (the old socket
+    // closed at the run's end, when nothing reconnects).
     this.ended = false;
-    this.socket?.close();
+    if (!this.socket || this.socket.readyState === WebSocket.CLOSED) this.connect();
   }
 
   private setStatus(status: Status, error: string): void {

@@ -8,6 +8,8 @@ export class RunsModel {
   readonly changed = new Signal<this, void>(this);
   runs: RunRecord[] = [];
   error = "";
+  /** The server's runs folder (absolute), once it said. */
+  runsDir = "";
   private timer: number | undefined;
   private watchers = new Set<() => boolean>();
 

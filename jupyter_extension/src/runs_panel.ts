@@ -79,7 +79,11 @@ export class RunsSection extends Section {
     const where = el("div", { class: "symphony-where", "data-field": "runs-dir" });
     this.node.append(this.form, this.message, el("div", { class: "symphony-actions" }, this.compareButton), this.list, where);
     void serverInfo().then(
-      (info) => (where.textContent = `runs in ${info.runs_dir} (c.SymphonyRuns.runs_dir) · symphony-jupyter ${info.version}`),
+      (info) => {
+        where.textContent = `runs in ${info.runs_dir} (c.SymphonyRuns.runs_dir) · symphony-jupyter ${info.version}`;
+        this.model.runsDir = info.runs_dir;
+        this.model.changed.emit();
+      },
       () => undefined,
     );
     this.draw();
@@ -216,12 +220,13 @@ export class ConductorsSection extends Section {
 
   private conductor(r: RunRecord): HTMLElement {
     // Its evaluations: the run's own, and those of evaluation runs of its files.
-    const mine = (e: RunRecord) => e.kind === "eval" && String(e.params.checkpoint ?? "").includes(`/${r.id}/`);
+    const folder = `${this.model.runsDir}/${r.id}/`;
+    const mine = (e: RunRecord) => e.kind === "eval" && this.model.runsDir !== "" && String(e.params.checkpoint ?? "").startsWith(folder);
     const evals: [string, string, SummaryRow | undefined][] = [
       ...Object.entries(r.progress?.evals ?? {}).map(([pack, rows]) => ["conductor.pt", pack, rows?.[0]] as [string, string, SummaryRow | undefined]),
       ...this.model.runs.filter(mine).flatMap((e) =>
         Object.entries(e.progress?.evals ?? {}).map(
-          ([pack, rows]) => [String(e.params.checkpoint).split(`/${r.id}/`)[1], pack, rows?.[0]] as [string, string, SummaryRow | undefined],
+          ([pack, rows]) => [String(e.params.checkpoint).slice(folder.length), pack, rows?.[0]] as [string, string, SummaryRow | undefined],
         ),
       ),
     ];

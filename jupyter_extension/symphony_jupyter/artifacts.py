@@ -68,9 +68,13 @@ class ArtifactService:
     def content(self, hash_hex: str, max_bytes: int | None) -> tuple[bytes, str | None, int]:
         store = self._need(hash_hex)
         info = store.info(hash_hex)
-        data = store.get_by_hash(hash_hex)
-        size = len(data)
-        return (data if max_bytes is None else data[:max_bytes]), info["media_type"], size
+        if max_bytes is None:
+            return store.get_by_hash(hash_hex), info["media_type"], int(info["size"])
+        # A preview of a large artifact reads its first bytes only (mapped, not loaded).
+        buffer = store.get_buffer(hash_hex)
+        # The stub declares the buffer protocol for Python >= 3.12 (where typing can say it).
+        with memoryview(buffer) as view:  # type: ignore[arg-type,unused-ignore]
+            return bytes(view[:max_bytes]), info["media_type"], len(view)
 
     def pin(self, hash_hex: str, reason: str | None) -> None:
         self._need(hash_hex).pin(hash_hex, reason)
@@ -98,11 +102,13 @@ class ArtifactsHandler(APIHandler):
             raise web.HTTPError(404, str(e)) from None
         except (ArtifactError, ValueError) as e:
             raise web.HTTPError(400, str(e)) from None
+        except OSError as e:  # a blob the index names is gone from disk
+            raise web.HTTPError(500, f"the store could not read it: {e}") from None
 
     def number(self, name: str, default: int, most: int | None = None) -> int:
         raw = self.get_argument(name, str(default))
-        if not raw.isdigit():
-            raise web.HTTPError(400, f"{name} must be an integer >= 0, got {raw!r}")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise web.HTTPError(400, f"{name} must be an integer from 0 to 10^18, got {raw!r}")
         value = int(raw)
         if most is not None and value > most:
             raise web.HTTPError(400, f"{name} must be at most {most}, got {value}")

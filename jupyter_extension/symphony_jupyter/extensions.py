@@ -53,17 +53,27 @@ class ExtensionService:
         return {"state": str(ext.state), "restarts": ext.restarts}
 
     def start(self, name: str) -> dict[str, Any]:
+        # By installed name only: a Stage also takes folders, which a request
+        # must never name.
+        good, bad = discovery.scan()
+        if name in bad:
+            raise ValueError(str(bad[name]))
+        if name not in good:
+            raise LookupError(f"no extension {name!r} is installed (installed: {', '.join(good)})")
         with self._lock:
             if name in self._stages:
                 raise ValueError(f"extension {name!r} is already started here")
             try:
-                stage = Stage([name])
+                stage = Stage([good[name].folder])
             except ManifestError as e:
                 raise ValueError(str(e)) from None
             self._stages[name] = stage
         try:
             stage.start()
         except ExtensionError as e:
+            with self._lock:
+                self._stages.pop(name, None)
+            stage.close()
             raise ValueError(str(e)) from None
         return {"name": name, **self._live(name)}
 

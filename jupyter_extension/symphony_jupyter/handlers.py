@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -142,7 +143,8 @@ class FileHandler(RunsHandler):
         data = await self.call(self.manager.read_file, run_id, name)
         kind = CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Disposition", f'attachment; filename="{name.rsplit("/", 1)[-1]}"')
+        base = urllib.parse.quote(name.rsplit("/", 1)[-1])
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{base}")
         self.finish(data, set_content_type=kind)
 
 

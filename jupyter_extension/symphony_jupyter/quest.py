@@ -42,6 +42,8 @@ PLAN_STATES = 200_000
 MAX_GAMES = 64
 #: Seconds a Conductor's play may take (PyTorch's start-up included).
 CONDUCTOR_S = 180.0
+#: Conductor plays at once (each a process that loads PyTorch); more are refused.
+CONDUCTOR_PLAYS = 2
 #: The graph's colours (js/src/dag_canvas.ts COLOURS), by meaning.
 NOT_HELD, CALLABLE, CALLED, HELD, MISSED, GOAL = 0, 1, 2, 3, 4, 5
 NAMES = ["not held / not callable", "callable", "last call", "held", "failed", "goal"]
@@ -49,6 +51,10 @@ NAMES = ["not held / not callable", "callable", "last call", "held", "failed", "
 
 class QuestError(ValueError):
     """A pack, level, game or call that is not there."""
+
+
+class Busy(RuntimeError):
+    """Too many Conductor plays at once."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -188,6 +194,7 @@ class QuestService:
         self.runs_dir = runs_dir
         self._games: OrderedDict[str, Game] = OrderedDict()
         self._lock = threading.Lock()
+        self._plays = threading.BoundedSemaphore(CONDUCTOR_PLAYS)
 
     def levels(self, pack: str) -> list[dict[str, Any]]:
         return [
@@ -243,6 +250,8 @@ class QuestService:
     def _game(self, gid: str) -> Game:
         with self._lock:
             game = self._games.get(gid)
+            if game is not None:
+                self._games.move_to_end(gid)  # the least recently played go first
         if game is None:
             raise LookupError(f"no game {gid!r} (games end when {MAX_GAMES} newer ones start)")
         return game
@@ -252,20 +261,19 @@ class QuestService:
         plays the level, in a process of its own."""
         level_of(pack, index)
         path = inside(self.runs_dir, checkpoint)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                "symphony_lab.conductor.episode",
-                str(path),
-                pack,
-                str(index),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=CONDUCTOR_S,
-        )
+        if not self._plays.acquire(blocking=False):
+            raise Busy(f"{CONDUCTOR_PLAYS} Conductor plays are running: try again when one ends")
+        try:
+            # subprocess.run kills the process when the time is up.
+            command = [sys.executable, "-P", "-m", "symphony_lab.conductor.episode"]
+            done = subprocess.run(
+                [*command, str(path), pack, str(index)],
+                capture_output=True,
+                text=True,
+                timeout=CONDUCTOR_S,
+            )
+        finally:
+            self._plays.release()
         if done.returncode != 0:
             raise QuestError(f"the Conductor could not play: {done.stderr.strip()[-2000:]}")
         episode: dict[str, Any] = json.loads(done.stdout)
@@ -285,6 +293,8 @@ class QuestHandler(APIHandler):
             raise web.HTTPError(404, str(e)) from None
         except (QuestError, LevelError, RunError, ValueError) as e:
             raise web.HTTPError(400, str(e)) from None
+        except Busy as e:
+            raise web.HTTPError(429, str(e)) from None
         except subprocess.TimeoutExpired:
             raise web.HTTPError(504, f"the Conductor took over {CONDUCTOR_S:.0f} s") from None
         self.finish(json.dumps(result))

@@ -120,6 +120,13 @@ class LocalServer:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
             )
+        try:
+            self._wait(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait(self, timeout: float) -> None:
         client = RunClient(self.url, token=self.token, timeout=5.0)
         deadline = time.monotonic() + timeout
         while True:
@@ -130,7 +137,6 @@ class LocalServer:
                 return
             except (ServerNotFound, RuntimeError):
                 if time.monotonic() > deadline:
-                    self.stop()
                     raise ServerNotFound(
                         f"the Jupyter server did not answer in {timeout} s: {self.log_tail()}"
                     ) from None

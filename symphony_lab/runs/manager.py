@@ -140,7 +140,8 @@ class RunManager:
         absolute path, no symbolic link anywhere on the way."""
         folder = self.folder(run_id)
         parts = name.split("/")
-        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        bad = not name or name.startswith("/") or "\0" in name
+        if bad or any(p in ("", ".", "..") for p in parts):
             raise RunError(f"not a file name inside a run: {name!r}")
         path = folder
         for part in parts:

@@ -818,13 +818,18 @@ impl Store {
     /// as that of a small one.
     pub fn page(&self, offset: u64, limit: u32, kind: Option<&str>) -> Result<(u64, Vec<Listed>)> {
         let conn = self.conn();
-        let total: i64 = conn
+        // One read transaction: the total and the page see the same store.
+        let tx = conn.unchecked_transaction()?;
+        let total: i64 = tx
             .prepare_cached("SELECT COUNT(*) FROM artifacts WHERE (?1 IS NULL OR kind = ?1)")?
             .query_row(params![kind], |r| r.get(0))?;
-        let mut stmt = conn.prepare_cached(
+        // Both subqueries order alike down to the rowid, so name and version are one ref's.
+        let mut stmt = tx.prepare_cached(
             "SELECT a.hash, a.size, a.kind, a.media_type, a.producer, a.created,
-                    (SELECT r.name FROM refs r WHERE r.hash = a.hash ORDER BY r.created DESC, r.version DESC LIMIT 1),
-                    (SELECT r.version FROM refs r WHERE r.hash = a.hash ORDER BY r.created DESC, r.version DESC LIMIT 1),
+                    (SELECT r.name FROM refs r WHERE r.hash = a.hash
+                     ORDER BY r.created DESC, r.version DESC, r.rowid DESC LIMIT 1),
+                    (SELECT r.version FROM refs r WHERE r.hash = a.hash
+                     ORDER BY r.created DESC, r.version DESC, r.rowid DESC LIMIT 1),
                     EXISTS (SELECT 1 FROM pins p WHERE p.hash = a.hash)
              FROM artifacts a
              WHERE (?1 IS NULL OR a.kind = ?1)
@@ -856,6 +861,8 @@ impl Store {
             listed.hash = Hash::from_hex(&hex)?;
             out.push(listed);
         }
+        drop(stmt);
+        tx.commit()?;
         Ok((total as u64, out))
     }
 
