@@ -125,7 +125,7 @@ def test_the_main_job_writes_a_run_the_run_service_lists(tmp_path: Path) -> None
     assert rec.provenance["packages"]["torch"]
     folder = tmp_path / rec.id
     kinds = [e["type"] for e in events(folder)[0]]
-    assert kinds[-2:] == ["saved", "eval"]
+    assert kinds[-3:] == ["saved", "eval", "episode"]
     assert "train" in kinds
     assert (folder / "test-tutorial.csv").is_file()
     bad = symphony("run", "--out", str(tmp_path), "--packs", "../x")

@@ -30,6 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -236,9 +237,9 @@ class RunClient:
     def runs(self) -> list[RunRecord]:
         """Every run the server knows, newest first."""
         listed = self.request("GET", "runs")["runs"]
-        return [
-            RunRecord.from_dict({k: v for k, v in r.items() if k != "progress"}) for r in listed
-        ]
+        # The listing adds what the Runs panel shows (progress, checkpoints).
+        known = {f.name for f in fields(RunRecord)}
+        return [RunRecord.from_dict({k: v for k, v in r.items() if k in known}) for r in listed]
 
     def run(self, run_id: str) -> RemoteRun:
         """Attaches to a run (started here, in another kernel, in the Lab UI or a terminal)."""
