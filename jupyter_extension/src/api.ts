@@ -3,6 +3,7 @@
 
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
+import type { Graph } from "@symphony-lab/widgets/dag_canvas";
 
 export type Status = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
 export const FINISHED: ReadonlySet<Status> = new Set(["done", "failed", "cancelled", "interrupted"]);
@@ -224,14 +225,8 @@ export interface QuestLevelRow {
   flaky: boolean;
 }
 
-export interface QuestGraph {
-  keys: string[];
-  layer: number[];
-  x: number[];
-  edges: [number, number, [number, number][]][];
-  states: number[];
-  names: string[];
-  height: number;
+/** A level drawn as the DAG canvas draws (its Graph), with which nodes are functions. */
+export interface QuestGraph extends Graph {
   functions: string[];
 }
 

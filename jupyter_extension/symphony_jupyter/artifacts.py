@@ -9,21 +9,18 @@ sandboxing Content-Security-Policy; images and plain text go out as they are.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from symphony_jupyter.base import ServiceHandler
 from symphony_lab.pit import ArtifactStore
 from symphony_lab.pit.errors import ArtifactError, UnknownArtifact
 
-T = TypeVar("T")
 HASH = r"(?P<hash_hex>[^/]+)"
 #: Shown inline; everything else is an attachment.
 INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/csv"})
@@ -89,30 +86,11 @@ class ArtifactService:
         return store
 
 
-class ArtifactsHandler(APIHandler):
-    auth_resource = "symphony"
+class ArtifactsHandler(ServiceHandler):
+    bad_request = (ArtifactError,)
 
     def initialize(self, service: ArtifactService) -> None:
         self.service = service
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except UnknownArtifact as e:
-            raise web.HTTPError(404, str(e)) from None
-        except (ArtifactError, ValueError) as e:
-            raise web.HTTPError(400, str(e)) from None
-        except OSError as e:  # a blob the index names is gone from disk
-            raise web.HTTPError(500, f"the store could not read it: {e}") from None
-
-    def number(self, name: str, default: int, most: int | None = None) -> int:
-        raw = self.get_argument(name, str(default))
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-            raise web.HTTPError(400, f"{name} must be an integer from 0 to 10^18, got {raw!r}")
-        value = int(raw)
-        if most is not None and value > most:
-            raise web.HTTPError(400, f"{name} must be at most {most}, got {value}")
-        return value
 
 
 class ListHandler(ArtifactsHandler):
@@ -167,11 +145,8 @@ class PinHandler(ArtifactsHandler):
     @web.authenticated
     @authorized
     async def post(self, hash_hex: str) -> None:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError as e:
-            raise web.HTTPError(400, f"the body is not JSON: {e}") from None
-        reason = body.get("reason") if isinstance(body, dict) else None
+        body = self.body()
+        reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise web.HTTPError(400, "reason must be a string")
         await self.call(self.service.pin, hash_hex, reason)

@@ -6,15 +6,13 @@ processes of their own, stopped with the server."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from symphony_jupyter.base import ServiceHandler
 from symphony_lab.sdk.manifest import ManifestError, load_manifest
 from symphony_lab.stage import Stage, discovery
 from symphony_lab.stage.errors import ExtensionError
@@ -92,20 +90,9 @@ class ExtensionService:
             stage.close()
 
 
-class ExtensionsHandler(APIHandler):
-    auth_resource = "symphony"
-
+class ExtensionsHandler(ServiceHandler):
     def initialize(self, service: ExtensionService) -> None:
         self.service = service
-
-    async def answer(self, fn: Any, *args: Any) -> None:
-        try:
-            result = await asyncio.to_thread(fn, *args)
-        except LookupError as e:
-            raise web.HTTPError(404, str(e)) from None
-        except ValueError as e:
-            raise web.HTTPError(400, str(e)) from None
-        self.finish(json.dumps(result))
 
 
 class ListHandler(ExtensionsHandler):

@@ -3,30 +3,25 @@ and extensions in their modules."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.parse
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
 from symphony_jupyter._version import __version__
 from symphony_jupyter.artifacts import ArtifactService
 from symphony_jupyter.artifacts import routes as artifact_routes
+from symphony_jupyter.base import ServiceHandler
 from symphony_jupyter.extensions import ExtensionService
 from symphony_jupyter.extensions import routes as extension_routes
 from symphony_jupyter.quest import QuestService
 from symphony_jupyter.quest import routes as quest_routes
 from symphony_jupyter.stream import StreamHandler
-from symphony_lab.runs import RunError, RunManager, UnknownRun
+from symphony_lab.runs import RunManager
 
-T = TypeVar("T")
-#: Jupyter's authorizer checks this resource for every route.
-AUTH_RESOURCE = "symphony"
 RUN = r"(?P<run_id>[^/]+)"
 CONTENT_TYPES = {
     "csv": "text/csv",
@@ -36,40 +31,9 @@ CONTENT_TYPES = {
 }
 
 
-class RunsHandler(APIHandler):
-    auth_resource = AUTH_RESOURCE
-
+class RunsHandler(ServiceHandler):
     def initialize(self, manager: RunManager) -> None:
         self.manager = manager
-
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn`` off the event loop; a bad request or an unknown run
-        becomes a JSON error naming it."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except RunError as e:
-            raise web.HTTPError(400, str(e)) from None
-        except UnknownRun as e:
-            raise web.HTTPError(404, str(e)) from None
-
-    def body(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as e:  # not JSON, or not UTF-8
-            raise web.HTTPError(400, f"the body is not JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return data
-
-    def int_argument(self, name: str, default: int) -> int:
-        raw = self.get_argument(name, str(default))
-        try:
-            value = int(raw)
-        except ValueError:
-            raise web.HTTPError(400, f"{name} must be an integer, got {raw!r}") from None
-        if value < 0:
-            raise web.HTTPError(400, f"{name} must be >= 0, got {value}")
-        return value
 
 
 class InfoHandler(RunsHandler):
@@ -122,7 +86,7 @@ class EventsHandler(RunsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        start = self.int_argument("start", 0)
+        start = self.number("start", 0)
         events, following = await self.call(self.manager.events, run_id, start=start)
         self.finish(json.dumps({"events": events, "next": following}))
 
@@ -131,7 +95,7 @@ class LogsHandler(RunsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        tail = self.int_argument("tail", 20_000)
+        tail = self.number("tail", 20_000)
         text = await self.call(self.manager.logs, run_id, tail=tail)
         self.finish(json.dumps({"log": text}))
 

@@ -13,7 +13,6 @@ plan), ``POST quest/games`` (``{pack, index, seed}``: a new game),
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import secrets
@@ -29,11 +28,10 @@ from function_quest.env import FunctionQuestEnv
 from function_quest.generator import TIERS
 from function_quest.packs import OOD, SPLITS
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from symphony_lab.planning import Level, LevelError, SearchLimitError, solve
-from symphony_lab.runs import RunError
+from symphony_jupyter.base import Busy, ServiceHandler
+from symphony_lab.planning import Level, SearchLimitError, solve
 from symphony_lab.runs.params import inside
 
 #: States the solver may visit for a level's plan before it says it gave up.
@@ -51,10 +49,6 @@ NAMES = ["not held / not callable", "callable", "last call", "held", "failed", "
 
 class QuestError(ValueError):
     """A pack, level, game or call that is not there."""
-
-
-class Busy(RuntimeError):
-    """Too many Conductor plays at once."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -272,6 +266,8 @@ class QuestService:
                 text=True,
                 timeout=CONDUCTOR_S,
             )
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"the Conductor took over {CONDUCTOR_S:.0f} s") from None
         finally:
             self._plays.release()
         if done.returncode != 0:
@@ -280,43 +276,9 @@ class QuestService:
         return episode
 
 
-class QuestHandler(APIHandler):
-    auth_resource = "symphony"
-
+class QuestHandler(ServiceHandler):
     def initialize(self, service: QuestService) -> None:
         self.service = service
-
-    async def answer(self, fn: Any, *args: Any) -> None:
-        try:
-            result = await asyncio.to_thread(fn, *args)
-        except LookupError as e:
-            raise web.HTTPError(404, str(e)) from None
-        except (QuestError, LevelError, RunError, ValueError) as e:
-            raise web.HTTPError(400, str(e)) from None
-        except Busy as e:
-            raise web.HTTPError(429, str(e)) from None
-        except subprocess.TimeoutExpired:
-            raise web.HTTPError(504, f"the Conductor took over {CONDUCTOR_S:.0f} s") from None
-        self.finish(json.dumps(result))
-
-    def body(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as e:
-            raise web.HTTPError(400, f"the body is not JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return data
-
-    def field(self, data: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
-        value = data.get(name, default)
-        if (
-            value is None
-            or not isinstance(value, kind)
-            or isinstance(value, bool) != (kind is bool)
-        ):
-            raise web.HTTPError(400, f"{name}: expected {kind.__name__}, got {value!r}")
-        return value
 
 
 class PacksHandler(QuestHandler):
