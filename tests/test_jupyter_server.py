@@ -553,15 +553,6 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _get(server: Server, path: str) -> bytes:
-    request = urllib.request.Request(
-        f"{server.url}/symphony/api/{path}", headers={"Authorization": f"token {server.token}"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as r:
-        data: bytes = r.read()
-        return data
-
-
 def _cookie_login(server: Server) -> tuple[str, str]:
     """A browser's way in: the login form, then a cookie. Returns the XSRF
     token and the Cookie header a browser would send."""
@@ -718,7 +709,9 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
             successes.append(("POST", f"extensions/{name}/start", "path", code))
     started = [
         x
-        for x in json.loads(_get(server, "extensions"))["extensions"]
+        for x in RunClient(server.url, token=server.token).request("GET", "extensions")[
+            "extensions"
+        ]
         if x["state"] != "not started"
     ]
     assert started == []
