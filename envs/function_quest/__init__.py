@@ -32,6 +32,18 @@ gymnasium.register(
     entry_point="function_quest.env:FunctionQuestEnv",
     order_enforce=False,
 )
+# The live tier (function_quest.live): its training sweep, and the held-out one.
+gymnasium.register(
+    id="LiveQuest-v0",
+    entry_point="function_quest.live:LiveQuestEnv",
+    order_enforce=False,
+)
+gymnasium.register(
+    id="LiveQuestTest-v0",
+    entry_point="function_quest.live:LiveQuestEnv",
+    order_enforce=False,
+    kwargs={"levels": "live-test"},
+)
 
 __all__ = [
     "LEVELS",

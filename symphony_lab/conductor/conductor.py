@@ -41,6 +41,8 @@ from symphony_lab.conductor.imitation import imitate_expert
 from symphony_lab.conductor.network import ConductorNet, NetworkConfig
 from symphony_lab.conductor.sb3_policy import ConductorPolicy
 from symphony_lab.planning import (
+    LIVE_KEYS,
+    LIVE_KIND_KEYS,
     OBSERVATION_VERSION,
     EnvPolicy,
     Observation,
@@ -88,6 +90,11 @@ class ConductorConfig:
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
     clip_range: float = 0.1
+    #: Weight of the value loss. The value head shares the network with the
+    #: policy and its errors are on the scale of whole episodes' costs, so a
+    #: large weight lets the critic's gradients drown the policy's (PPO clips
+    #: their sum to one norm); the live tier trains with a small one.
+    vf_coef: float = 0.5
     max_episode_steps: int = 64
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +224,11 @@ class Conductor:
             # One env made here first: a bad spec fails now with its reason, not
             # later in a worker process.
             first = make()
+            try:
+                self._check_space(first.observation_space)
+            except ConductorError:
+                first.close()
+                raise
             if pretrain is not None:
                 imitate_expert(self, first, episodes=pretrain_episodes, seed=seed)
             else:
@@ -248,6 +260,22 @@ class Conductor:
             self.num_timesteps = self.model.num_timesteps
             return self
 
+    def _check_space(self, space: gym.Space[Any]) -> None:
+        """Refuses an env whose observation this network does not read as it
+        is: live arrays unread, or read but missing."""
+        keys = set(getattr(space, "spaces", {}))
+        live = set(LIVE_KEYS) | set(LIVE_KIND_KEYS)
+        if self.config.network.live and not live <= keys:
+            raise ConductorError(
+                f"this Conductor reads a live observation, and the env's lacks "
+                f"{sorted(live - keys)}: train it on a live env (function_quest:LiveQuest-v0)"
+            )
+        if not self.config.network.live and live <= keys:
+            raise ConductorError(
+                "the env's observation is live (calls in flight, outcomes so far), which this "
+                "Conductor would not read: make it with NetworkConfig(live=True)"
+            )
+
     def _attach(self, vec: Any, seed: int, tensorboard_log: Any) -> None:
         """Gives the PPO model these envs; builds it (again) when there is
         none yet or the envs differ in number or observation size, carrying
@@ -276,6 +304,7 @@ class Conductor:
             gae_lambda=c.gae_lambda,
             ent_coef=c.ent_coef,
             clip_range=c.clip_range,
+            vf_coef=c.vf_coef,
             policy_kwargs={"network": c.network.to_dict(), "cost_to_go": c.cost_to_go},
             tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
             seed=seed,
@@ -408,6 +437,12 @@ class Conductor:
         :class:`~symphony_lab.planning.Policy`): the observation is built
         straight from the problem, as Function Quest builds it, and the mask
         allows the legal calls; ``None`` when none is legal."""
+        if self.config.network.live:
+            raise ConductorError(
+                "this Conductor reads a live observation (calls in flight, outcomes so far), "
+                "which a real run's Observer does not make: real runs take a Conductor "
+                "trained with NetworkConfig(live=False)"
+            )
         legal = problem.legal(state)  # a real run never offers a call that changes nothing
         if not legal:
             return None

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from symphony_lab.conductor.errors import ConductorError
 from symphony_lab.conductor.network import ConductorNet
+from symphony_lab.planning import LIVE_KEYS, LIVE_KIND_KEYS
 
 Array = npt.NDArray[np.floating[Any]]
 
@@ -28,6 +29,7 @@ class FastLogits:
             raise ValueError("the numpy forward covers networks without attention")
         w = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
         self.width = net.config.width
+        self.live = net.config.live
         self.rounds = net.config.rounds
 
         def mlp(prefix: str) -> tuple[Array, Array, Array, Array]:
@@ -81,7 +83,7 @@ class FastLogits:
         # stacking mixed-type columns.
         held = np.asarray(obs["held"])[ks]
         goal = np.asarray(obs["goal"])[ks]
-        x = np.empty((held.shape[0], 6), np.float32)
+        x = np.empty((held.shape[0], 6 + (len(LIVE_KIND_KEYS) if self.live else 0)), np.float32)
         x[:, 0] = held
         x[:, 1] = goal
         x[:, 2] = np.asarray(obs["bonus_goal"])[ks]
@@ -89,11 +91,14 @@ class FastLogits:
         x[:, 4] = goal * (1 - x[:, 0])
         reward = obs.get("reward")
         x[:, 5] = np.log1p(np.asarray(reward)[ks]) if reward is not None else 0.0
+        if self.live:
+            x[:, 6] = np.log1p(np.asarray(obs["read_tried"])[ks])
+            x[:, 7] = np.log1p(np.asarray(obs["read_failed"])[ks])
         kinds = _mlp(x, self.kind_in)
         cost, warmup = np.asarray(obs["cost"])[fs], np.asarray(obs["warmup"])[fs]
         budget = float(np.asarray(obs["budget_left"]).reshape(-1)[0])
         to_go = obs.get("cost_to_go") if cost_to_go else None
-        inputs = np.empty((cost.shape[0], 10), np.float32)
+        inputs = np.empty((cost.shape[0], 10 + (len(LIVE_KEYS) if self.live else 0)), np.float32)
         inputs[:, 3] = np.asarray(obs["warm"])[fs]
         price = cost + warmup * (1 - inputs[:, 3])
         inputs[:, 0] = np.log1p(cost)
@@ -106,6 +111,12 @@ class FastLogits:
         for col, key in ((8, "plan_next"), (9, "plan_calls")):
             advice = obs.get(key) if plan else None
             inputs[:, col] = np.asarray(advice)[fs] if advice is not None else 0.0
+        if self.live:
+            inputs[:, 10] = np.asarray(obs["running"])[fs]
+            inputs[:, 11] = np.log1p(np.asarray(obs["tried"])[fs])
+            inputs[:, 12] = np.log1p(np.asarray(obs["failed"])[fs])
+            inputs[:, 13] = np.log1p(np.asarray(obs["time_price"])[fs])
+            inputs[:, 14] = np.asarray(obs["wait"])[fs]
         funcs = _mlp(inputs, self.function_in)
         # inc^T with the roles side by side: [K, 3F], [k, i*F + f] = inc[f, i*K + k].
         inc_t = inc.reshape(n_f, 3, n_k).transpose(2, 1, 0).reshape(n_k, 3 * n_f)

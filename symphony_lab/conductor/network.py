@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from symphony_lab.planning import LIVE_KEYS, LIVE_KIND_KEYS
+
 #: Per-function numbers fed to the encoder (see ``_function_inputs``).
 FUNCTION_INPUTS = 10
 #: Per-kind flags: held, goal, bonus goal, present, missing goal.
@@ -33,6 +35,14 @@ class NetworkConfig:
     #: Self-attention among functions after message passing: more context,
     #: but a decision then runs in PyTorch, several times slower.
     attention: bool = False
+    #: Read a live observation's arrays (``LIVE_KEYS``, ``LIVE_KIND_KEYS``):
+    #: what is in flight, what calls did so far, the price of a call's time.
+    live: bool = False
+    #: Whether the value loss trains the encoder the policy reads, or only
+    #: the value head. Where returns are noisy and large (the live tier: the
+    #: luck of whole episodes), the critic's gradients would otherwise drown
+    #: the policy's and PPO unlearns what imitation taught.
+    critic_trains_encoder: bool = True
 
     def to_dict(self) -> dict[str, int | bool]:
         return asdict(self)
@@ -47,8 +57,8 @@ class ConductorNet(nn.Module):
         #: Read the observation's ``cost_to_go`` (else zeros in its place).
         self.cost_to_go = cost_to_go
         d = c.width
-        self.kind_in = _mlp(KIND_INPUTS, d)
-        self.function_in = _mlp(FUNCTION_INPUTS, d)
+        self.kind_in = _mlp(KIND_INPUTS + (len(LIVE_KIND_KEYS) if c.live else 0), d)
+        self.function_in = _mlp(FUNCTION_INPUTS + (len(LIVE_KEYS) if c.live else 0), d)
         # Per round: a projection of kinds for each role they play for a
         # function (read, consumed, produced), and the two updates.
         self.roles = nn.ModuleList(nn.Linear(d, 3 * d, bias=False) for _ in range(c.rounds))
@@ -74,8 +84,15 @@ class ConductorNet(nn.Module):
         inc = torch.cat([obs["reads"], obs["consumes"], obs["produces"]], -1)
         inc_t = inc.transpose(1, 2)
         fm, km = fmask.unsqueeze(-1), kmask.unsqueeze(-1)
-        kinds = self.kind_in(_kind_inputs(obs)) * km
-        funcs = self.function_in(_function_inputs(obs, self.cost_to_go)) * fm
+        kind_inputs = _kind_inputs(obs)
+        if self.config.live:
+            _check_live(obs)
+            kind_inputs = torch.cat([kind_inputs, _live_kind_inputs(obs)], -1)
+        kinds = self.kind_in(kind_inputs) * km
+        inputs = _function_inputs(obs, self.cost_to_go)
+        if self.config.live:
+            inputs = torch.cat([inputs, _live_inputs(obs)], -1)
+        funcs = self.function_in(inputs) * fm
         for r in range(self.config.rounds):
             # Functions gather the kinds they read, consume and produce ...
             roles = self.roles[r](kinds).view(b, n_k, 3, d).transpose(1, 2).reshape(b, 3 * n_k, d)
@@ -94,6 +111,8 @@ class ConductorNet(nn.Module):
             ],
             -1,
         )
+        if not self.config.critic_trains_encoder:
+            pooled = pooled.detach()
         return logits, self.value(pooled).squeeze(-1)
 
 
@@ -131,6 +150,30 @@ def _function_inputs(obs: dict[str, Tensor], use_to_go: bool) -> Tensor:
             to_go,
             obs.get("plan_next", zero),
             obs.get("plan_calls", zero),
+        ],
+        -1,
+    )
+
+
+def _check_live(obs: dict[str, Tensor]) -> None:
+    missing = [k for k in (*LIVE_KEYS, *LIVE_KIND_KEYS) if k not in obs]
+    if missing:
+        raise KeyError(f"this network reads the live tier's {missing}: not in the observation")
+
+
+def _live_kind_inputs(obs: dict[str, Tensor]) -> Tensor:
+    return torch.stack([torch.log1p(obs["read_tried"]), torch.log1p(obs["read_failed"])], -1)
+
+
+def _live_inputs(obs: dict[str, Tensor]) -> Tensor:
+    """Counts and prices on a log scale; flags as they are."""
+    return torch.stack(
+        [
+            obs["running"],
+            torch.log1p(obs["tried"]),
+            torch.log1p(obs["failed"]),
+            torch.log1p(obs["time_price"]),
+            obs["wait"],
         ],
         -1,
     )

@@ -28,6 +28,8 @@ from symphony_lab.planning.level import (
     relaxed_reachable,
 )
 from symphony_lab.planning.observation import (
+    LIVE_KEYS,
+    LIVE_KIND_KEYS,
     MAX_AMOUNT,
     OBSERVATION_VERSION,
     FunctionView,
@@ -51,6 +53,8 @@ __all__ = [
     "DIFFICULTIES",
     "IMPORTANCE",
     "LEVEL_SCHEMA_VERSION",
+    "LIVE_KEYS",
+    "LIVE_KIND_KEYS",
     "MAX_AMOUNT",
     "MAX_BITS",
     "OBSERVATION_VERSION",

@@ -28,6 +28,16 @@ OBSERVATION_VERSION = 2
 #: Upper bound of costs and budgets in an observation.
 MAX_AMOUNT = 1e6
 
+#: Per-function arrays a live observation adds (an environment where calls
+#: run side by side and outcomes teach, such as Function Quest's live tier;
+#: ``NetworkConfig(live=True)`` reads them): a call in flight, calls landed,
+#: calls failed, the price of a call's time, and the mark of the wait slot
+#: (the action that lets the next call in flight land).
+LIVE_KEYS = ("running", "tried", "failed", "time_price", "wait")
+#: Per-kind arrays of a live observation: calls landed and failed among the
+#: functions that read the kind (a shared service's record shows on its kind).
+LIVE_KIND_KEYS = ("read_tried", "read_failed")
+
 
 @functools.lru_cache(maxsize=1 << 14)
 def bits(mask: int, size: int, dtype: type = np.int8) -> npt.NDArray[Any]:
@@ -49,6 +59,24 @@ class FunctionView:
     failure: float
     warmup: float
     warm: bool
+
+
+def function_views(problem: Problem) -> list[FunctionView]:
+    """What may be known of each function of ``problem`` before any call,
+    kinds by index."""
+    kind = problem.kinds
+    return [
+        FunctionView(
+            reads=[kind[k] for k in f.reads],
+            consumes=[kind[k] for k in f.consumes],
+            produces=[kind[k] for k in f.produces],
+            cost=f.cost,
+            failure=f.failure,
+            warmup=f.warmup,
+            warm=False,
+        )
+        for f in problem.level.functions
+    ]
 
 
 @dataclass(frozen=True)
@@ -264,18 +292,7 @@ class Observer:
             goal=[kind[g.kind] for g in level.goals if g.importance == "essential"],
             bonus_goal=[kind[g.kind] for g in bonus],
             reward=[g.reward for g in bonus],
-            functions=[
-                FunctionView(
-                    reads=[kind[k] for k in f.reads],
-                    consumes=[kind[k] for k in f.consumes],
-                    produces=[kind[k] for k in f.produces],
-                    cost=f.cost,
-                    failure=f.failure,
-                    warmup=f.warmup,
-                    warm=False,
-                )
-                for f in level.functions
-            ],
+            functions=function_views(problem),
         )
         self._expected: Problem | None = None
         self._plans: dict[tuple[int, int], tuple[int, int]] = {}
