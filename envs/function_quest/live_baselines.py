@@ -177,6 +177,7 @@ class CriticalPath:
 
         def critical(f: int) -> float:
             if f not in path:
+                path[f] = time[f]  # set first, so a cycle of needs ends here
                 after = [g for g in plan if p.needs[g] & p.produces[f] and g != f]
                 path[f] = time[f] + max((critical(g) for g in after), default=0.0)
             return path[f]
