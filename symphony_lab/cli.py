@@ -21,10 +21,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -35,7 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from symphony_lab.planning import LevelError
-from symphony_lab.sdk.manifest import ManifestError, load_manifest, manifest_schema
+from symphony_lab.sdk.manifest import Manifest, ManifestError, load_manifest, manifest_schema
 
 if TYPE_CHECKING:
     from symphony_lab.conductor import Conductor, Evaluation
@@ -49,6 +50,10 @@ app = typer.Typer(
 ext = typer.Typer(no_args_is_help=True, help="Stage extensions: scaffold, check, list.")
 app.add_typer(ext, name="ext")
 console = Console(highlight=False)
+
+#: Environments stepped together at most: each holds its levels and buffers,
+#: and past this a run grows by gigabytes for no gain on a workstation.
+MAX_ENVS = 64
 
 
 def _add_plugins() -> None:
@@ -80,6 +85,44 @@ def _fail_on(*errors: type[BaseException]) -> Iterator[None]:
         raise _Fail(str(e)) from None
 
 
+def _file_to_write(path: Path, what: str, example: str) -> None:
+    """Refuses, before any work, a ``path`` that cannot take a file: a folder,
+    a missing folder, or one this user may not write in."""
+    if path.is_dir():
+        raise _Fail(f"{what} {path} is a folder: give a file name in it, e.g. {path / example}")
+    if not path.parent.is_dir():
+        raise _Fail(f"cannot write {what} {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise _Fail(f"cannot write {what} {path}: folder {path.parent} is not writable")
+
+
+def _levels_exist(*specs: str) -> None:
+    """Makes (and closes) the environment of each spec, so that a misspelt
+    pack fails in a second, before any training."""
+    from symphony_lab.conductor import ConductorError
+    from symphony_lab.conductor.envs import make_env
+
+    with _fail_on(ConductorError):
+        for spec in specs:
+            make_env(spec).close()
+
+
+def _version(show: bool) -> None:
+    if show:
+        console.print(f"symphony-lab {version('symphony-lab')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """Train, evaluate and play: the symphony-lab command line."""
+
+
 def main() -> None:
     """Entry point: runs the app and turns known errors into one line."""
     # Errors of the user's making; anything else is a bug and keeps its traceback.
@@ -108,9 +151,21 @@ def main() -> None:
         code = getattr(e, "exit_code", None)
         if code is None:
             raise
+        _name_the_value(e)
         if hasattr(e, "show"):
             e.show()
         sys.exit(code)
+
+
+def _name_the_value(e: Exception) -> None:
+    """Typer checks an option through pydantic, whose message says what was
+    expected but not what was given: add the value, as click's own do."""
+    errors = getattr(e.__cause__, "errors", None)
+    message = getattr(e, "message", None)
+    if callable(errors) and isinstance(message, str):
+        found = errors()
+        if found and "input" in found[0]:
+            cast("Any", e).message = f"{message} (got {found[0]['input']!r})"
 
 
 # ---- extensions ----
@@ -119,14 +174,16 @@ def main() -> None:
 @ext.command("new")
 def ext_new(
     name: Annotated[str, typer.Argument(help="lower-case name, e.g. my-tool")],
-    kind: Annotated[str, typer.Option(help="operator (code) or instrument (a model)")] = "operator",
+    kind: Annotated[
+        str, typer.Option(help="operator (code), instrument (a model) or motif (a live view)")
+    ] = "operator",
     dir: Annotated[Path, typer.Option(help="the folder that will hold it")] = Path("."),
 ) -> None:
     """Write NAME/ with symphony.toml, the module and a test that runs it on a Stage."""
     from symphony_lab.stage.scaffold import new_extension
 
-    if kind not in ("operator", "instrument"):
-        raise _Fail(f"--kind must be operator or instrument, got {kind!r}")
+    if kind not in ("operator", "instrument", "motif"):
+        raise _Fail(f"--kind must be operator, instrument or motif, got {kind!r}")
     try:
         folder = new_extension(name, cast("Kind", kind), dir)
     except ValueError as e:
@@ -136,10 +193,44 @@ def ext_new(
 
 @ext.command("check")
 def ext_check(path: Annotated[Path, typer.Argument(help="a symphony.toml or its folder")]) -> None:
-    """Validate a manifest; errors name the field and what was expected."""
+    """Validate a manifest, then import its entry module in a subprocess and
+    check that every function it lists is defined with a matching signature;
+    errors name the field or function and what was expected."""
     m = load_manifest(path)
-    fns = ", ".join(f.name for f in m.functions) or "none listed"
+    signatures: dict[str, str] = {}
+    if m.entry is not None:
+        signatures = _check_code(m)
+    fns = ", ".join(signatures.get(f.name, f.name) for f in m.functions) or "none listed"
     console.print(f"{m.name} {m.version} ({m.kind}): valid; functions: {fns}")
+
+
+#: How long ``ext check`` waits for an entry module to import (a model may load).
+CHECK_TIMEOUT_S = 120.0
+
+
+def _check_code(m: Manifest) -> dict[str, str]:
+    """Runs ``symphony_lab.sdk.check`` on ``m`` in a fresh interpreter:
+    importing an extension may do anything, so not in this process."""
+    assert m.folder is not None
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "symphony_lab.sdk.check", str(m.folder)],
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT_S,
+            cwd=m.folder,
+        )
+    except subprocess.TimeoutExpired:
+        raise _Fail(f"{m.name}: importing {m.entry} took over {CHECK_TIMEOUT_S:.0f} s") from None
+    lines = done.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise _Fail(f"{m.name}: checking {m.entry} failed: {tail}") from None
+    if report["problems"]:
+        raise _Fail(f"{m.name}: " + "\n  ".join(report["problems"]))
+    return cast("dict[str, str]", report["functions"])
 
 
 @ext.command("list")
@@ -162,6 +253,8 @@ def ext_schema(
     output: Annotated[Path | None, typer.Option(help="write it here instead of stdout")] = None,
 ) -> None:
     """The JSON Schema of symphony.toml (for taplo or VS Code's Even Better TOML)."""
+    if output is not None:
+        _file_to_write(output, "--output", "symphony.schema.json")
     text = json.dumps(manifest_schema(), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -176,7 +269,9 @@ def train(
         str, typer.Option(help="tier or split-tier of the pack to train on")
     ] = "medium",
     steps: Annotated[int, typer.Option(min=1, help="PPO environment steps")] = 30_000,
-    envs: Annotated[int, typer.Option(min=1, help="environments stepped together")] = 8,
+    envs: Annotated[
+        int, typer.Option(min=1, max=MAX_ENVS, help="environments stepped together")
+    ] = 8,
     seed: int = 0,
     pretrain: Annotated[
         bool, typer.Option(help="imitate the env's expert (the exact planner) first")
@@ -195,6 +290,8 @@ def train(
     """Train a Conductor on a pack of levels and save it."""
     from symphony_lab.conductor import Conductor, ConductorError
 
+    _file_to_write(out, "--out", "conductor.pt")
+    _levels_exist(tier)
     with _fail_on(ConductorError):
         conductor = Conductor.load(resume) if resume else Conductor(seed=seed)
         start = time.perf_counter()
@@ -230,9 +327,10 @@ def evaluate(
     """Evaluate a saved Conductor beside the baselines."""
     from symphony_lab.conductor import Conductor, ConductorError
 
-    for target in (csv, plot):
-        if target is not None and not target.parent.is_dir():
-            raise _Fail(f"cannot write {target}: folder {target.parent} does not exist")
+    for target, option, example in ((csv, "--csv", "eval.csv"), (plot, "--plot", "eval.png")):
+        if target is not None:
+            _file_to_write(target, option, example)
+    _levels_exist(pack)
     with _fail_on(ConductorError):
         conductor = Conductor.load(checkpoint)
         ev = conductor.evaluate(pack, episodes=episodes, baselines=baselines)
@@ -306,7 +404,9 @@ OOD_PACKS = tuple(
 def run(
     out: Annotated[Path, typer.Option(help="runs/<timestamp>/ is made here")] = Path("runs"),
     steps: Annotated[int, typer.Option(min=1, help="PPO steps after imitation")] = 30_000,
-    envs: Annotated[int, typer.Option(min=1)] = 8,
+    envs: Annotated[
+        int, typer.Option(min=1, max=MAX_ENVS, help="environments stepped together")
+    ] = 8,
     seed: int = 0,
     packs: Annotated[str, typer.Option(help="held-out packs, comma-separated")] = ",".join(
         ["test-medium", "test-hard", "test-expert", *OOD_PACKS]
@@ -329,6 +429,9 @@ def run(
     wanted = {"env": "medium", "steps": steps, "seed": seed, "n_envs": envs, "threads": threads}
     with _fail_on(RunError):
         params = check("train", wanted | {"packs": packs.split(",")}, out)
+    if out.exists() and not out.is_dir():
+        raise _Fail(f"--out {out} is a file: give the folder that holds the runs")
+    _levels_exist(*params["packs"])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = out / stamp
     for n in range(2, 100):  # two runs in one second get folders of their own

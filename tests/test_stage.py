@@ -91,8 +91,8 @@ def test_manifest_errors_name_file_field_and_expectation(tmp_path: Path) -> None
     assert msg.startswith(f"{bad}: invalid manifest")
     assert "field 'name': expected lower-case letters" in msg
     assert "field 'version': expected a semantic version such as 1.0.0 (got '1.0')" in msg
-    assert "field 'kind': expected input should be 'instrument', 'operator' or 'motif'" in msg
-    assert "field 'resources.max_concurrency': expected input should be greater than" in msg
+    assert "field 'kind': expected 'instrument', 'operator' or 'motif'" in msg
+    assert "field 'resources.max_concurrency': expected greater than" in msg
     assert "field 'resources.bogus': unknown field" in msg
     assert "field 'functions.0.side_effects': expected 'disk:write'" in msg
 

@@ -36,6 +36,11 @@ def resolve_level(spec: str) -> Level:
         if number.isdigit():
             if name in TIERS:
                 return generate(int(number), name)
+            if "-" not in name:
+                raise click.ClickException(
+                    f"unknown tier {name!r} in {spec!r}: expected one of {list(TIERS)} "
+                    "(tier:seed), or split-tier:index (e.g. test-medium:0)"
+                )
             split, _, tier = name.partition("-")
             pack = load_pack(split, tier)
             if int(number) >= len(pack):
@@ -72,7 +77,7 @@ def quest_solve(level: Annotated[str, typer.Argument(help="name, file, tier:seed
 @app.command("play")
 def quest_play(
     level: Annotated[str, typer.Argument(help="name, file, tier:seed")] = "key_and_door",
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(min=0, help="the episode's seed (>= 0)")] = 0,
 ) -> None:
     """Play a level: type a function's number each turn, q to give up."""
     lv = resolve_level(level)

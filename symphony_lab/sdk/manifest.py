@@ -137,13 +137,26 @@ class Permissions(_Strict):
 class Resources(_Strict):
     """Limits the host enforces with rlimits, and the extension's concurrency."""
 
+    # The upper bounds keep each limit inside what setrlimit takes and what a
+    # machine has; past them a typo (an extra zero) would fail deep in the Stage.
     memory_mb: int | None = Field(
-        default=None, gt=0, description="Address-space limit (RLIMIT_AS), in MiB."
+        default=None,
+        gt=0,
+        le=1 << 20,
+        description="Address-space limit (RLIMIT_AS), in MiB; at most 1048576 (1 TiB).",
     )
-    cpu_seconds: int | None = Field(default=None, gt=0, description="CPU time limit (RLIMIT_CPU).")
-    open_files: int = Field(default=256, gt=8, description="RLIMIT_NOFILE.")
+    cpu_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="CPU time limit (RLIMIT_CPU); at most a week.",
+    )
+    open_files: int = Field(default=256, gt=8, le=1 << 20, description="RLIMIT_NOFILE.")
     processes: int | None = Field(
-        default=None, gt=0, description="Child processes it may start (beyond the user's count)."
+        default=None,
+        gt=0,
+        le=1 << 16,
+        description="Child processes it may start (beyond the user's count).",
     )
     max_concurrency: int = Field(default=1, ge=1, le=256, description="Calls handled at once.")
 
@@ -275,7 +288,8 @@ class Manifest(_Strict):
 
 def _describe(err: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
+    # pydantic's "Input should be 'a' or 'b'" reads as "expected 'a' or 'b'".
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
     if err["type"] == "missing":
         return f"field '{loc}': required but missing"
     if err["type"] == "extra_forbidden":
@@ -290,7 +304,10 @@ def parse_manifest(data: dict[str, Any], source: str | Path = "<manifest>") -> M
     try:
         return Manifest.model_validate(data)
     except ValidationError as e:
-        lines = [f"{source}: invalid manifest"] + [f"  {_describe(err)}" for err in e.errors()]
+        found = [_describe(err) for err in e.errors()]
+        if len(found) == 1:  # one line, as the command line prints every error
+            raise ManifestError(f"{source}: invalid manifest: {found[0]}") from None
+        lines = [f"{source}: invalid manifest"] + [f"  {d}" for d in found]
         raise ManifestError("\n".join(lines)) from None
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from symphony_lab.sdk.manifest import load_manifest
 
-Kind = Literal["operator", "instrument"]
+Kind = Literal["operator", "instrument", "motif"]
 
 _MODULES: dict[str, str] = {
     "operator": '''
@@ -56,6 +56,31 @@ _MODULES: dict[str, str] = {
         def _healthy() -> bool:
             return "vocabulary" in _model
         ''',
+    "motif": '''
+        """{name}: a motif of the Stage (a view, rendered live in a MotifView)."""
+
+        from typing import Any
+
+        from symphony_lab.sdk import motif
+        from symphony_lab.sdk.ui import h
+
+
+        @motif
+        def render(state: dict[str, Any]) -> dict[str, Any]:
+            """The page for ``state``: a count and a button that adds one."""
+            return h(
+                "div",
+                {{}},
+                h("span", {{}}, f"count: {{state.get('count', 0)}}"),
+                h("button", {{"label": "+1"}}, on={{"click": "increment"}}),
+            )
+
+
+        @motif
+        def increment(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+            """The click handler: the next state (the view renders it again)."""
+            return {{**state, "count": state.get("count", 0) + event.get("step", 1)}}
+        ''',
 }
 
 _FUNCTIONS = {
@@ -78,6 +103,15 @@ _FUNCTIONS = {
         deterministic = true
         cost = 2.0
         latency_ms = 5
+        """,
+    "motif": """
+        [[functions]]
+        name = "render"
+        description = "The page for a state."
+
+        [[functions]]
+        name = "increment"
+        description = "Adds one to the count."
         """,
 }
 
@@ -111,6 +145,13 @@ _CHECKS = {
         '    {module}._load({{"vocabulary": ["a"]}})\n    assert {module}.score("a b") == 0.5',
         '        assert stage.call("{name}.score", {{"text": "good day"}}) == 0.5',
     ),
+    "motif": (
+        '    assert {module}.increment({{"count": 1}}, {{}}) == {{"count": 2}}',
+        '        page = stage.call("{name}.render", {{"state": {{"count": 3}}}})\n'
+        '        assert page["children"][0]["children"] == ["count: 3"]\n'
+        '        args = {{"state": {{"count": 3}}, "event": {{}}}}\n'
+        '        assert stage.call("{name}.increment", args) == {{"count": 4}}',
+    ),
 }
 
 
@@ -122,7 +163,7 @@ def new_extension(name: str, kind: Kind = "operator", dest: str | Path = ".") ->
             f"got {name!r}"
         )
     if kind not in _MODULES:
-        raise ValueError(f"kind must be 'operator' or 'instrument', got {kind!r}")
+        raise ValueError(f"kind must be one of {sorted(_MODULES)}, got {kind!r}")
     folder = Path(dest) / name
     if folder.exists():
         raise FileExistsError(f"{folder} already exists: choose another name or folder")
@@ -136,16 +177,20 @@ def new_extension(name: str, kind: Kind = "operator", dest: str | Path = ".") ->
         entry = "{module}"
         """
     ) + textwrap.dedent(_FUNCTIONS[kind].format())
+    if kind != "motif":  # a view is shown, not orchestrated
+        manifest += textwrap.dedent(
+            """
+            [conductor]
+            triggers = ["text"]
+            parallel = true
+
+            [function_quest]
+            trainable = true
+            difficulty = "easy"
+            """
+        )
     manifest += textwrap.dedent(
         """
-        [conductor]
-        triggers = ["text"]
-        parallel = true
-
-        [function_quest]
-        trainable = true
-        difficulty = "easy"
-
         [resources]
         memory_mb = 1024
         max_concurrency = 1
