@@ -3,8 +3,8 @@
     symphony run                      the main job: train, evaluate, report
     symphony train --tier medium      train a Conductor and save it
     symphony eval runs/x/conductor.pt evaluate a saved Conductor
-    symphony ext new NAME --kind operator   scaffold an extension with its test
-    symphony ext check PATH           validate a symphony.toml
+    symphony ext new NAME --kind motif      scaffold an extension with its test
+    symphony ext check PATH           validate a symphony.toml and the code against it
     symphony ext list                 the installed extensions (the shipped ones among them)
     symphony ext schema               the JSON Schema of symphony.toml, for editors
     symphony quest play key_and_door  play a level yourself (from Function Quest)
@@ -13,7 +13,8 @@
 Sub-commands of other packages join through the ``symphony_lab.cli``
 entry-point group (Function Quest adds ``quest``). Commands import what they
 use when they run, so that ``symphony ext list`` does not load PyTorch.
-Errors of the user's making print one line and exit with status 1.
+Arguments are checked before any work: errors of the user's making print
+one line and exit with status 1, a malformed command line exits with 2.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Train, evaluate and play: the symphony-lab command line.",
 )
-ext = typer.Typer(no_args_is_help=True, help="Stage extensions: scaffold, check, list.")
+ext = typer.Typer(
+    no_args_is_help=True, help="Stage extensions: scaffold, check, list, and the manifest's schema."
+)
 app.add_typer(ext, name="ext")
 console = Console(highlight=False)
 
@@ -272,7 +275,7 @@ def train(
     envs: Annotated[
         int, typer.Option(min=1, max=MAX_ENVS, help="environments stepped together")
     ] = 8,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seeds the weights, the envs and PPO")] = 0,
     pretrain: Annotated[
         bool, typer.Option(help="imitate the env's expert (the exact planner) first")
     ] = True,
@@ -320,7 +323,9 @@ def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="a saved Conductor")],
     pack: Annotated[str, typer.Option(help="split-tier of the levels")] = "test-medium",
     episodes: Annotated[int | None, typer.Option(min=1, help="at most this many levels")] = None,
-    baselines: bool = True,
+    baselines: Annotated[
+        bool, typer.Option(help="play the baselines on the same episodes beside it")
+    ] = True,
     plot: Annotated[Path | None, typer.Option(help="save the figure here")] = None,
     csv: Annotated[Path | None, typer.Option(help="save one row per episode here")] = None,
 ) -> None:
@@ -407,7 +412,9 @@ def run(
     envs: Annotated[
         int, typer.Option(min=1, max=MAX_ENVS, help="environments stepped together")
     ] = 8,
-    seed: int = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="seeds training and the evaluations' episodes")
+    ] = 0,
     packs: Annotated[str, typer.Option(help="held-out packs, comma-separated")] = ",".join(
         ["test-medium", "test-hard", "test-expert", *OOD_PACKS]
     ),
@@ -415,9 +422,9 @@ def run(
         int, typer.Option(min=1, help="PyTorch threads while training (1 shares the machine best)")
     ] = 1,
 ) -> None:
-    """Train a Conductor on the medium pack, evaluate it on held-out packs
-    beside every baseline, and write the table, plots and checkpoint, in a
-    run folder the Jupyter server's run service lists (``symphony_lab.runs``)."""
+    """The main job: train a Conductor on the medium pack, evaluate it on
+    held-out packs beside every baseline, and write the tables, plots and
+    checkpoint in a run folder (the layout the JupyterLab extension lists)."""
     import pandas as pd
 
     from symphony_lab.conductor import Conductor, ConductorError, Evaluation

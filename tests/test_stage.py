@@ -218,6 +218,24 @@ def test_artifacts_travel_by_hash(basic: Stage) -> None:
     assert store.info(h)["producer"] == "basic"
 
 
+def test_a_relative_store_is_the_same_store_in_the_extension(
+    make_extension: MakeExtension, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Extensions run in working folders of their own: a store given by a
+    relative path must still be the host's."""
+    folder = make_extension(
+        "keeper",
+        "from symphony_lab.sdk import operator\n\n"
+        "@operator\ndef keep(data, ctx):\n    return ctx.put(data, kind='note')\n",
+        functions=["keep"],
+    )
+    monkeypatch.chdir(tmp_path)
+    store = pit.ArtifactStore("relative-store")
+    with Stage([folder], store=store) as stage:
+        h = stage.call("keeper.keep", {"data": b"kept"})
+    assert store.get_by_hash(h) == b"kept"
+
+
 def test_call_many_and_states(basic: Stage) -> None:
     assert basic.call_many("basic.add", [{"a": i, "b": 1} for i in range(50)]) == list(range(1, 51))
     assert basic.states() == {"basic": "healthy"}

@@ -331,11 +331,11 @@ class Stage:
 
 
 def _store_path(store: ArtifactStore | str | Path | None) -> str | None:
+    """The store's folder as an absolute path: extensions run in working
+    folders of their own, where a relative one names another store."""
     if store is None:
         return None
-    if isinstance(store, ArtifactStore):
-        return str(store.root)
-    return str(store)
+    return str(Path(store.root if isinstance(store, ArtifactStore) else store).resolve())
 
 
 def _check_relations(manifests: list[Manifest]) -> None:
