@@ -294,6 +294,10 @@ def train(
     from symphony_lab.conductor import Conductor, ConductorError
 
     _file_to_write(out, "--out", "conductor.pt")
+    if tensorboard is not None and tensorboard.exists() and not tensorboard.is_dir():
+        raise _Fail(f"--tensorboard {tensorboard} is a file: give a folder for the logs")
+    if resume is not None and not resume.is_file():
+        raise _Fail(f"--resume {resume}: no such checkpoint file")
     _levels_exist(tier)
     with _fail_on(ConductorError):
         conductor = Conductor.load(resume) if resume else Conductor(seed=seed)

@@ -95,7 +95,9 @@ ROWS: list[tuple[str, int, str]] = [
     ("train --tier test-bogus", 1, "unknown levels 'test-bogus'"),
     ("train --out {d}/folder", 1, "--out {d}/folder is a folder: give a file name in it"),
     ("train --out {d}/no/c.pt", 1, "cannot write --out {d}/no/c.pt: folder {d}/no does not exist"),
-    ("train --resume {d}/none.pt --out {d}/c.pt", 1, "{d}/none.pt: cannot be read"),
+    ("train --resume {d}/none.pt --out {d}/c.pt", 1, "--resume {d}/none.pt: no such checkpoint"),
+    ("train --resume {d}/file.txt --out {d}/c.pt", 1, "{d}/file.txt"),
+    ("train --tensorboard {d}/file.txt", 1, "--tensorboard {d}/file.txt is a file"),
     # symphony eval
     ("eval", 2, "Missing argument 'checkpoint'"),
     ("eval {d}/none.pt", 1, "{d}/none.pt: cannot be read (No such file or directory)"),
