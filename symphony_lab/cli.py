@@ -291,13 +291,14 @@ def train(
     ] = 1,
 ) -> None:
     """Train a Conductor on a pack of levels and save it."""
-    from symphony_lab.conductor import Conductor, ConductorError
-
+    # Paths first: they need no PyTorch, so a typo fails at once.
     _file_to_write(out, "--out", "conductor.pt")
     if tensorboard is not None and tensorboard.exists() and not tensorboard.is_dir():
         raise _Fail(f"--tensorboard {tensorboard} is a file: give a folder for the logs")
     if resume is not None and not resume.is_file():
         raise _Fail(f"--resume {resume}: no such checkpoint file")
+    from symphony_lab.conductor import Conductor, ConductorError
+
     _levels_exist(tier)
     with _fail_on(ConductorError):
         conductor = Conductor.load(resume) if resume else Conductor(seed=seed)
@@ -334,11 +335,11 @@ def evaluate(
     csv: Annotated[Path | None, typer.Option(help="save one row per episode here")] = None,
 ) -> None:
     """Evaluate a saved Conductor beside the baselines."""
-    from symphony_lab.conductor import Conductor, ConductorError
-
     for target, option, example in ((csv, "--csv", "eval.csv"), (plot, "--plot", "eval.png")):
         if target is not None:
             _file_to_write(target, option, example)
+    from symphony_lab.conductor import Conductor, ConductorError
+
     _levels_exist(pack)
     with _fail_on(ConductorError):
         conductor = Conductor.load(checkpoint)
@@ -419,6 +420,9 @@ def run(
     seed: Annotated[
         int, typer.Option(min=0, help="seeds training and the evaluations' episodes")
     ] = 0,
+    pretrain_episodes: Annotated[
+        int, typer.Option(min=1, help="expert episodes to imitate before PPO")
+    ] = 2000,
     packs: Annotated[str, typer.Option(help="held-out packs, comma-separated")] = ",".join(
         ["test-medium", "test-hard", "test-expert", *OOD_PACKS]
     ),
@@ -437,7 +441,14 @@ def run(
     from symphony_lab.runs.provenance import provenance
     from symphony_lab.runs.worker import evaluated
 
-    wanted = {"env": "medium", "steps": steps, "seed": seed, "n_envs": envs, "threads": threads}
+    wanted = {
+        "env": "medium",
+        "steps": steps,
+        "seed": seed,
+        "n_envs": envs,
+        "threads": threads,
+        "pretrain_episodes": pretrain_episodes,
+    }
     with _fail_on(RunError):
         params = check("train", wanted | {"packs": packs.split(",")}, out)
     if out.exists() and not out.is_dir():

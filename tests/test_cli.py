@@ -1,8 +1,10 @@
 """The ``symphony`` command line, run as a real subprocess."""
 
+import importlib.util
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +14,7 @@ from symphony_lab.runs import RunManager
 from symphony_lab.runs.record import events
 
 SYMPHONY = [sys.executable, "-m", "symphony_lab.cli"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def symphony(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -86,10 +89,11 @@ def test_ext_check_list_and_schema(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "field 'version': expected a semantic version" in bad.stderr
     # The shipped extensions' code matches their manifests.
-    for shipped in (Path(symphony_lab.__file__).parent / "extensions").glob("*/symphony.toml"):
-        ok = symphony("ext", "check", str(shipped))
-        assert ok.returncode == 0, ok.stderr
-        assert "valid; functions:" in ok.stdout
+    shipped = sorted((Path(symphony_lab.__file__).parent / "extensions").glob("*/symphony.toml"))
+    with ThreadPoolExecutor(2) as pool:  # each imports its module: embed loads a model
+        for ok in pool.map(lambda m: symphony("ext", "check", str(m)), shipped):
+            assert ok.returncode == 0, ok.stderr
+            assert "valid; functions:" in ok.stdout
     listed = symphony("ext", "list")
     assert listed.returncode == 0, listed.stderr
     for name in ["files", "text", "tables", "git", "embed", "classifier", "llm"]:
@@ -101,7 +105,8 @@ def test_ext_check_list_and_schema(tmp_path: Path) -> None:
 
 def test_the_main_job_writes_a_run_the_run_service_lists(tmp_path: Path) -> None:
     done = symphony(
-        "run", "--out", str(tmp_path), "--steps", "256", "--envs", "2", "--packs", "test-tutorial",
+        "run", "--out", str(tmp_path), "--steps", "256", "--envs", "2", "--pretrain-episodes", "50",
+        "--packs", "test-tutorial",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (rec,) = RunManager(tmp_path).runs()
@@ -113,6 +118,20 @@ def test_the_main_job_writes_a_run_the_run_service_lists(tmp_path: Path) -> None
     assert kinds[-3:] == ["saved", "eval", "episode"]
     assert "train" in kinds
     assert (folder / "test-tutorial.csv").is_file()
+    # The README's table of the main job is computed from such a folder.
+    spec = importlib.util.spec_from_file_location("figures", ROOT / "benches" / "figures.py")
+    assert spec is not None
+    assert spec.loader is not None
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    data = figures.main_job(folder)
+    (row,) = data["rows"]
+    frame = pd.read_csv(folder / "test-tutorial.csv")
+    mine = frame[frame["agent"] == "conductor"]
+    assert row["pack"] == "test-tutorial"
+    assert row["levels"] == len(mine)
+    assert row["solved"] == mine["solved"].mean()
+    assert "| test-tutorial | " in figures.render_main_job(data)
     bad = symphony("run", "--out", str(tmp_path), "--packs", "../x")
     assert bad.returncode == 1
     assert "packs: expected a list of pack names" in bad.stderr

@@ -112,3 +112,12 @@ def test_the_cli_reference_matches_help() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_the_readme_figures_come_from_their_results_files() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "figures.py"), "--check"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "<!-- figures main_job:" in (ROOT / "README.md").read_text()
