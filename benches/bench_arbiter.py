@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from measured import record
 
 from symphony_lab.pit import Arbiter
 
@@ -106,6 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  [{'PASS' if fast else 'FAIL'}] ours >= {TARGET_BATCH_RATE / 1e6:.0f}M decisions/s")
     print(f"  [{'PASS' if same else 'FAIL'}] both sample the same policy (gap < 0.01)")
     ok = fast and same
+    figures = {
+        "candidates": k,
+        "ours_rate": ours_rate,
+        "numpy_rate": peer_rate,
+        "single_rate": singles / t_single,
+        "target_rate": TARGET_BATCH_RATE,
+        "pick_gap": gap,
+    }
+    record("arbiter", figures, parser, args)
     return 0 if ok else 1
 
 

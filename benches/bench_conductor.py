@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 from function_quest import resolve_levels
 from function_quest.generator import Knobs, generate
+from measured import record
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -238,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     skip = set(args.skip.split(","))
     torch.set_num_threads(1)  # one core, as the targets are stated
     ok = True
+    figures: dict[str, Any] = {}
 
     print(f"2. medium from scratch: imitation + {args.steps:,} PPO steps on train-medium")
     start = time.perf_counter()
@@ -249,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     solved, ratio = summary_line(ev)
     good = solved >= 0.99 and ratio <= 1.05 and wall <= 1200
     ok &= good
+    figures["medium"] = {"solved": solved, "cost_ratio": ratio, "wall_s": wall}
     print(
         f"  [{mark(good)}] test-medium: solved {solved:.1%} (>= 99%), cost ratio {ratio:.3f}"
         f" (<= 1.05), trained in {wall:.0f} s (<= 1200 s)"
@@ -258,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         ours, sb3 = decision_time(medium)
         good = ours <= 100e-6
         ok &= good
+        figures["decision_s"] = {"ours": ours, "sb3": sb3}
         print("\n1. one decision, median")
         print(f"  Conductor.decide          {ours * 1e6:7.1f} us")
         print(f"  MaskablePPO.predict       {sb3 * 1e6:7.1f} us   ours / SB3 = {ours / sb3:.2f}x")
@@ -276,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             vs_replan = both_solved_ratio(ev, "conductor", "exact_replanning")
             good = solved >= 0.95 and vs_relaxed <= 0.85 and vs_replan <= 1.0 and ratio <= 1.10
             ok &= good
+            figures.setdefault("hard", {})[pack] = {
+                "solved": solved, "cost_ratio": ratio,
+                "vs_relaxed_greedy": vs_relaxed, "vs_replanning": vs_replan,
+            }  # fmt: skip
             print(
                 f"  [{mark(good)}] {pack}: solved {solved:.1%} (>= 95%), cost / relaxed greedy"
                 f" {vs_relaxed:.3f} (<= 0.85), / replanning {vs_replan:.3f} (<= 1.0),"
@@ -288,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [len(lv.functions) for lv in large]
         ev = medium.evaluate(large, baselines=False)
         solved, ratio = summary_line(ev)
+        figures["large"] = {"functions": [min(sizes), max(sizes)], "solved": solved,
+                            "cost_ratio": ratio}  # fmt: skip
         print(
             f"\n4. larger than trained ({min(sizes)}-{max(sizes)} functions, trained on <= 32):"
             f" solved {solved:.1%}, cost ratio {ratio:.3f}"
@@ -300,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         both = Evaluation(pd.concat([ours.frame, flat.frame], ignore_index=True))
         table = both.summary().loc[["conductor", "flat_mlp", "greedy"]]
         print(table[["solve_rate", "cost_ratio", "calls"]].to_string())
+        figures["ablation"] = {
+            agent: {"solved": float(row["solve_rate"]), "cost_ratio": float(row["cost_ratio"])}
+            for agent, row in table.iterrows()
+        }
         print(
             "  flat MLP: imitation is ours alone, so this shows what the set encoder and the"
             " warm start buy together"
@@ -314,16 +328,25 @@ def main(argv: list[str] | None = None) -> int:
         reach = [s for s, r, c in curves["PPO alone"] if r >= start[1] and c <= start[2]]
         saved = f"{int(reach[0]):,}" if reach else f"more than {int(args.steps * 2):,}"
         print(f"  PPO alone needs {saved} steps to reach where imitation starts")
+        figures["imitation"] = {
+            "curves": {
+                name: [[int(s), float(r), float(c)] for s, r, c in points]
+                for name, points in curves.items()
+            },
+            "ppo_alone_reaches": int(reach[0]) if reach else None,
+        }
 
     if "7" not in skip:
         share, total = masking_share(args.seed)
         print(f"\n7. masking code's share of a profiled PPO run: {share:.1%} of {total:.1f} s")
+        figures["masking_share"] = share
 
     if "8" not in skip:
         print("\n8. PPO steps per second on the easy pack, quiet and beside a busy core")
         rates = beside_a_busy_process(3000, args.seed)
         for name, rate in rates.items():
             print(f"  {name:40s} {rate:8.0f} steps/s")
+        figures["steps_per_s"] = rates
         for label in ("1 thread", "PyTorch's default"):
             ratio = rates[f"{label}, beside a busy core"] / rates[f"{label}, quiet"]
             good = ratio >= 0.5
@@ -332,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  [{mark(good)}] {label}: beside / quiet = {ratio:.2f}x (>= 0.5x)")
 
     print(f"\n{'all targets met' if ok else 'some targets missed'}")
+    figures["all_targets_met"] = bool(ok)
+    record("conductor", figures, parser, args)
     return 0 if ok else 1
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gc
 import graphlib
-import json
 import pickle
 import statistics
 import sys
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 import rustworkx as rx
+from measured import record
 
 from symphony_lab.pit import DagTracker
 
@@ -296,15 +296,15 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, default=3, help="runs per measurement (median reported)"
     )
     parser.add_argument("--peers", default=",".join(PEERS), help=f"subset of {','.join(PEERS)}")
-    parser.add_argument("--json", help="also write the medians (seconds) to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     peers = tuple(p for p in args.peers.split(",") if p)
     if unknown := set(peers) - set(PEERS):
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
-    all_results = {}
+    all_results, edges = {}, {}
     for n in sizes:
         src, dst = layered_dag(n)
+        edges[str(n)] = len(src)
         results = Suite(n, src, dst, args.repeat, peers).run()
         all_results[n] = results
         print(table(n, results, peers), flush=True)
@@ -313,9 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Targets at 1M tasks:")
         for name, ok, value in targets(all_results[1_000_000]):
             print(f"  [{'PASS' if ok else 'MISS'}] {name}: {value}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({str(n): r for n, r in all_results.items()}, f, indent=2)
+    figures = {"sizes": {str(n): r for n, r in all_results.items()}, "edges": edges}
+    record("dag", figures, parser, args)
     return 0
 
 

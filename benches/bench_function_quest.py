@@ -26,6 +26,7 @@ import numpy as np
 from function_quest.baselines import RelaxedPlanPolicy, run_episode
 from function_quest.env import FunctionQuestEnv
 from function_quest.generator import TIERS, generate
+from measured import record
 
 from symphony_lab.planning import Function, Level
 
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print(f"\nGenerated levels, {args.levels} seeds per tier: exact solver, h_add greedy")
+    tiers = {}
     for tier in TIERS:
         times, ratios = [], []
         for seed in range(args.levels):
@@ -144,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  {tier:9s} solve median {median_ms:7.2f} ms, max {max(times) * 1e3:7.1f} ms;"
             f" greedy/optimal median {ratio:5.3f}  {'  '.join(marks)}"
         )
+        tiers[tier] = {"solve_ms": median_ms, "solve_max_ms": max(times) * 1e3, "greedy": ratio}
+    figures = {"steps_per_s": med, "vs_cartpole": med["function quest"] / med["CartPole-v1"],
+               "target": TARGET, "tiers": tiers}  # fmt: skip
+    record("function_quest", figures, parser, args)
     return 0 if ok else 1
 
 

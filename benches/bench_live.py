@@ -36,6 +36,7 @@ import torch
 from function_quest.live import LiveQuestEnv, learned_expert, sweep
 from function_quest.live_baselines import yardsticks
 from function_quest.live_levels import live_levels
+from measured import record
 
 from symphony_lab.conductor import Conductor
 from symphony_lab.conductor.conductor import ConductorConfig
@@ -57,8 +58,9 @@ CONFIG = ConductorConfig(
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         self.args = args
+        self.parser = parser
         self.test = LiveQuestEnv("live-test", repeats=args.repeats)
         self.quick = LiveQuestEnv("live-test", repeats=max(1, args.repeats // 2))
         self.train_levels = live_levels("train")
@@ -144,8 +146,17 @@ class Bench:
         head = ("agent", "mean cost", "solved", "vs replanning", "vs critical_path (± s.e.)")
         print(f"{head[0]:20s} {head[1]:>10s} {head[2]:>7s} {head[3]:>14s}   {head[4]}")
         replanning, critical = self.costs["exact_replanning"], self.costs["critical_path"]
+        agents = {}
         for name, cost in self.costs.items():
             diff = cost - critical
+            agents[name] = {
+                "mean_cost": float(cost.mean()),
+                "solved": float(self.solved[name]),
+                "vs_replanning": float(cost.mean() / replanning.mean()),
+                "vs_critical_path": float(cost.mean() / critical.mean()),
+                "diff_critical_path": float(diff.mean()),
+                "diff_se": float(diff.std() / np.sqrt(n)),
+            }
             print(f"{name:20s} {cost.mean():10.2f} {self.solved[name]:7.3f} "
                   f"{cost.mean() / replanning.mean():13.3f}x   "
                   f"{cost.mean() / critical.mean():.3f}x ({diff.mean():+.2f} ± "
@@ -160,6 +171,16 @@ class Bench:
         ]
         for text, ok in checks:
             print(f"{'PASS' if ok else 'FAIL'}  {text}")
+        figures = {
+            "levels": len(self.test.levels),
+            "episodes": n,
+            "agents": agents,
+            "ppo_gain": float(gain.mean()),
+            "ppo_gain_se": float(gain.std() / np.sqrt(n)),
+            "curves": {k: [list(p) for p in v] for k, v in self.curves.items()},
+            "targets": {text: bool(ok) for text, ok in checks},
+        }
+        record("live", figures, self.parser, self.args)
         return 0
 
 
@@ -171,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20, help="worlds per test level")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    return Bench(args).run()
+    return Bench(args, parser).run()
 
 
 if __name__ == "__main__":

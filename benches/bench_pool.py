@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from measured import record
+
 from symphony_lab.pit import Lease, PoolEvent, PoolManager
 
 TARGET_NS = 250.0
@@ -301,6 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not ok:
         failed.append("prewarming")
+    figures = {
+        "hot_ns": {name: secs * 1e9 for name, secs in hot.items()},
+        "targets_ns": {"ours": TARGET_NS, "vs_deque": TARGET_VS_DEQUE, "vs_queue": TARGET_VS_QUEUE},
+        "trace": {"requests": len(requests), "functions": args.functions, "hours": args.hours},
+        "no_prediction": plain,
+        "prediction": predicted,
+        "avoided": avoided,
+        "target_avoided": TARGET_AVOIDED,
+    }
+    record("pool", figures, parser, args)
     return 1 if failed else 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from measured import record
 
 from symphony_lab.conductor import Conductor
 from symphony_lab.planning import Planner, Policy
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = totals["conductor"]["cost"] / totals["planner"]["cost"]
     print(f"conductor / planner, total cost: {ratio:.3f}x")
+    record("real_runs", {"goals": len(fixtures["planner"]), "totals": totals}, parser, args)
     return 0 if totals["conductor"]["solved"] >= totals["planner"]["solved"] else 1
 
 
