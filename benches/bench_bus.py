@@ -35,6 +35,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import zmq
+from measured import record
 
 from symphony_lab import pit
 from symphony_lab.stage import Stage
@@ -217,6 +218,13 @@ def main() -> None:
     print("no-op extension function through the whole host:")
     print(f"  Stage.call          {host_rt * us:7.1f} us   (target <= 100)")
     print(f"  multiprocessing.Pipe{pipe_rt2 * us:7.1f} us   ratio {host_rt / pipe_rt2:.2f}")
+    figures = {
+        "round_trip_s": {"bus": ours_rt, "pipe": pipe_rt, "zmq": zmq_rt},
+        "pipelined_per_s": {"bus": ours_rate, "pipe": pipe_rate, "zmq": zmq_rate},
+        "stage_call_s": host_rt,
+        "pipe_again_s": pipe_rt2,
+    }
+    record("bus", figures, ap, args)
 
 
 if __name__ == "__main__":

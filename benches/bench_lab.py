@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from measured import record
 
 from symphony_lab.conductor import Conductor
 from symphony_lab.pit import ArtifactStore
@@ -90,7 +91,7 @@ def make_runs(runs: Path, count: int) -> None:
         (folder / "checkpoints").mkdir()
 
 
-def bench_listing(server: LocalServer, runs: Path, count: int) -> None:
+def bench_listing(server: LocalServer, runs: Path, count: int) -> dict[str, float]:
     print(f"\n1. Runs listing, {count:,} runs on disk")
     served = median_ms(lambda: get(server, "runs"), 15)
     listed = len(json.loads(get(server, "runs"))["runs"])
@@ -110,9 +111,11 @@ def bench_listing(server: LocalServer, runs: Path, count: int) -> None:
     print(f"   listing in-process       {inproc:8.1f} ms  (first, nothing cached: {cold:.1f} ms)")
     print(f"   floor: walk + run.json   {floor:8.1f} ms  (server / floor {served / floor:.1f}x)")
     print(f"   floor: ls -R             {ls:8.1f} ms  (server / ls -R {served / ls:.1f}x)")
+    return {"runs": count, "served_ms": served, "in_process_ms": inproc, "cold_ms": cold,
+            "walk_ms": floor, "ls_ms": ls}  # fmt: skip
 
 
-def bench_artifacts(server: LocalServer, store_dir: Path, count: int) -> None:
+def bench_artifacts(server: LocalServer, store_dir: Path, count: int) -> dict[str, float]:
     print(f"\n2. Artifacts, {count:,} in the store")
     started = time.perf_counter()
     store = ArtifactStore(store_dir)
@@ -139,9 +142,11 @@ def bench_artifacts(server: LocalServer, store_dir: Path, count: int) -> None:
     print(f"   first page over HTTP     {page:8.1f} ms  (target <= 50 ms)")
     print(f"   search over HTTP         {search:8.1f} ms  (target <= 100 ms)")
     print(f"   (in-process: page {inpage:.1f} ms, search {insearch:.1f} ms)")
+    return {"artifacts": count, "page_ms": page, "search_ms": search,
+            "page_in_process_ms": inpage, "search_in_process_ms": insearch}  # fmt: skip
 
 
-def bench_stream(server: LocalServer, runs: Path, rate: float, seconds: float) -> None:
+def bench_stream(server: LocalServer, runs: Path, rate: float, seconds: float) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     print(f"\n3. A live stream to Chromium, written at {rate:.0f} rows/s for {seconds:.0f} s")
@@ -206,9 +211,12 @@ def bench_stream(server: LocalServer, runs: Path, rate: float, seconds: float) -
     print(f"   rows written / shown / drawn per curve: {written} / {rows} / {points}")
     rec.status, rec.ended = "done", time.time()
     write(folder, rec)
+    return {"rate": rate, "received_per_s": received, "frame_median_ms": statistics.median(frames),
+            "frame_p95_ms": p95, "frame_max_ms": frames[-1], "written": written, "shown": rows,
+            "drawn": points}  # fmt: skip
 
 
-def bench_training(server: LocalServer, steps: int) -> None:
+def bench_training(server: LocalServer, steps: int) -> dict[str, float]:
     print(f"\n4. Training, {steps:,} steps on the medium tier, in-process and through the server")
     params = {"steps": steps, "pretrain": False, "n_envs": 8, "threads": 1, "seed": 0}
     client = server.client()
@@ -227,6 +235,7 @@ def bench_training(server: LocalServer, steps: int) -> None:
     print(f"   in-process               {inproc:8.0f} steps/s")
     ratio = served / inproc
     print(f"   through the server       {served:8.0f} steps/s  ({ratio:.2f}x; target >= 0.95x)")
+    return {"steps": steps, "in_process_per_s": inproc, "server_per_s": served}
 
 
 def main() -> None:
@@ -238,6 +247,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16_384)
     parser.add_argument("--only", choices=["listing", "artifacts", "stream", "training"])
     args = parser.parse_args()
+    figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="symphony-bench-lab-") as tmp:
         root = Path(tmp)
         runs = root / "runs"
@@ -246,13 +256,14 @@ def main() -> None:
             make_runs(runs, args.runs)
         with LocalServer(root, extra_args=LAB_ARGS) as server:
             if args.only in (None, "listing"):
-                bench_listing(server, runs, args.runs)
+                figures["listing"] = bench_listing(server, runs, args.runs)
             if args.only in (None, "artifacts"):
-                bench_artifacts(server, root / "artifacts", args.artifacts)
+                figures["artifacts"] = bench_artifacts(server, root / "artifacts", args.artifacts)
             if args.only in (None, "stream"):
-                bench_stream(server, runs, args.rate, args.seconds)
+                figures["stream"] = bench_stream(server, runs, args.rate, args.seconds)
             if args.only in (None, "training"):
-                bench_training(server, args.steps)
+                figures["training"] = bench_training(server, args.steps)
+    record("lab", figures, parser, args)
 
 
 if __name__ == "__main__":

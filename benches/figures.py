@@ -1,15 +1,16 @@
-"""The README's generated figures: measured results kept as JSON under
-``benches/measured/``, rendered into the README between markers, so that no
+"""The generated figures of the README and the docs: measured results kept
+as JSON under ``benches/measured/``, rendered between markers, so that no
 figure there is typed by hand.
 
     python benches/figures.py main-job runs/<id>   read a main job's run folder (its
                                                    per-pack CSVs) into main_job.json,
                                                    then rewrite the README's table
-    python benches/figures.py                      rewrite the README from the JSON
-    python benches/figures.py --check              exit 1 when the README differs (the suite)
+    python benches/figures.py                      rewrite the pages from the JSON
+    python benches/figures.py --check              exit 1 when a page differs (the suite)
 
 A generated block sits between ``<!-- figures NAME: ... -->`` and
-``<!-- /figures NAME -->``; the rest of the README is prose.
+``<!-- /figures NAME -->`` in ``README.md`` or a page under ``docs/``; the
+rest is prose.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from symphony_lab.runs.record import read
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "measured"
 README = ROOT / "README.md"
+
+
+def pages() -> list[Path]:
+    """The README and the docs pages, where figure blocks may sit."""
+    return [README, *sorted((ROOT / "docs").rglob("*.md"))]
+
+
 BLOCK = re.compile(
     r"(<!-- figures (?P<name>[\w-]+):[^\n]*-->\n)(?P<body>.*?)(<!-- /figures (?P=name) -->)", re.S
 )
@@ -374,6 +382,51 @@ def render_conductor(data: dict[str, Any], real: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_bus(data: dict[str, Any]) -> str:
+    rt, rate = data["round_trip_s"], data["pipelined_per_s"]
+    return (
+        f"{_head(data, 'bus')}, medians: a no-op round trip takes {rt['bus'] * 1e6:.1f} \u00b5s "
+        f"against {rt['pipe'] * 1e6:.1f} \u00b5s for `multiprocessing.Pipe` "
+        f"({rt['bus'] / rt['pipe']:.2f}{TIMES}) and {rt['zmq'] * 1e6:.0f} \u00b5s for pyzmq "
+        f"REQ/REP over ipc ({rt['bus'] / rt['zmq']:.2f}{TIMES}); {rate['bus'] / 1e6:.2f} M "
+        f"pipelined calls/s against {rate['pipe'] / 1e3:.0f} K (Pipe) and "
+        f"{rate['zmq'] / 1e3:.0f} K (pyzmq DEALER/ROUTER); a no-op function through the whole "
+        f"host (`Stage.call`) {data['stage_call_s'] * 1e6:.1f} \u00b5s.\n"
+    )
+
+
+def render_lab(data: dict[str, Any]) -> str:
+    """The workbench's server and page under load, beside floors and peers."""
+    ls, ar, st, tr = (data[k] for k in ("listing", "artifacts", "stream", "training"))
+    ratio = tr["server_per_s"] / tr["in_process_per_s"]
+    ok_stream = st["received_per_s"] >= 50
+    lines = [
+        f"| {_head(data, 'lab')} | ours | floor or peer, same run | target |",
+        "|---|---|---|---|",
+        f"| Runs listing, {ls['runs']:,} runs on disk (GET `/symphony/api/runs`) "
+        f"| {ls['served_ms']:.1f} ms | `ls -R` {ls['ls_ms']:.1f} ms "
+        f"({ls['served_ms'] / ls['ls_ms']:.1f}{TIMES}); walk + read each `run.json` "
+        f"{ls['walk_ms']:.1f} ms ({ls['served_ms'] / ls['walk_ms']:.1f}{TIMES}); uncached "
+        f"listing in-process {ls['cold_ms']:.0f} ms "
+        f"| \u2264 100 ms {_tick(ls['served_ms'] <= 100)} |",
+        f"| Artifacts, first page of {ar['artifacts']:,} (HTTP) | {ar['page_ms']:.1f} ms "
+        f"| in-process `store.page` {ar['page_in_process_ms']:.1f} ms "
+        f"| \u2264 50 ms {_tick(ar['page_ms'] <= 50)} |",
+        f"| Artifacts, full-text search in {ar['artifacts']:,} (HTTP) | {ar['search_ms']:.1f} ms "
+        f"| in-process `store.search` {ar['search_in_process_ms']:.1f} ms "
+        f"| \u2264 100 ms {_tick(ar['search_ms'] <= 100)} |",
+        f"| Live stream into Chromium's run view | {st['received_per_s']:.0f} rows/s received "
+        f"({st['rate']:.0f}/s written; {st['drawn']:,} of {st['written']:,} drawn) "
+        f"| frame time median {st['frame_median_ms']:.1f} ms, p95 {st['frame_p95_ms']:.1f} ms, "
+        f"max {st['frame_max_ms']:.1f} ms | \u2265 50 rows/s, page responsive {_tick(ok_stream)} |",
+        f"| Training through the server (worker process), medium, {tr['steps']:,} steps "
+        f"| {tr['server_per_s']:.0f} steps/s | the same training in-process "
+        f"{tr['in_process_per_s']:.0f} steps/s ({ratio:.2f}{TIMES}) "
+        f"| \u2265 0.95{TIMES} {_tick(ratio >= 0.95)} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 Load = Callable[[str], dict[str, Any]]
 
 RENDER: dict[str, Callable[[Load], str]] = {
@@ -383,6 +436,8 @@ RENDER: dict[str, Callable[[Load], str]] = {
     "pool": lambda load: render_pool(load("pool"), load("arbiter")),
     "function_quest": lambda load: render_function_quest(load("function_quest")),
     "conductor": lambda load: render_conductor(load("conductor"), load("real_runs")),
+    "bus": lambda load: render_bus(load("bus")),
+    "lab": lambda load: render_lab(load("lab")),
 }
 
 
@@ -391,7 +446,7 @@ def _load(name: str) -> dict[str, Any]:
     if not path.exists():
         how = "python benches/figures.py main-job runs/<id>" if name == "main_job" else (
             f"./lab bench {name}")  # fmt: skip
-        raise SystemExit(f"README: {path.relative_to(ROOT)} is missing: run {how}")
+        raise SystemExit(f"figures: {path.relative_to(ROOT)} is missing: run {how}")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
@@ -402,7 +457,7 @@ def rendered(text: str) -> str:
     def one(m: re.Match[str]) -> str:
         name = m["name"]
         if name not in RENDER:
-            raise SystemExit(f"README: unknown figures block {name!r}; known: {sorted(RENDER)}")
+            raise SystemExit(f"figures: unknown block {name!r}; known: {sorted(RENDER)}")
         return m.group(1) + RENDER[name](_load) + m.group(4)
 
     return BLOCK.sub(one, text)
@@ -413,17 +468,23 @@ def main(argv: list[str]) -> int:
         data = main_job(Path(argv[1]))
         (RESULTS / "main_job.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
         argv = []
-    text = README.read_text()
-    if argv == ["--check"]:
-        if rendered(text) != text:
-            print("README.md: figures differ from benches/measured/*.json: run "
-                  "python benches/figures.py", file=sys.stderr)  # fmt: skip
-            return 1
-        return 0
-    if argv:
+    if argv not in ([], ["--check"]):
         print(__doc__, file=sys.stderr)
         return 2
-    README.write_text(rendered(text))
+    stale = []
+    for page in pages():
+        text = page.read_text()
+        new = rendered(text)
+        if new == text:
+            continue
+        if argv:
+            stale.append(str(page.relative_to(ROOT)))
+        else:
+            page.write_text(new)
+    if stale:
+        print(f"figures differ from benches/measured/*.json in {', '.join(stale)}: run "
+              "python benches/figures.py", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
