@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,20 +40,7 @@ from measured import record
 from symphony_lab.conductor import Conductor
 from symphony_lab.conductor.conductor import ConductorConfig
 from symphony_lab.conductor.imitation import imitate_expert
-from symphony_lab.conductor.network import NetworkConfig
 from symphony_lab.planning import EnvPolicy
-
-#: The live Conductor: it reads the live arrays and no planner's advice; its
-#: critic does not train the encoder the policy reads (the episodes' luck
-#: would drown the policy's gradients); PPO takes small, clipped steps.
-CONFIG = ConductorConfig(
-    network=NetworkConfig(live=True, critic_trains_encoder=False),
-    plan=False,
-    n_steps=256,
-    batch_size=256,
-    n_epochs=2,
-    clip_range=0.05,
-)
 
 
 class Bench:
@@ -77,7 +63,7 @@ class Bench:
     ) -> Conductor:
         """Trains one variant, its curve on the quick sweep as PPO goes."""
         args = self.args
-        conductor = Conductor(replace(CONFIG, idle_calls=idle_calls), seed=0)
+        conductor = Conductor(ConductorConfig.live(idle_calls=idle_calls), seed=0)
         levels = self.train_levels
 
         def make() -> LiveQuestEnv:

@@ -27,15 +27,16 @@ def _commit() -> str:
 
     def git(*args: str) -> str:
         done = subprocess.run(
-            ["git", "-C", str(HERE), *args], capture_output=True, text=True, check=True
+            ["git", "-C", str(HERE.parent), *args], capture_output=True, text=True, check=True
         )
         return done.stdout.strip()
 
     try:
         head = git("rev-parse", "--short=7", "HEAD")
-        # The figures' own files change as benchmarks run: not a change of the code.
+        # The figures and the pages they are rendered into change as benchmarks
+        # run: not a change of the code.
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                    ":!benches/measured", ":!README.md")  # fmt: skip
+                    ":!benches/measured", ":!README.md", ":!docs")  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")

@@ -237,6 +237,19 @@ def test_the_critic_can_leave_the_encoder_to_the_policy() -> None:
         assert net.value[0].weight.grad is not None
 
 
+def test_the_live_config_reads_the_live_arrays_and_trains_on_the_live_tier() -> None:
+    config = ConductorConfig.live(idle_calls=True)
+    assert config.network.live
+    assert not config.network.critic_trains_encoder
+    assert not config.plan
+    assert config.idle_calls
+    assert config.learning_rate < ConductorConfig().learning_rate
+    conductor = Conductor(config, seed=0)
+    conductor.train(lambda: LiveQuestEnv([two_stages(1)], idle_calls=True), total_steps=256,
+                    n_envs=1)  # fmt: skip
+    assert conductor.num_timesteps == 256
+
+
 def test_a_live_conductor_refuses_a_real_run_by_name() -> None:
     conductor = Conductor(ConductorConfig(network=NetworkConfig(live=True), plan=False))
     problem = Problem(two_stages(1))
