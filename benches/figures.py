@@ -420,8 +420,8 @@ def render_lab(data: dict[str, Any]) -> str:
         f"| frame time median {st['frame_median_ms']:.1f} ms, p95 {st['frame_p95_ms']:.1f} ms, "
         f"max {st['frame_max_ms']:.1f} ms | \u2265 50 rows/s, page responsive {_tick(ok_stream)} |",
         f"| Training through the server (worker process), medium, {tr['steps']:,} steps "
-        f"| {tr['server_per_s']:.0f} steps/s | the same training in-process "
-        f"{tr['in_process_per_s']:.0f} steps/s ({ratio:.2f}{TIMES}) "
+        f"| {tr['server_per_s']:,.0f} steps/s | the same training in-process "
+        f"{tr['in_process_per_s']:,.0f} steps/s ({ratio:.2f}{TIMES}) "
         f"| \u2265 0.95{TIMES} {_tick(ratio >= 0.95)} |",
     ]
     return "\n".join(lines) + "\n"
