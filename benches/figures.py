@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from symphony_lab.conductor import Evaluation
-from symphony_lab.runs.record import read
+from symphony_lab.runs.record import finite, read
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "measured"
@@ -48,11 +48,6 @@ def _ratio(x: float, y: float) -> float:
     return x / y if y == y and y else math.nan
 
 
-def _plain(x: float) -> float | None:
-    """JSON has no NaN: a figure that does not apply is null."""
-    return None if x != x else x
-
-
 def pack_row(pack: str, frame: pd.DataFrame) -> dict[str, Any]:
     """One held-out pack's line: the Conductor's solve rate, cost ratios on
     deterministic and flaky levels, its flaky ratio over exact replanning's
@@ -68,11 +63,11 @@ def pack_row(pack: str, frame: pd.DataFrame) -> dict[str, Any]:
         "pack": pack,
         "levels": int(c["levels"]),
         "solved": float(c["solve_rate"]),
-        "deterministic": _plain(float(c["deterministic"])),
-        "flaky": _plain(float(c["flaky"])),
-        "vs_replanning": _plain(_ratio(float(c["flaky"]), flaky("exact_replanning"))),
-        "vs_relaxed_greedy": _plain(_ratio(float(c["flaky"]), flaky("relaxed_greedy"))),
-        "bonus_match": _plain(float(c["bonus_match"])),
+        "deterministic": float(c["deterministic"]),
+        "flaky": float(c["flaky"]),
+        "vs_replanning": _ratio(float(c["flaky"]), flaky("exact_replanning")),
+        "vs_relaxed_greedy": _ratio(float(c["flaky"]), flaky("relaxed_greedy")),
+        "bonus_match": float(c["bonus_match"]),
     }
 
 
@@ -466,7 +461,8 @@ def rendered(text: str) -> str:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["main-job"] and len(argv) == 2:
         data = main_job(Path(argv[1]))
-        (RESULTS / "main_job.json").write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+        text = json.dumps(finite(data), indent=1, allow_nan=False)
+        (RESULTS / "main_job.json").write_text(text + "\n")
         argv = []
     if argv not in ([], ["--check"]):
         print(__doc__, file=sys.stderr)

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from symphony_lab.runs.record import finite
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -40,18 +42,6 @@ def _commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
-
-
-def _plain(x: Any) -> Any:
-    """JSON has no NaN: a figure that does not apply (a cost ratio where
-    nothing was solved) is null."""
-    if isinstance(x, float) and x != x:
-        return None
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x
 
 
 def _non_default(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
@@ -82,7 +72,7 @@ def record(
         **figures,
     }
     path = folder / f"{name}.json"
-    path.write_text(json.dumps(_plain(data), indent=1, allow_nan=False, default=str) + "\n")
+    path.write_text(json.dumps(finite(data), indent=1, allow_nan=False, default=str) + "\n")
     if changed:
         print(f"\nfigures: {path} (options {', '.join(changed)} differ from the defaults, "
               "so the README keeps its figures)")  # fmt: skip

@@ -112,7 +112,7 @@ def write(folder: Path, record: RunRecord) -> None:
     """Replaces ``run.json`` atomically and durably (a temporary file of its
     own, fsynced, renamed over it)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(_finite(record.to_dict()), indent=1, sort_keys=True, allow_nan=False)
+    data = json.dumps(finite(record.to_dict()), indent=1, sort_keys=True, allow_nan=False)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run.json.")
     try:
         with os.fdopen(fd, "w") as f:
@@ -203,7 +203,7 @@ def append_event(folder: Path, event: dict[str, Any]) -> None:
     Non-finite numbers are written as null: JSON has no NaN."""
     if "type" in event:  # first, so progress() can tell a line's type from its start
         event = {"type": event["type"], **event}
-    line = memoryview((json.dumps(_finite(event), allow_nan=False) + "\n").encode())
+    line = memoryview((json.dumps(finite(event), allow_nan=False) + "\n").encode())
     fd = os.open(folder / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         while line:
@@ -212,11 +212,13 @@ def append_event(folder: Path, event: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity, however deep in dicts and lists,
+    made ``None``: JSON has neither, and a figure that does not apply is null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
