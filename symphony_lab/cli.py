@@ -7,6 +7,7 @@
     symphony ext check PATH           validate a symphony.toml and the code against it
     symphony ext list                 the installed extensions (the shipped ones among them)
     symphony ext schema               the JSON Schema of symphony.toml, for editors
+    symphony kit pack|sign|install …  extension packages: signed, resolved, installed
     symphony quest play key_and_door  play a level yourself (from Function Quest)
     symphony quest solve hard:7       the exact plan of a level
 
@@ -36,6 +37,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from symphony_lab.kit import cli as kit_cli
 from symphony_lab.planning import LevelError
 from symphony_lab.sdk.manifest import Manifest, ManifestError, load_manifest, manifest_schema
 
@@ -52,6 +54,7 @@ ext = typer.Typer(
     no_args_is_help=True, help="Stage extensions: scaffold, check, list, and the manifest's schema."
 )
 app.add_typer(ext, name="ext")
+app.add_typer(kit_cli.app, name="kit")
 console = Console(highlight=False)
 
 #: Environments stepped together at most: each holds its levels and buffers,

@@ -4,7 +4,7 @@ against it by mypy's stubtest in the test suite."""
 import os
 import pathlib
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from types import TracebackType
 from typing import (
@@ -53,6 +53,7 @@ __all__ = [
     "Health",
     "InstanceState",
     "Lease",
+    "PackageIndex",
     "PoolManager",
     "Priority",
     "QuestEpisode",
@@ -68,6 +69,14 @@ __all__ = [
     "decode_frame",
     "encode_frame",
     "h",
+    "kit_check_requirement",
+    "kit_key_id",
+    "kit_keygen",
+    "kit_matches",
+    "kit_sign",
+    "kit_signer",
+    "kit_sort_versions",
+    "kit_verify",
     "network_isolation",
     "quest_expected",
     "quest_h_add",
@@ -669,6 +678,29 @@ def quest_expected(
 def quest_h_add(
     needs: list[int], produces: list[int], cost: list[float], essential: int, helds: list[int]
 ) -> list[float]: ...
+
+# -- Orchestra Kit's core (pit-kit) ---------------------------------------------
+
+@final
+class PackageIndex:
+    """Every version of every package a registry offers and what each requires."""
+
+    def __new__(cls) -> Self: ...
+    def add(self, name: str, version: str, requires: Mapping[str, str] = ...) -> None: ...
+    def extend(self, rows: Iterable[tuple[str, str, Mapping[str, str]]]) -> None: ...
+    def resolve(self, request: Mapping[str, str]) -> dict[str, str]: ...
+    def __len__(self) -> int: ...
+
+def kit_matches(requirement: str, version: str) -> bool: ...
+def kit_check_requirement(requirement: str) -> None: ...
+def kit_sort_versions(versions: Sequence[str]) -> list[str]: ...
+def kit_keygen() -> tuple[str, str, str]: ...
+def kit_sign(
+    secret: str, data: bytes, trusted: str, untrusted: str = "signature from symphony kit"
+) -> str: ...
+def kit_verify(public: str, data: bytes, signature: str) -> str: ...
+def kit_signer(signature: str) -> str: ...
+def kit_key_id(public: str) -> str: ...
 
 # -- the Stage's bus (pit-bus) ---------------------------------------------------
 

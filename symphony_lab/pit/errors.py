@@ -185,3 +185,24 @@ __all__ = [
     "UnknownFunctionError",
     "UnknownNameError",
 ]
+
+
+class KitError(PitError, ValueError):
+    """Orchestra Kit's core refused a version, a requirement, a resolution or a signature."""
+
+
+class RequirementError(KitError):
+    """A version or a version requirement does not parse; the message quotes it."""
+
+
+class ResolutionError(KitError):
+    """No set of versions satisfies every requirement; the message explains why, in
+    PubGrub's words, naming the packages and versions in conflict."""
+
+
+class SignatureError(KitError):
+    """A signature or a key is malformed, or the signature does not match the bytes."""
+
+
+class UnknownKeyError(SignatureError):
+    """The signature was made by a key other than the one (or ones) trusted."""

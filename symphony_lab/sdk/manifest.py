@@ -20,7 +20,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from symphony_lab.pit import PitError
+from symphony_lab.pit import PitError, RequirementError, kit_check_requirement
 
 MANIFEST_NAME = "symphony.toml"
 
@@ -205,6 +205,11 @@ class Manifest(_Strict):
         description="Names of host environment variables passed through (API keys, say); "
         "everything else is scrubbed.",
     )
+    dependencies: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other extensions it calls, by name, with a semantic-version range each "
+        "('^1.2', '~0.3.1', '>=1, <3', '=2.0.0'), resolved by symphony kit.",
+    )
     requires: list[str] = Field(
         default_factory=list,
         description="Python distributions the extension imports, as requirements "
@@ -225,6 +230,18 @@ class Manifest(_Strict):
     def _semver(cls, v: str) -> str:
         if not _SEMVER.match(v):
             raise ValueError("a semantic version such as 1.0.0")
+        return v
+
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, wanted in v.items():
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} is not an extension's name")
+            try:
+                kit_check_requirement(wanted)
+            except RequirementError as e:
+                raise ValueError(f"{name}: {e}") from None
         return v
 
     @field_validator("requires")
@@ -254,6 +271,8 @@ class Manifest(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"function names must be unique; repeated: {', '.join(dupes)}")
+        if self.name in self.dependencies:
+            raise ValueError(f"extension {self.name!r} lists itself in [dependencies]")
         for f in self.functions:
             for effect in f.side_effects:
                 domain, _, access = effect.partition(":")

@@ -7,9 +7,10 @@ module) whose folder holds its ``symphony.toml``::
     [project.entry-points."symphony_lab.extensions"]
     summarize = "summarize_ext"
 
-An extension installed by pip, or later by a registry, is found the same way
-as the ones symphony-lab ships. Its folder is located without running the
-extension's own module (only its parent packages are imported, as Python
+An extension installed by pip is found the same way as the ones
+symphony-lab ships; one installed by Orchestra Kit (``symphony kit install``)
+is found in the kit's home, as distribution ``symphony kit``. Its folder is
+located without running the extension's own module (only its parent packages are imported, as Python
 does to find a submodule); its dependencies load in its own process, never
 in the kernel. A broken entry point is reported by name and left out, so it
 cannot hide the others.
@@ -23,12 +24,15 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+from symphony_lab.kit import installed_folders
 from symphony_lab.sdk.manifest import MANIFEST_NAME, ManifestError
 
 GROUP = "symphony_lab.extensions"
 
 #: The distribution whose extensions ``Stage(builtin=True)`` adds.
 SHIPPED_BY = "symphony-lab"
+#: The distribution named for extensions that Orchestra Kit installed.
+KIT = "symphony kit"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,14 @@ def scan() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
             good[ep.name] = Installed(ep.name, _folder(ep, dist), dist)
         except ManifestError as e:
             bad[ep.name] = e
+    for name, folder in installed_folders().items():
+        if name in good:
+            bad[name] = ManifestError(
+                f"an extension named {name!r} is offered by {good.pop(name).distribution} "
+                f"and installed by symphony kit too: uninstall one of them"
+            )
+        elif name not in bad:
+            good[name] = Installed(name, folder, KIT)
     return dict(sorted(good.items())), bad
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any
 
+from symphony_lab.kit import RECORD, check_installed
 from symphony_lab.pit import Arbiter, ArtifactStore, PoolManager, network_isolation
 from symphony_lab.planning import Policy
 from symphony_lab.sdk.manifest import Function, Manifest, ManifestError, load_manifest
@@ -69,18 +70,26 @@ def _shipped() -> list[Manifest]:
 
 
 def _manifest(source: str | Path | Manifest) -> Manifest:
-    """A manifest from itself, a folder or file path, or an installed name."""
+    """A manifest from itself, a folder or file path, or an installed name.
+    An extension Orchestra Kit installed is checked file by file against the
+    digests of its signed package first (``IntegrityError`` names a changed file)."""
     if isinstance(source, Manifest):
         return source
     if isinstance(source, Path) or Path(source).exists() or "/" in source:
-        return load_manifest(source)
-    manifest = load_manifest(discovery.find(source))
+        return _checked(load_manifest(source))
+    manifest = _checked(load_manifest(discovery.find(source)))
     if manifest.name != source:
         raise ManifestError(
             f"the extension installed as {source!r} calls itself {manifest.name!r} "
             "in its symphony.toml"
         )
     return manifest
+
+
+def _checked(m: Manifest) -> Manifest:
+    if m.folder is not None and (m.folder / RECORD).is_file():
+        check_installed(m.folder)
+    return m
 
 
 class Stage:

@@ -12,6 +12,7 @@ mod convert;
 mod dag;
 mod enums;
 mod errors;
+mod kit;
 mod pool;
 mod quest;
 mod stale;
@@ -51,6 +52,19 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vdom::h, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_expected, m)?)?;
     m.add_function(wrap_pyfunction!(quest::quest_h_add, m)?)?;
+    m.add_class::<kit::PyPackageIndex>()?;
+    for f in [
+        wrap_pyfunction!(kit::kit_matches, m)?,
+        wrap_pyfunction!(kit::kit_check_requirement, m)?,
+        wrap_pyfunction!(kit::kit_sort_versions, m)?,
+        wrap_pyfunction!(kit::kit_keygen, m)?,
+        wrap_pyfunction!(kit::kit_sign, m)?,
+        wrap_pyfunction!(kit::kit_verify, m)?,
+        wrap_pyfunction!(kit::kit_signer, m)?,
+        wrap_pyfunction!(kit::kit_key_id, m)?,
+    ] {
+        m.add_function(f)?;
+    }
     m.add("CHECKPOINT_VERSION", pit_dag::CHECKPOINT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     enums::register(m)?;

@@ -1,0 +1,470 @@
+"""Where Orchestra Kit installs extensions, and how a change lands atomically.
+
+::
+
+    $SYMPHONY_HOME/                    (default: $XDG_DATA_HOME/symphony, ~/.local/share/symphony)
+      keys/                            the user's keyring: trusted publishers' .pub files
+      extensions/NAME/VERSION/         an installed tree, with .symphony-install.json
+      extensions/NAME/current          -> VERSION, the one the Stage loads
+      extensions/NAME/previous         -> VERSION, what rollback returns to
+      staging/, trash/                 in-flight work, cleared on the next open
+      symphony.lock                    what was asked for, and each pin with its digest
+
+An install verifies the signature, extracts into ``staging/``, checks every
+digest, renames the tree into place, and only then repoints ``current`` with
+one ``rename`` of a symbolic link. Killed at any step, the old version is
+still ``current`` and whole, and nothing half-written is ever loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tomllib
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from symphony_lab.kit.errors import InstallError, IntegrityError
+from symphony_lab.kit.extract import extract
+from symphony_lab.kit.package import SUFFIX, FileEntry, read_package
+from symphony_lab.kit.trust import Keyring, signature_path, verify_package
+from symphony_lab.pit import PackageIndex, ResolutionError, kit_sort_versions
+from symphony_lab.sdk.manifest import Manifest, load_manifest
+
+RECORD = ".symphony-install.json"
+LOCK = "symphony.lock"
+
+#: The steps of one package's install, in order, as ``on_step`` hears them.
+STEPS = ("verified", "extracted", "placed", "switched", "locked")
+
+
+def default_home() -> Path:
+    if home := os.environ.get("SYMPHONY_HOME"):
+        return Path(home)
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "symphony"
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An extension Orchestra Kit installed."""
+
+    name: str
+    version: str
+    folder: Path
+    digest: str
+    key_id: str | None
+    previous: str | None
+
+
+def permission_lines(m: Manifest) -> list[str]:
+    """What an extension may do, one line per domain, as an install shows it."""
+    p = m.permissions
+    lines = []
+    for domain in ("file", "network", "system"):
+        grant = getattr(p, domain, None)
+        if grant is None:
+            continue
+        allowed = [a for a in ("read", "write", "execute") if getattr(grant, a, "deny") == "allow"]
+        lines.append(f"{domain}: {', '.join(allowed) if allowed else 'nothing'}")
+    if m.pass_env:
+        lines.append(f"environment: {', '.join(m.pass_env)}")
+    return lines
+
+
+def widened(old: Manifest | None, new: Manifest) -> bool:
+    """Whether ``new`` may do anything ``old`` could not."""
+    if old is None:
+        return True
+    before = {g for line in permission_lines(old) for g in _split(line)}
+    return bool({g for line in permission_lines(new) for g in _split(line)} - before)
+
+
+def _split(line: str) -> set[str]:
+    domain, _, rest = line.partition(": ")
+    return {f"{domain}:{x.strip()}" for x in rest.split(",") if x.strip() != "nothing"}
+
+
+def check_installed(folder: str | Path) -> dict[str, Any]:
+    """Re-checks an installed tree against the digests recorded at install;
+    raises :class:`IntegrityError` naming the first file that differs."""
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / RECORD).read_text())
+        files = [
+            FileEntry(f["path"], f["sha256"], f["size"], f.get("executable", False))
+            for f in record["files"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise IntegrityError(
+            f"{folder}: its install record {RECORD} is missing or damaged: {e}"
+        ) from None
+    for f in files:
+        path = folder / f.path
+        try:
+            if path.is_symlink():
+                raise IntegrityError(f"{path}: replaced by a symbolic link since install")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise IntegrityError(f"{path}: deleted since install") from None
+        if digest != f.sha256:
+            raise IntegrityError(
+                f"{path}: changed since install (its SHA-256 differs from the package's)"
+            )
+    return dict(record)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _point(link: Path, target: str) -> None:
+    """Repoints ``link`` at ``target`` in one rename: it is the old or the new, never neither."""
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    _fsync_dir(link.parent)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s)  # a JSON string is a TOML basic string
+
+
+class Kit:
+    """Installs, upgrades, uninstalls and rolls back extensions in a home.
+
+    ``sources`` are folders of packages (``NAME-VERSION.symph`` beside its
+    ``.minisig``) to resolve from; package files given to :meth:`install`
+    join them. ``keyring`` defaults to the home's ``keys/``. ``confirm`` is
+    asked to accept an extension's permissions (the text to show) when it is
+    first installed or an upgrade widens them; without it, ``yes=True`` must
+    be passed. ``on_step(step, name)`` hears each of :data:`STEPS`.
+    """
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        sources: Iterable[str | Path] = (),
+        keyring: Keyring | None = None,
+        allow_unsigned: bool = False,
+        on_step: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.sources = [Path(s) for s in sources]
+        self.keys_dir = self.home / "keys"
+        self.keyring = keyring if keyring is not None else Keyring.load([self.keys_dir])
+        self.allow_unsigned = allow_unsigned
+        self.on_step = on_step
+        self.extensions_dir = self.home / "extensions"
+        self._recover()
+
+    # -- state on disk ---------------------------------------------------------
+    def _recover(self) -> None:
+        """Clears what an interrupted change left: it was never ``current``."""
+        for leftover in ("staging", "trash"):
+            shutil.rmtree(self.home / leftover, ignore_errors=True)
+        if self.extensions_dir.is_dir():
+            for ext in self.extensions_dir.iterdir():
+                for tmp in ext.glob(".current.*"):
+                    tmp.unlink(missing_ok=True)
+                for tmp in ext.glob(".previous.*"):
+                    tmp.unlink(missing_ok=True)
+
+    def installed(self) -> dict[str, Installed]:
+        out: dict[str, Installed] = {}
+        if not self.extensions_dir.is_dir():
+            return out
+        for ext in sorted(self.extensions_dir.iterdir()):
+            current = ext / "current"
+            if not current.is_symlink():
+                continue
+            folder = ext / os.readlink(current)
+            try:
+                record = json.loads((folder / RECORD).read_text())
+            except (OSError, ValueError):
+                continue
+            prev = ext / "previous"
+            out[ext.name] = Installed(
+                ext.name,
+                record["version"],
+                folder,
+                record["sha256"],
+                record.get("key_id"),
+                os.readlink(prev) if prev.is_symlink() else None,
+            )
+        return out
+
+    def lock(self) -> dict[str, Any]:
+        path = self.home / LOCK
+        if not path.exists():
+            return {"requested": {}, "package": []}
+        try:
+            return tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise InstallError(f"{path}: the lock file is damaged: {e}") from None
+
+    def _write_lock(self, requested: Mapping[str, str]) -> None:
+        lines = [
+            "# symphony.lock: written by symphony kit; pins what is installed.",
+            "version = 1",
+            "",
+            "[requested]",
+        ]
+        lines += [f"{_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(requested.items())]
+        for ext in self.installed().values():
+            record = json.loads((ext.folder / RECORD).read_text())
+            lines += [
+                "",
+                "[[package]]",
+                f"name = {_toml_str(ext.name)}",
+                f"version = {_toml_str(ext.version)}",
+                f"sha256 = {_toml_str(ext.digest)}",
+                f"key = {_toml_str(ext.key_id or '')}",
+                "dependencies = ["
+                + ", ".join(
+                    _toml_str(f"{k} {v}") for k, v in sorted(record["dependencies"].items())
+                )
+                + "]",
+            ]
+        self.home.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.home / LOCK, "\n".join(lines) + "\n")
+
+    # -- what can be installed -------------------------------------------------
+    def available(self, extra: Iterable[Path] = ()) -> dict[str, dict[str, Path]]:
+        """Package files by name and version, from the sources and ``extra``."""
+        found: dict[str, dict[str, Path]] = {}
+        files = [p for s in self.sources if s.is_dir() for p in sorted(s.glob(f"*{SUFFIX}"))]
+        for path in [*files, *extra]:
+            _, info = read_package(path)
+            found.setdefault(info.name, {})[info.version] = path
+        return found
+
+    def resolve(self, request: Mapping[str, str], extra: Iterable[Path] = ()) -> dict[str, Path]:
+        """The package file of each extension the request needs, newest first."""
+        files = self.available(extra)
+        index = PackageIndex()
+        for name, versions in files.items():
+            for version, path in versions.items():
+                _, info = read_package(path)
+                index.add(name, version, info.manifest.dependencies)
+        solved = index.resolve(dict(request))
+        return {name: files[name][version] for name, version in solved.items()}
+
+    # -- changes ---------------------------------------------------------------
+    def install(
+        self,
+        *targets: str | Path,
+        yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+        upgrade: bool = False,
+    ) -> list[str]:
+        """Installs each target (a package file, ``NAME`` or ``NAME@RANGE``)
+        with what it depends on; returns ``name@version`` of each change."""
+        extra: list[Path] = []
+        requested = dict(self.lock().get("requested", {}))
+        for t in targets:
+            if str(t).endswith(SUFFIX):
+                _, info = read_package(t)
+                extra.append(Path(t))
+                requested[info.name] = f"={info.version}"
+            else:
+                name, _, wanted = str(t).partition("@")
+                requested[name] = wanted or "*"
+        installed = self.installed()
+        if not upgrade:
+            # Keep what is installed unless a request moves it: pin it first.
+            pinned = {n: f"={e.version}" for n, e in installed.items() if n not in requested}
+        else:
+            pinned = {}
+        try:
+            plan = self.resolve({**pinned, **requested}, extra)
+        except ResolutionError:
+            if upgrade or not pinned:
+                raise
+            plan = self.resolve(requested, extra)
+        changes = []
+        for name, path in sorted(plan.items()):
+            have = installed.get(name)
+            data, info = read_package(path)
+            if have is not None and have.version == info.version and have.digest == info.digest:
+                continue
+            self._install_one(path, data, yes=yes, confirm=confirm)
+            changes.append(f"{info.name}@{info.version}")
+        self._write_lock(requested)
+        self._step("locked", ",".join(changes))
+        return changes
+
+    def upgrade(
+        self, *names: str, yes: bool = False, confirm: Callable[[str], bool] | None = None
+    ) -> list[str]:
+        """Moves the named extensions (all, when none is named) to the newest
+        versions their requests allow."""
+        requested = dict(self.lock().get("requested", {}))
+        unknown = [n for n in names if n not in self.installed()]
+        if unknown:
+            raise InstallError(f"not installed: {', '.join(unknown)}")
+        return self.install(
+            *(f"{n}@{requested.get(n, '*')}" for n in (names or requested)),
+            yes=yes,
+            confirm=confirm,
+            upgrade=True,
+        )
+
+    def _step(self, step: str, name: str) -> None:
+        if self.on_step is not None:
+            self.on_step(step, name)
+
+    def _install_one(
+        self, path: Path, data: bytes, *, yes: bool, confirm: Callable[[str], bool] | None
+    ) -> None:
+        sig = signature_path(path)
+        key_id: str | None = None
+        if sig.exists():
+            info, key_id = verify_package(data, sig.read_text(), self.keyring, path)
+        elif self.allow_unsigned:
+            _, info = read_package(path)
+        else:
+            raise InstallError(
+                f"{path}: no signature ({sig.name}); refusing an unsigned package "
+                "(allow_unsigned to install it anyway)"
+            )
+        self._step("verified", info.id)
+        current = self.installed().get(info.name)
+        old = None
+        if current is not None:
+            old = load_manifest(current.folder)
+        if widened(old, info.manifest) and not yes:
+            text = f"{info.id} asks for:\n  " + "\n  ".join(permission_lines(info.manifest))
+            if confirm is None or not confirm(text):
+                raise InstallError(
+                    f"{info.id}: its permissions were not accepted "
+                    f"(pass yes=True or --yes to accept them)\n{text}"
+                )
+        staging = self.home / "staging" / f"{info.name}-{info.version}-{uuid.uuid4().hex[:8]}"
+        files = extract(data, staging)
+        record = {
+            "name": info.name,
+            "version": info.version,
+            "sha256": info.digest,
+            "key_id": key_id,
+            "dependencies": info.manifest.dependencies,
+            "files": [f.as_json() for f in files],
+        }
+        (staging / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
+        for dirpath, _, filenames in os.walk(staging):
+            for n in filenames:
+                fd = os.open(Path(dirpath) / n, os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
+        self._step("extracted", info.id)
+        home = self.extensions_dir / info.name
+        home.mkdir(parents=True, exist_ok=True)
+        place = home / info.version
+        if place.exists():
+            if current is not None and current.version == info.version:
+                raise InstallError(
+                    f"{info.id} is installed with other bytes (digest {current.digest[:12]}); "
+                    "uninstall it first"
+                )
+            trash = self.home / "trash" / uuid.uuid4().hex
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(place, trash)
+        os.rename(staging, place)
+        _fsync_dir(home)
+        self._step("placed", info.id)
+        if current is not None:
+            _point(home / "previous", current.version)
+        _point(home / "current", info.version)
+        self._step("switched", info.id)
+        self._prune(home)
+
+    def _prune(self, home: Path) -> None:
+        keep = {
+            os.readlink(home / link)
+            for link in ("current", "previous")
+            if (home / link).is_symlink()
+        }
+        for child in home.iterdir():
+            if child.is_dir() and not child.is_symlink() and child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+    def rollback(self, name: str) -> str:
+        """Returns ``name`` to the version it had before its last change."""
+        home = self.extensions_dir / name
+        if not (home / "current").is_symlink():
+            raise InstallError(f"{name} is not installed")
+        if not (home / "previous").is_symlink():
+            raise InstallError(f"{name} has no previous version to roll back to")
+        now, before = os.readlink(home / "current"), os.readlink(home / "previous")
+        check_installed(home / before)
+        _point(home / "current", before)
+        _point(home / "previous", now)
+        requested = dict(self.lock().get("requested", {}))
+        if name in requested:
+            requested[name] = f"={before}"
+        self._write_lock(requested)
+        return before
+
+    def uninstall(self, name: str) -> None:
+        """Removes ``name``; refused while another installed extension needs it."""
+        installed = self.installed()
+        if name not in installed:
+            raise InstallError(
+                f"{name} is not installed (installed: {', '.join(installed) or 'none'})"
+            )
+        needs = [
+            other.name
+            for other in installed.values()
+            if other.name != name
+            and name in json.loads((other.folder / RECORD).read_text())["dependencies"]
+        ]
+        if needs:
+            raise InstallError(
+                f"{name} is needed by {', '.join(sorted(needs))}: uninstall those first"
+            )
+        home = self.extensions_dir / name
+        (home / "current").unlink()  # from here on, nothing loads it
+        _fsync_dir(home)
+        trash = self.home / "trash" / uuid.uuid4().hex
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(home, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        requested = dict(self.lock().get("requested", {}))
+        requested.pop(name, None)
+        self._write_lock(requested)
+
+    def versions(self, name: str) -> list[str]:
+        """Versions of ``name`` the sources offer, oldest first."""
+        return kit_sort_versions(list(self.available().get(name, {})))
+
+
+def installed_folders(home: str | Path | None = None) -> dict[str, Path]:
+    """The ``current`` folder of each extension Orchestra Kit installed, by name,
+    read without changing anything (the Stage's discovery calls this)."""
+    root = (Path(home) if home is not None else default_home()) / "extensions"
+    out: dict[str, Path] = {}
+    if root.is_dir():
+        for ext in sorted(root.iterdir()):
+            if (ext / "current").is_symlink() and (ext / "current" / RECORD).is_file():
+                out[ext.name] = ext / os.readlink(ext / "current")
+    return out
