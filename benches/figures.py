@@ -422,6 +422,40 @@ def render_lab(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_kit(data: dict[str, Any]) -> str:
+    """Orchestra Kit: resolution, install and search, beside their peers."""
+    r, ins, se = data["resolve"], data["install"], data["search"]
+    rows = [
+        f"| {_head(data, 'kit')} | ours | peer, same run | target |",
+        "|---|---|---|---|",
+    ]
+    opts = data["options"]
+    for case, label in (("satisfiable", "solvable"), ("unsatisfiable_core", "unsatisfiable core")):
+        c = r[case]
+        ratio = c["ours_s"] / c["resolvelib_s"]
+        rows.append(
+            f"| Resolve, {opts['packages']:,} packages \u00d7 {opts['versions']} versions, {label} "
+            f"| {c['ours_s'] * 1e3:.1f} ms ({c['ours']}) "
+            f"| resolvelib {c['resolvelib_s'] * 1e3:.0f} ms "
+            f"({c['resolvelib']}): {ratio:.3f}{TIMES} | \u2264 0.2{TIMES} {_tick(ratio <= 0.2)} |"
+        )
+    ratio = ins["api_s"] / ins["pip_s"]
+    rows.append(
+        f"| Install a signed {ins['files']}-file package "
+        f"| `Kit.install` {ins['api_s'] * 1e3:.0f} ms, "
+        f"`symphony kit install` {ins['cli_s'] * 1e3:.0f} ms "
+        f"| `pip install --no-index --no-deps` of "
+        f"the same files as a wheel {ins['pip_s'] * 1e3:.0f} ms: {ratio:.2f}{TIMES} "
+        f"({ins['cli_s'] / ins['pip_s']:.2f}{TIMES} as a command) "
+        f"| \u2264 1.0{TIMES} {_tick(ratio <= 1.0)} |"
+    )
+    rows.append(
+        f"| Search {se['packages']:,} packages (SQLite FTS5) | median {se['median_ms']:.2f} ms, "
+        f"max {se['max_ms']:.2f} ms | | \u2264 20 ms {_tick(se['median_ms'] <= 20)} |"
+    )
+    return "\n".join(rows) + "\n"
+
+
 Load = Callable[[str], dict[str, Any]]
 
 RENDER: dict[str, Callable[[Load], str]] = {
@@ -433,6 +467,7 @@ RENDER: dict[str, Callable[[Load], str]] = {
     "conductor": lambda load: render_conductor(load("conductor"), load("real_runs")),
     "bus": lambda load: render_bus(load("bus")),
     "lab": lambda load: render_lab(load("lab")),
+    "kit": lambda load: render_kit(load("kit")),
 }
 
 

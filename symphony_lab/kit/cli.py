@@ -8,6 +8,10 @@ symphony kit trust K.pub               trust a publisher's key
 symphony kit resolve NAME[@RANGE]...   what an install would choose, or why nothing fits
 symphony kit install TARGET...         a package file or NAME[@RANGE], with what it needs
 symphony kit upgrade|uninstall|rollback|list
+symphony kit publish PACKAGE           to the home's local registry (or --registry)
+symphony kit search WORDS / info NAME  ranked search; every version of a package
+symphony kit registry init|accept|token|add   make, run and use registries
+symphony kit serve FOLDER --port 8765  a team registry over HTTP
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from symphony_lab.kit.home import Kit, default_home
+from symphony_lab.kit.home import Kit, add_registry, configured, default_home
 from symphony_lab.kit.package import pack, read_package
+from symphony_lab.kit.registry import HttpRegistry, Registry, RegistryStore
+from symphony_lab.kit.serve import serve
 from symphony_lab.kit.trust import Keyring, keygen, sign_package, signature_path, verify_package
 from symphony_lab.pit import KitError
 from symphony_lab.sdk.manifest import ManifestError
@@ -129,8 +135,8 @@ def kit_resolve(
     wanted = {n: r or "*" for n, _, r in (t.partition("@") for t in request)}
     with _errors():
         plan = kit.resolve(wanted)
-    for name, path in plan.items():
-        console.print(f"{name} {read_package(path)[1].version}  ({path})")
+    for name, candidate in plan.items():
+        console.print(f"{name} {candidate.version}  ({candidate.origin})")
 
 
 def _confirm(text: str) -> bool:
@@ -194,3 +200,133 @@ def kit_list(home: Home = None) -> None:
             ext.name, ext.version, ext.previous or "", ext.key_id or "unsigned", ext.digest[:16]
         )
     console.print(table)
+
+
+registry_app = typer.Typer(no_args_is_help=True, help="Make, run and use registries.")
+app.add_typer(registry_app, name="registry")
+
+Location = Annotated[
+    str | None,
+    typer.Option("--registry", "-r", help="an added registry's URL or folder (default: the first)"),
+]
+Token = Annotated[
+    str | None, typer.Option(help="an API token of the registry", envvar="SYMPHONY_KIT_TOKEN")
+]
+
+
+def _registry(location: str | None, home: Path | None, token: str | None = None) -> Registry:
+    """The added registry at ``location``, or the home's first one."""
+    with _errors():
+        found = configured(home or default_home())
+    if location is None:
+        if not found:
+            raise click.ClickException("no registry yet: publish a package, or add one")
+        return found[0]
+    for r in found:
+        where = r.url if isinstance(r, HttpRegistry) else str(getattr(r, "folder", ""))
+        if location.rstrip("/") in (where, r.name):
+            if token and isinstance(r, HttpRegistry):
+                r.token = token
+            return r
+    raise click.ClickException(f"registry {location!r} is not added: symphony kit registry add")
+
+
+@app.command("publish")
+def kit_publish(
+    package: Annotated[Path, typer.Argument(help="a signed .symph file")],
+    registry: Location = None,
+    token: Token = None,
+    home: Home = None,
+) -> None:
+    """Publish a signed package (to the home's local registry unless --registry names one)."""
+    kit = _kit(home, None)
+    target = _registry(registry, home, token) if registry else None
+    with _errors():
+        done = kit.publish(package, target)
+    console.print(f"published {done['name']}@{done['version']} sha256:{done['sha256']}")
+
+
+@app.command("search")
+def kit_search(
+    words: Annotated[list[str], typer.Argument(help="words of names, descriptions, functions")],
+    registry: Location = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    home: Home = None,
+) -> None:
+    """Search a registry's packages, best match first."""
+    r = _registry(registry, home)
+    with _errors():
+        hits = r.search(" ".join(words), limit)
+    table = Table("package", "version", "description", "score")
+    for h in hits:
+        table.add_row(h.name, h.version, h.description, f"{h.score:.3g}")
+    console.print(table)
+
+
+@app.command("info")
+def kit_info(name: str, registry: Location = None, home: Home = None) -> None:
+    """Every version of a package a registry holds."""
+    r = _registry(registry, home)
+    with _errors():
+        versions = r.versions(name)
+    table = Table("version", "sha256", "signed by", "dependencies")
+    for v in versions:
+        deps = ", ".join(f"{k} {w}" for k, w in v["dependencies"].items())
+        table.add_row(v["version"], v["sha256"][:16], v["key_id"], deps)
+    console.print(f"{name}: {versions[-1]['description']}" if versions else f"{name}: no versions")
+    console.print(table)
+
+
+@registry_app.command("init")
+def registry_init(
+    folder: Path,
+    name: Annotated[str, typer.Option(help="the registry's name")],
+    private: Annotated[bool, typer.Option(help="reading needs a token too")] = False,
+) -> None:
+    """Make a registry in FOLDER with the key that signs its index (give users registry.pub)."""
+    with _errors():
+        store = RegistryStore.create(folder, name, public_read=not private)
+    console.print(f"registry {store.name!r} in {folder}; its index key: {folder / 'registry.pub'}")
+
+
+@registry_app.command("accept")
+def registry_accept(
+    folder: Path, key: Annotated[Path, typer.Argument(help="a publisher's .pub")]
+) -> None:
+    """Accept packages signed by this publisher's key."""
+    with _errors():
+        key_id = RegistryStore(folder).accept_publisher(key)
+    console.print(f"accepting packages signed by {key_id}")
+
+
+@registry_app.command("token")
+def registry_token(folder: Path, label: Annotated[str, typer.Option(help="who it is for")]) -> None:
+    """A new API token for publishing (and reading, if private); shown once."""
+    with _errors():
+        token = RegistryStore(folder).add_token(label)
+    print(token)
+
+
+@registry_app.command("add")
+def registry_add(
+    location: Annotated[str, typer.Argument(help="a registry's folder or URL")],
+    key: Annotated[Path, typer.Option(help="its registry.pub (the key that signs its index)")],
+    token: Token = None,
+    home: Home = None,
+) -> None:
+    """Install from this registry too; its index must be signed by KEY."""
+    with _errors():
+        key_id = add_registry(home or default_home(), location, key, token)
+    console.print(f"added {location} (index key {key_id})")
+
+
+@app.command("serve")
+def kit_serve(
+    folder: Annotated[Path, typer.Argument(help="a registry folder (symphony kit registry init)")],
+    host: Annotated[str, typer.Option(help="the address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="the port")] = 8765,
+) -> None:
+    """Serve a registry over HTTP for a team (publishing needs a token)."""
+    with _errors():
+        store = RegistryStore(folder)
+    serve(store, host, port)

@@ -25,3 +25,15 @@ class InstallError(KitError):
 class IntegrityError(KitError):
     """An installed extension's files no longer match the digests recorded
     when it was installed."""
+
+
+class RegistryError(KitError):
+    """A registry refused a request, or answered with something unusable."""
+
+
+class StaleIndex(RegistryError):
+    """A registry's index is older than one already seen, or past its expiry."""
+
+
+class AuthError(RegistryError, PermissionError):
+    """A registry asked for a token, or refused the one given."""

@@ -29,11 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from symphony_lab.kit.errors import InstallError, IntegrityError
+import tomli_w
+
+from symphony_lab.kit.errors import InstallError, IntegrityError, RegistryError
 from symphony_lab.kit.extract import extract
-from symphony_lab.kit.package import SUFFIX, FileEntry, read_package
+from symphony_lab.kit.index import verify as verify_index
+from symphony_lab.kit.package import SUFFIX, FileEntry, read_info, read_package
+from symphony_lab.kit.registry import FolderRegistry, HttpRegistry, Registry, RegistryStore
 from symphony_lab.kit.trust import Keyring, signature_path, verify_package
-from symphony_lab.pit import PackageIndex, ResolutionError, kit_sort_versions
+from symphony_lab.pit import PackageIndex, ResolutionError, kit_key_id, kit_sort_versions
 from symphony_lab.sdk.manifest import Manifest, load_manifest
 
 RECORD = ".symphony-install.json"
@@ -145,8 +149,35 @@ def _write_atomic(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def _toml_str(s: str) -> str:
-    return json.dumps(s)  # a JSON string is a TOML basic string
+@dataclass(frozen=True)
+class Candidate:
+    """A version that can be installed, and how to fetch its bytes and signature."""
+
+    name: str
+    version: str
+    dependencies: dict[str, str]
+    #: A package file's path, or the registry's name.
+    origin: str
+    fetch: Callable[[], tuple[bytes, str | None]]
+    #: The digest a registry's signed index promises (None for a file).
+    sha256: str | None
+
+
+def _reader(path: Path) -> Callable[[], tuple[bytes, str | None]]:
+    def read() -> tuple[bytes, str | None]:
+        data, _ = read_package(path)
+        sig = signature_path(path)
+        return data, sig.read_text() if sig.exists() else None
+
+    return read
+
+
+def _fetcher(registry: Registry, name: str, version: str) -> Callable[[], tuple[bytes, str | None]]:
+    def fetch() -> tuple[bytes, str | None]:
+        data, sig = registry.package(name, version)
+        return data, sig
+
+    return fetch
 
 
 class Kit:
@@ -154,7 +185,9 @@ class Kit:
 
     ``sources`` are folders of packages (``NAME-VERSION.symph`` beside its
     ``.minisig``) to resolve from; package files given to :meth:`install`
-    join them. ``keyring`` defaults to the home's ``keys/``. ``confirm`` is
+    join them; ``registries`` (by default, the home's local registry and
+    those added with :func:`add_registry`) add what their signed indexes list.
+    ``keyring`` defaults to the home's ``keys/``. ``confirm`` is
     asked to accept an extension's permissions (the text to show) when it is
     first installed or an upgrade widens them; without it, ``yes=True`` must
     be passed. ``on_step(step, name)`` hears each of :data:`STEPS`.
@@ -166,6 +199,7 @@ class Kit:
         *,
         sources: Iterable[str | Path] = (),
         keyring: Keyring | None = None,
+        registries: Iterable[Registry] | None = None,
         allow_unsigned: bool = False,
         on_step: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -173,6 +207,7 @@ class Kit:
         self.sources = [Path(s) for s in sources]
         self.keys_dir = self.home / "keys"
         self.keyring = keyring if keyring is not None else Keyring.load([self.keys_dir])
+        self.registries = list(registries) if registries is not None else configured(self.home)
         self.allow_unsigned = allow_unsigned
         self.on_step = on_step
         self.extensions_dir = self.home / "extensions"
@@ -224,51 +259,62 @@ class Kit:
             raise InstallError(f"{path}: the lock file is damaged: {e}") from None
 
     def _write_lock(self, requested: Mapping[str, str]) -> None:
-        lines = [
-            "# symphony.lock: written by symphony kit; pins what is installed.",
-            "version = 1",
-            "",
-            "[requested]",
-        ]
-        lines += [f"{_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(requested.items())]
+        packages = []
         for ext in self.installed().values():
             record = json.loads((ext.folder / RECORD).read_text())
-            lines += [
-                "",
-                "[[package]]",
-                f"name = {_toml_str(ext.name)}",
-                f"version = {_toml_str(ext.version)}",
-                f"sha256 = {_toml_str(ext.digest)}",
-                f"key = {_toml_str(ext.key_id or '')}",
-                "dependencies = ["
-                + ", ".join(
-                    _toml_str(f"{k} {v}") for k, v in sorted(record["dependencies"].items())
-                )
-                + "]",
-            ]
+            packages.append(
+                {
+                    "name": ext.name,
+                    "version": ext.version,
+                    "sha256": ext.digest,
+                    "key": ext.key_id or "",
+                    "source": record.get("source", ""),
+                    "dependencies": [f"{k} {v}" for k, v in sorted(record["dependencies"].items())],
+                }
+            )
+        doc = {"version": 1, "requested": dict(sorted(requested.items())), "package": packages}
         self.home.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.home / LOCK, "\n".join(lines) + "\n")
+        header = "# symphony.lock: written by symphony kit; pins what is installed.\n"
+        _write_atomic(self.home / LOCK, header + tomli_w.dumps(doc))
 
     # -- what can be installed -------------------------------------------------
-    def available(self, extra: Iterable[Path] = ()) -> dict[str, dict[str, Path]]:
-        """Package files by name and version, from the sources and ``extra``."""
-        found: dict[str, dict[str, Path]] = {}
+    def available(self, extra: Iterable[Path] = ()) -> dict[str, dict[str, Candidate]]:
+        """What can be installed, by name and version: the package files in the
+        sources and ``extra``, then each registry's signed index (a file wins)."""
+        found: dict[str, dict[str, Candidate]] = {}
+        for registry in self.registries:
+            index = verify_index(*registry.index(), registry.public_key, self._seen(registry))
+            for e in index.entries:
+                found.setdefault(e.name, {})[e.version] = Candidate(
+                    e.name,
+                    e.version,
+                    e.dependencies,
+                    index.registry,
+                    _fetcher(registry, e.name, e.version),
+                    e.sha256,
+                )
         files = [p for s in self.sources if s.is_dir() for p in sorted(s.glob(f"*{SUFFIX}"))]
         for path in [*files, *extra]:
             _, info = read_package(path)
-            found.setdefault(info.name, {})[info.version] = path
+            found.setdefault(info.name, {})[info.version] = Candidate(
+                info.name, info.version, info.manifest.dependencies, str(path), _reader(path), None
+            )
         return found
 
-    def resolve(self, request: Mapping[str, str], extra: Iterable[Path] = ()) -> dict[str, Path]:
-        """The package file of each extension the request needs, newest first."""
-        files = self.available(extra)
+    def _seen(self, registry: Registry) -> Path:
+        return self.home / "registries" / f"{kit_key_id(registry.public_key)}.seen.json"
+
+    def resolve(
+        self, request: Mapping[str, str], extra: Iterable[Path] = ()
+    ) -> dict[str, Candidate]:
+        """The candidate chosen for each extension the request needs."""
+        found = self.available(extra)
         index = PackageIndex()
-        for name, versions in files.items():
-            for version, path in versions.items():
-                _, info = read_package(path)
-                index.add(name, version, info.manifest.dependencies)
+        index.extend(
+            (c.name, c.version, c.dependencies) for vs in found.values() for c in vs.values()
+        )
         solved = index.resolve(dict(request))
-        return {name: files[name][version] for name, version in solved.items()}
+        return {name: found[name][version] for name, version in solved.items()}
 
     # -- changes ---------------------------------------------------------------
     def install(
@@ -303,13 +349,12 @@ class Kit:
                 raise
             plan = self.resolve(requested, extra)
         changes = []
-        for name, path in sorted(plan.items()):
+        for name, candidate in sorted(plan.items()):
             have = installed.get(name)
-            data, info = read_package(path)
-            if have is not None and have.version == info.version and have.digest == info.digest:
+            if have is not None and have.version == candidate.version:
                 continue
-            self._install_one(path, data, yes=yes, confirm=confirm)
-            changes.append(f"{info.name}@{info.version}")
+            self._install_one(candidate, yes=yes, confirm=confirm)
+            changes.append(f"{candidate.name}@{candidate.version}")
         self._write_lock(requested)
         self._step("locked", ",".join(changes))
         return changes
@@ -335,18 +380,27 @@ class Kit:
             self.on_step(step, name)
 
     def _install_one(
-        self, path: Path, data: bytes, *, yes: bool, confirm: Callable[[str], bool] | None
+        self, candidate: Candidate, *, yes: bool, confirm: Callable[[str], bool] | None
     ) -> None:
-        sig = signature_path(path)
+        data, sig = candidate.fetch()
+        if candidate.sha256 is not None and hashlib.sha256(data).hexdigest() != candidate.sha256:
+            raise RegistryError(
+                f"{candidate.name}@{candidate.version} from {candidate.origin}: its bytes do not "
+                "match the registry's signed index (a package from another snapshot, or altered)"
+            )
         key_id: str | None = None
-        if sig.exists():
-            info, key_id = verify_package(data, sig.read_text(), self.keyring, path)
+        if sig is not None:
+            info, key_id = verify_package(data, sig, self.keyring, candidate.origin)
         elif self.allow_unsigned:
-            _, info = read_package(path)
+            info = read_info(data, candidate.origin)
         else:
             raise InstallError(
-                f"{path}: no signature ({sig.name}); refusing an unsigned package "
+                f"{candidate.origin}: no signature; refusing an unsigned package "
                 "(allow_unsigned to install it anyway)"
+            )
+        if (info.name, info.version) != (candidate.name, candidate.version):
+            raise InstallError(
+                f"{candidate.origin} holds {info.id}, not {candidate.name}@{candidate.version}"
             )
         self._step("verified", info.id)
         current = self.installed().get(info.name)
@@ -367,6 +421,7 @@ class Kit:
             "version": info.version,
             "sha256": info.digest,
             "key_id": key_id,
+            "source": candidate.origin,
             "dependencies": info.manifest.dependencies,
             "files": [f.as_json() for f in files],
         }
@@ -453,9 +508,75 @@ class Kit:
         requested.pop(name, None)
         self._write_lock(requested)
 
+    def publish(self, package: str | Path, registry: Registry | None = None) -> dict[str, Any]:
+        """Publishes a signed package to ``registry`` (by default the home's
+        local one, made on first use, which accepts the keys this home trusts)."""
+        data, info = read_package(package)
+        sig = signature_path(package)
+        if not sig.exists():
+            raise InstallError(
+                f"{package}: no signature ({sig.name}); sign it with symphony kit sign"
+            )
+        if registry is None:
+            store = local_registry(self.home)
+            key_id, _ = self.keyring.verify(data, sig.read_text())
+            if key_id not in store.publishers.keys:
+                store.accept_publisher(self.keys_dir / f"{key_id}.pub")
+            registry = FolderRegistry(store.folder)
+        answer = registry.publish(data, sig.read_text())
+        return {"name": info.name, "version": info.version, "sha256": info.digest} | (
+            answer if isinstance(answer, dict) else {}
+        )
+
     def versions(self, name: str) -> list[str]:
         """Versions of ``name`` the sources offer, oldest first."""
         return kit_sort_versions(list(self.available().get(name, {})))
+
+
+REGISTRIES = "registries.json"
+
+
+def local_registry(home: Path) -> RegistryStore:
+    """The home's own registry (``home/registry``), made on first use."""
+    folder = home / "registry"
+    if (folder / "registry.json").exists():
+        return RegistryStore(folder)
+    return RegistryStore.create(folder, "local")
+
+
+def add_registry(
+    home: str | Path, location: str, public_key: str | Path, token: str | None = None
+) -> str:
+    """Adds a registry (a folder, or the URL of ``symphony kit serve``) that
+    signs its index with ``public_key``; returns the key's id."""
+    home = Path(home)
+    text = Path(public_key).read_text()
+    key_id = kit_key_id(text)
+    path = home / REGISTRIES
+    config = json.loads(path.read_text()) if path.exists() else []
+    config = [c for c in config if c["location"] != location]
+    config.append({"location": location, "key": text, "token": token})
+    home.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, json.dumps(config, indent=1))
+    os.chmod(path, 0o600)  # it may hold tokens
+    return key_id
+
+
+def configured(home: Path) -> list[Registry]:
+    """The home's local registry (when it exists), then those added."""
+    out: list[Registry] = []
+    if (home / "registry" / "registry.json").exists():
+        out.append(FolderRegistry(home / "registry"))
+    path = home / REGISTRIES
+    for c in json.loads(path.read_text()) if path.exists() else []:
+        if c["location"].startswith(("http://", "https://")):
+            out.append(HttpRegistry(c["location"], c["key"], token=c.get("token")))
+        else:
+            folder = FolderRegistry(c["location"])
+            if kit_key_id(folder.public_key) != kit_key_id(c["key"]):
+                raise RegistryError(f"{c['location']}: its index key is not the one added for it")
+            out.append(folder)
+    return out
 
 
 def installed_folders(home: str | Path | None = None) -> dict[str, Path]:
