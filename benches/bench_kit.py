@@ -1,7 +1,8 @@
 """Orchestra Kit: resolution against resolvelib, install against pip, and search.
 
 - Resolution: a synthetic registry of ``--packages`` packages x ``--versions``
-  versions, each version needing up to three later packages by caret ranges;
+  versions, each version needing up to three later packages (a floor, or the
+  current major);
   a request of five packages, once satisfiable and once with an unsatisfiable
   core (two requested packages need disjoint majors of one package, through a
   chain). Ours: ``PackageIndex`` built and solved (PubGrub in the Pit). Peer:
@@ -20,6 +21,8 @@ import argparse
 import base64
 import hashlib
 import json
+import multiprocessing
+import queue
 import random
 import shutil
 import statistics
@@ -51,6 +54,7 @@ def synthetic(
 ) -> tuple[Registry, dict[str, str]]:
     rng = random.Random(seed)
     names = [f"p{i:04d}" for i in range(packages)]
+    newest = (versions - 1) // 5
     reg: Registry = {}
     for i, name in enumerate(names):
         reg[name] = {}
@@ -58,8 +62,13 @@ def synthetic(
             major, minor = divmod(v, 5)
             deps: dict[str, str] = {}
             later = names[i + 1 : i + 60]
+            # As registries grow: a floor no newer than this release, or the
+            # current major; the newest versions always fit together.
             for dep in rng.sample(later, min(len(later), rng.randint(0, 3))):
-                deps[dep] = f"^{rng.randint(0, max(0, versions // 5 - 1))}.0"
+                if rng.random() < 0.3:
+                    deps[dep] = f"^{newest}.0"
+                else:
+                    deps[dep] = f">={rng.randint(0, major)}.0"
             reg[name][f"{major}.{minor}.0"] = deps
     request = {names[k]: "*" for k in (0, 1, 2, 3, 4)}
     if conflict:
@@ -145,6 +154,30 @@ def peer(reg: Registry, request: dict[str, str], max_rounds: int) -> dict[str, s
     return {k: v[1] for k, v in result.mapping.items()}
 
 
+def _peer_timed(case: tuple[int, int, bool], max_rounds: int, out: Any) -> None:
+    reg, request = synthetic(case[0], case[1], 7, case[2])
+    start = time.perf_counter()
+    answer = peer(reg, request, max_rounds)
+    out.put((time.perf_counter() - start, answer))
+
+
+def peer_capped(case: tuple[int, int, bool], max_rounds: int, cap_s: float) -> tuple[float, object]:
+    """resolvelib in a child process, stopped after ``cap_s`` seconds: its
+    backtracking on a conflict can run for many minutes."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_peer_timed, args=(case, max_rounds, out))
+    child.start()
+    try:
+        took, answer = out.get(timeout=cap_s + 30)
+    except queue.Empty:
+        child.kill()
+        child.join()
+        return cap_s, f"no answer in {cap_s:.0f} s"
+    child.join()
+    return took, answer
+
+
 def median_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeat):
@@ -159,13 +192,16 @@ def resolution(args: argparse.Namespace) -> dict[str, Any]:
     for case, conflict in (("satisfiable", False), ("unsatisfiable_core", True)):
         reg, request = synthetic(args.packages, args.versions, 7, conflict)
         t_ours, got = median_time(lambda r=reg, q=request: ours(r, q), args.repeat)
-        t_peer, theirs = median_time(
-            lambda r=reg, q=request: peer(r, q, args.max_rounds), max(1, args.repeat // 2)
-        )
+        runs = [
+            peer_capped((args.packages, args.versions, conflict), args.max_rounds, args.peer_cap)
+            for _ in range(max(1, args.repeat // 2))
+        ]
+        t_peer = statistics.median(t for t, _ in runs)
+        theirs = runs[-1][1]
         if got is not None and isinstance(theirs, dict):
             assert all(kit_matches(r, got[n]) for n, r in request.items())
         solved = "solved" if got is not None else "no solution"
-        peer_said = "gave up" if theirs == "gave up" else ("solved" if theirs else "no solution")
+        peer_said = theirs if isinstance(theirs, str) else ("solved" if theirs else "no solution")
         print(
             f"resolve {case}: ours {t_ours * 1e3:.1f} ms ({solved}), "
             f"resolvelib {t_peer * 1e3:.1f} ms ({peer_said}): {t_ours / t_peer:.3f}x"
@@ -334,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--packages", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=20)
     parser.add_argument("--max-rounds", type=int, default=20_000, help="resolvelib's give-up point")
+    parser.add_argument(
+        "--peer-cap", type=float, default=60.0, help="seconds resolvelib may take, at most"
+    )
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--search-packages", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)

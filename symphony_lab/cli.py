@@ -239,6 +239,46 @@ def _check_code(m: Manifest) -> dict[str, str]:
     return cast("dict[str, str]", report["functions"])
 
 
+@kit_cli.app.command("dev")
+def kit_dev(
+    path: Annotated[Path, typer.Argument(help="the extension's folder")],
+    call: Annotated[
+        str | None, typer.Option(help="a function to call after each reload, e.g. shout")
+    ] = None,
+    args: Annotated[str, typer.Option(help="its arguments, as JSON")] = "{}",
+) -> None:
+    """Host the extension on a Stage and reload it whenever its files change (Ctrl-C ends)."""
+    from symphony_lab.stage import Stage
+
+    try:
+        arguments = json.loads(args)
+    except ValueError as e:
+        raise _Fail(f"--args is not JSON: {e}") from None
+    with Stage([path]) as stage:
+        (name,) = stage.extensions
+
+        def show(error: BaseException | None) -> None:
+            if error is not None:
+                console.print(
+                    f"[red]reload failed[/] (the previous code still serves): {escape(str(error))}"
+                )
+                return
+            console.print(f"reloaded {name}")
+            if call is not None:
+                try:
+                    console.print(f"{name}.{call} -> {stage.call(f'{name}.{call}', arguments)!r}")
+                except Exception as e:  # the extension's own error: shown, the loop goes on
+                    console.print(f"[red]{name}.{call} failed:[/] {escape(str(e))}")
+
+        with stage.watch(name) as watch:
+            watch.on_reload = show
+            console.print(f"watching {path} for {name}; Ctrl-C to stop")
+            show(None)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(0.5)
+
+
 @ext.command("list")
 def ext_list() -> None:
     """The installed extensions (the shipped ones among them), and their functions."""

@@ -18,9 +18,11 @@ from postgres_server import fresh_database, postgres_server
 
 from symphony_lab.kit import Keyring, Kit
 from symphony_lab.kit.errors import AuthError, RegistryError, StaleIndex
+from symphony_lab.kit.home import registry_keys
 from symphony_lab.kit.index import verify
 from symphony_lab.kit.registry import INDEX_LIFETIME_S, FolderRegistry, HttpRegistry, RegistryStore
 from symphony_lab.kit.trust import KeyFiles, signature_path
+from symphony_lab.pit import UnknownKeyError
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +213,20 @@ def test_a_team_registry_over_http(
     assert hashes
     assert all(h.startswith("$argon2") for (h,) in hashes)
     assert all(token.split("_", 2)[2] not in h for (h,) in hashes)
+
+
+def test_a_publisher_can_be_trusted_for_one_registry_only(tmp_path: Path) -> None:
+    keys = publisher(tmp_path)
+    made = _scaffold(tmp_path, keys)
+    team, other = (RegistryStore.create(tmp_path / n, n) for n in ("team", "other"))
+    for store in (team, other):
+        store.accept_publisher(keys.public)
+        _post(store, made["translate"])
+    home = tmp_path / "home"
+    folder = registry_keys(home, team.public_key)
+    Keyring().trust(folder, keys.public)
+    kit = Kit(home, keyring=Keyring(), registries=[FolderRegistry(other.folder)])
+    with pytest.raises(UnknownKeyError, match="not trusted"):
+        kit.install("translate", yes=True)
+    kit = Kit(home, keyring=Keyring(), registries=[FolderRegistry(team.folder)])
+    assert kit.install("translate", yes=True) == ["translate@1.0.0"]

@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from symphony_lab.kit.home import Kit, add_registry, configured, default_home
+from symphony_lab.kit.home import Kit, add_registry, configured, default_home, registry_keys
 from symphony_lab.kit.package import pack, read_package
 from symphony_lab.kit.registry import HttpRegistry, Registry, RegistryStore
 from symphony_lab.kit.serve import serve
@@ -115,13 +115,21 @@ def kit_verify(
 
 @app.command("trust")
 def kit_trust(
-    key: Annotated[Path, typer.Argument(help="a publisher's .pub file")], home: Home = None
+    key: Annotated[Path, typer.Argument(help="a publisher's .pub file")],
+    registry: Annotated[
+        str | None, typer.Option("--registry", "-r", help="trust it for this added registry only")
+    ] = None,
+    home: Home = None,
 ) -> None:
-    """Trust packages signed by this key (adds it to the home's keyring)."""
+    """Trust packages signed by this key: from anywhere, or from one registry."""
     with _errors():
         kit = Kit(home)
-        key_id = kit.keyring.trust(kit.keys_dir, key)
-    console.print(f"trusted key {key_id}")
+        folder = kit.keys_dir
+        if registry is not None:
+            folder = registry_keys(kit.home, _registry(registry, home).public_key)
+        key_id = kit.keyring.trust(folder, key)
+    where = f" for {registry}" if registry else ""
+    console.print(f"trusted key {key_id}{where}")
 
 
 @app.command("resolve")

@@ -161,6 +161,8 @@ class Candidate:
     fetch: Callable[[], tuple[bytes, str | None]]
     #: The digest a registry's signed index promises (None for a file).
     sha256: str | None
+    #: Publishers trusted for this registry only, beside the user's own keyring.
+    registry_keys: Path | None = None
 
 
 def _reader(path: Path) -> Callable[[], tuple[bytes, str | None]]:
@@ -292,6 +294,7 @@ class Kit:
                     index.registry,
                     _fetcher(registry, e.name, e.version),
                     e.sha256,
+                    registry_keys(self.home, registry.public_key),
                 )
         files = [p for s in self.sources if s.is_dir() for p in sorted(s.glob(f"*{SUFFIX}"))]
         for path in [*files, *extra]:
@@ -389,8 +392,11 @@ class Kit:
                 "match the registry's signed index (a package from another snapshot, or altered)"
             )
         key_id: str | None = None
+        ring = self.keyring
+        if candidate.registry_keys is not None:
+            ring = Keyring(self.keyring.keys | Keyring.load([candidate.registry_keys]).keys)
         if sig is not None:
-            info, key_id = verify_package(data, sig, self.keyring, candidate.origin)
+            info, key_id = verify_package(data, sig, ring, candidate.origin)
         elif self.allow_unsigned:
             info = read_info(data, candidate.origin)
         else:
@@ -534,6 +540,11 @@ class Kit:
 
 
 REGISTRIES = "registries.json"
+
+
+def registry_keys(home: Path, public_key: str) -> Path:
+    """The folder of publishers trusted for one registry (by its index key) only."""
+    return home / "registries" / kit_key_id(public_key) / "keys"
 
 
 def local_registry(home: Path) -> RegistryStore:

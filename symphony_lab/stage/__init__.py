@@ -36,7 +36,7 @@ from symphony_lab.stage.errors import (
 from symphony_lab.stage.exits import Exit
 from symphony_lab.stage.perform import Melody, Performance, Performer, Step
 from symphony_lab.stage.process import ExtensionProcess
-from symphony_lab.stage.stage import Stage, builtin_manifests
+from symphony_lab.stage.stage import Stage, Watch, builtin_manifests
 
 __all__ = [
     "MANIFEST_NAME",
@@ -62,6 +62,7 @@ __all__ = [
     "Stage",
     "State",
     "Step",
+    "Watch",
     "builtin_manifests",
     "installed",
     "load_manifest",

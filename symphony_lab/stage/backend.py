@@ -74,6 +74,11 @@ class Backend(Protocol):
     @property
     def restarts(self) -> int: ...
 
+    @property
+    def pending(self) -> int:
+        """Calls sent and not yet answered."""
+        ...
+
     def start(self, wait: bool = True) -> None:
         """Starts hosting; with ``wait``, returns once the extension is healthy."""
         ...

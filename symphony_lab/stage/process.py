@@ -49,6 +49,12 @@ class ExtensionProcess:
         return self.supervisor.restarts
 
     @property
+    def pending(self) -> int:
+        """Calls sent to the process and not yet answered."""
+        conn = self.supervisor.connection
+        return conn.pending if conn is not None else 0
+
+    @property
     def exits(self) -> deque[Exit]:
         """How the last runs of the process ended, oldest first."""
         return self.supervisor.exits

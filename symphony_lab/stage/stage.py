@@ -20,12 +20,16 @@ import asyncio
 import atexit
 import tempfile
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import EllipsisType
 from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
 
 from symphony_lab.kit import RECORD, check_installed
 from symphony_lab.pit import Arbiter, ArtifactStore, PoolManager, network_isolation
@@ -84,6 +88,86 @@ def _manifest(source: str | Path | Manifest) -> Manifest:
             "in its symphony.toml"
         )
     return manifest
+
+
+def _retire(old: Backend, grace: float) -> None:
+    """Stops a replaced backend once its calls in flight are answered."""
+    deadline = time.monotonic() + grace
+    while old.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    old.stop()
+
+
+class _Changed(FileSystemEventHandler):
+    def __init__(self, hear: Callable[[FileSystemEvent], None]) -> None:
+        self.hear = hear
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self.hear(event)
+
+
+class Watch:
+    """Reloads one extension of a Stage when its files change."""
+
+    def __init__(self, stage: Stage, name: str, folder: Path, debounce: float) -> None:
+        self.stage, self.name, self.debounce = stage, name, debounce
+        #: Each reload's outcome, newest last: None when it worked, else the error.
+        self.reloads: list[BaseException | None] = []
+        self.on_reload: Callable[[BaseException | None], None] | None = None
+        self._changed = threading.Event()
+        self._stopped = threading.Event()
+        self._observer = Observer()
+        self._observer.schedule(_Changed(self._event), str(folder), recursive=True)
+        self._observer.start()
+        self._thread = threading.Thread(target=self._loop, name=f"watch-{name}", daemon=True)
+        self._thread.start()
+
+    def _event(self, event: FileSystemEvent) -> None:
+        # Reading a file (opened, closed without writing) is not a change;
+        # nor are the bytecode caches the extension's own import writes.
+        if event.is_directory or event.event_type not in (
+            "created",
+            "modified",
+            "deleted",
+            "moved",
+            "closed",
+        ):
+            return
+        path = str(event.src_path)
+        if "__pycache__" in path or path.endswith((".pyc", "~", ".swp")):
+            return
+        self._changed.set()
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            if not self._changed.wait(0.1):
+                continue
+            # Editors write in bursts: reload once the files have settled.
+            while self._changed.is_set() and not self._stopped.is_set():
+                self._changed.clear()
+                time.sleep(self.debounce)
+            if self._stopped.is_set():
+                return
+            try:
+                self.stage.reload(self.name)
+                outcome: BaseException | None = None
+            except Exception as e:  # any error of the edited code: reported, the old one serves
+                outcome = e
+            self.reloads.append(outcome)
+            if self.on_reload is not None:
+                self.on_reload(outcome)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._observer.stop()
+        self._observer.join(timeout=5)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _checked(m: Manifest) -> Manifest:
@@ -153,6 +237,7 @@ class Stage:
             on_event=on_event,
             on_state=on_state,
         )
+        self._backend, self._options = backend, options
         self.extensions: dict[str, Backend] = {m.name: backend(m, options) for m in manifests}
         # Manifests are fixed for the Stage's life: its function table too.
         self._functions: dict[str, Function] = {
@@ -208,6 +293,53 @@ class Stage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- the developer's loop ----------------------------------------------------
+    def reload(self, name: str, *, drain: float | None = None) -> Backend:
+        """Starts ``name`` afresh from its folder (manifest and code read again).
+
+        The new process starts beside the old; once it is healthy, new calls
+        go to it, and the old one stops when its calls in flight have been
+        answered (or after ``drain`` seconds: the call timeout by default). A
+        manifest that no longer loads, or a process that does not start,
+        leaves the old one serving and raises why."""
+        old = self[name]
+        folder = old.manifest.folder
+        if folder is None:
+            raise ValueError(
+                f"extension {name!r} was given as a Manifest, with no folder to reload"
+            )
+        manifest = _checked(load_manifest(folder))
+        if manifest.name != name:
+            raise ManifestError(f"{folder}: the manifest now names {manifest.name!r}, not {name!r}")
+        # A bytecode cache records its source's mtime in whole seconds and its
+        # size: an edit of the same size within a second would load the old code.
+        for cached in folder.rglob("__pycache__/*.pyc"):
+            cached.unlink(missing_ok=True)
+        new = self._backend(manifest, self._options)
+        if self._started:
+            new.start(wait=False)
+            try:
+                new.wait_ready(new.start_timeout)
+            except BaseException:
+                new.stop()
+                raise
+        with self._lock:
+            self.extensions[name] = new
+            self._functions = {
+                k: f for k, f in self._functions.items() if not k.startswith(f"{name}.")
+            } | {f"{name}.{f.name}": f for f in manifest.functions}
+        grace = drain if drain is not None else (self.call_timeout or 60.0)
+        threading.Thread(target=_retire, args=(old, grace), daemon=True).start()
+        return new
+
+    def watch(self, name: str, *, debounce: float = 0.3) -> Watch:
+        """Reloads ``name`` whenever a file in its folder changes (watchdog);
+        ``.stop()`` the returned watch, or use it as a context manager."""
+        folder = self[name].manifest.folder
+        if folder is None:
+            raise ValueError(f"extension {name!r} was given as a Manifest, with no folder to watch")
+        return Watch(self, name, folder, debounce)
 
     # -- lookup --------------------------------------------------------------
     def __getitem__(self, name: str) -> Backend:

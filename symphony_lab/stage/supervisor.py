@@ -175,6 +175,11 @@ class Supervisor:
             self._set(State.TERMINATED)
 
     @property
+    def connection(self) -> BusConnection | None:
+        """The bus to the running process, if one runs."""
+        return self._conn
+
+    @property
     def generation(self) -> int:
         """Counts the process's starts: a call's connection belongs to one."""
         return self._generation

@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::convert::Infallible;
+
 use pubgrub::{
-    DefaultStringReporter, Derived, External, Map, OfflineDependencyProvider, PubGrubError, Ranges, ReportFormatter,
-    Reporter, Term,
+    DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider, Derived, External, Map,
+    PackageResolutionStatistics, PubGrubError, Ranges, ReportFormatter, Reporter, Term,
 };
 use rustc_hash::FxHashMap;
 use semver::Version;
@@ -56,23 +60,9 @@ impl Index {
 
     /// The newest version of each package reachable from `request` such that
     /// every requirement holds; `KitError::Unsolvable` explains a conflict.
+    /// Only what PubGrub visits is converted to version sets, so a request
+    /// touching a corner of a large registry costs that corner.
     pub fn resolve(&self, request: &[(String, String)]) -> Result<BTreeMap<String, Version>, KitError> {
-        let mut provider = OfflineDependencyProvider::<String, Ranges<Version>>::new();
-        let mut texts: FxHashMap<(String, Ranges<Version>), String> = FxHashMap::default();
-        let mut cache: FxHashMap<(String, String), Ranges<Version>> = FxHashMap::default();
-        let none = BTreeMap::new();
-        let mut convert = |dep: &str, r: &Requirement| -> Ranges<Version> {
-            let known = self.packages.get(dep).unwrap_or(&none);
-            let set = cache
-                .entry((dep.to_owned(), r.text.clone()))
-                .or_insert_with(|| r.ranges(known.keys()))
-                .clone();
-            texts
-                .entry((dep.to_owned(), set.clone()))
-                .or_insert_with(|| r.text.clone());
-            set
-        };
-        let mut root = Vec::with_capacity(request.len());
         let parsed: Vec<(String, Requirement)> = request
             .iter()
             .map(|(dep, text)| {
@@ -82,29 +72,120 @@ impl Index {
                 ))
             })
             .collect::<Result<_, KitError>>()?;
-        for (dep, r) in &parsed {
-            root.push((dep.clone(), convert(dep, r)));
-        }
-        provider.add_dependencies(ROOT.to_owned(), Version::new(0, 0, 0), root);
-        for (name, versions) in &self.packages {
-            for (v, deps) in versions {
-                let deps: Vec<_> = deps.iter().map(|(dep, r)| (dep.clone(), convert(dep, r))).collect();
-                provider.add_dependencies(name.clone(), v.clone(), deps);
-            }
-        }
-        match pubgrub::resolve(&provider, ROOT.to_owned(), Version::new(0, 0, 0)) {
+        let provider = Lazy {
+            index: self,
+            request: parsed,
+            sets: RefCell::default(),
+            texts: RefCell::default(),
+        };
+        let outcome = pubgrub::resolve(&provider, ROOT.to_owned(), Version::new(0, 0, 0));
+        match outcome {
             Ok(chosen) => Ok(chosen.into_iter().filter(|(p, _)| p != ROOT).collect()),
             Err(PubGrubError::NoSolution(mut tree)) => {
                 tree.collapse_no_versions();
+                let texts = provider.texts.borrow();
                 let explain = Explain {
                     texts: &texts,
                     index: self,
                 };
-                let why = DefaultStringReporter::report_with_formatter(&tree, &explain);
-                Err(KitError::Unsolvable(why))
+                Err(KitError::Unsolvable(DefaultStringReporter::report_with_formatter(
+                    &tree, &explain,
+                )))
             }
             Err(e) => Err(KitError::Unsolvable(e.to_string())),
         }
+    }
+}
+
+/// PubGrub's view of an [`Index`]: dependencies turned into version sets when
+/// first asked for, each (package, requirement) once.
+struct Lazy<'a> {
+    index: &'a Index,
+    request: Vec<(String, Requirement)>,
+    sets: RefCell<FxHashMap<(String, String), Ranges<Version>>>,
+    /// Each set's requirement as its author wrote it, for the explanation.
+    texts: RefCell<FxHashMap<(String, Ranges<Version>), String>>,
+}
+
+impl Lazy<'_> {
+    fn set(&self, dep: &str, r: &Requirement) -> Ranges<Version> {
+        let key = (dep.to_owned(), r.text.clone());
+        if let Some(found) = self.sets.borrow().get(&key) {
+            return found.clone();
+        }
+        let known = self.index.packages.get(dep);
+        let set = r.ranges(known.into_iter().flat_map(BTreeMap::keys));
+        self.texts
+            .borrow_mut()
+            .entry((dep.to_owned(), set.clone()))
+            .or_insert_with(|| r.text.clone());
+        self.sets.borrow_mut().insert(key, set.clone());
+        set
+    }
+}
+
+impl DependencyProvider for Lazy<'_> {
+    type P = String;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Err = Infallible;
+    type Priority = (u32, Reverse<usize>);
+
+    fn prioritize(
+        &self,
+        package: &String,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        // As pubgrub's offline provider: the most conflicted first, then the
+        // package with the fewest versions left to try.
+        let count = match self.index.packages.get(package) {
+            Some(versions) => versions.keys().filter(|v| range.contains(v)).count(),
+            None => 0,
+        };
+        if count == 0 {
+            (u32::MAX, Reverse(0))
+        } else {
+            (stats.conflict_count(), Reverse(count))
+        }
+    }
+
+    fn choose_version(&self, package: &String, range: &Ranges<Version>) -> Result<Option<Version>, Infallible> {
+        if package == ROOT {
+            return Ok(Some(Version::new(0, 0, 0)).filter(|v| range.contains(v)));
+        }
+        Ok(self
+            .index
+            .packages
+            .get(package)
+            .and_then(|vs| vs.keys().rev().find(|v| range.contains(v)).cloned()))
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &String,
+        version: &Version,
+    ) -> Result<Dependencies<String, Ranges<Version>, String>, Infallible> {
+        let deps: &[(String, Requirement)] = if package == ROOT {
+            &self.request
+        } else {
+            match self.index.packages.get(package).and_then(|vs| vs.get(version)) {
+                Some(deps) => deps,
+                None => return Ok(Dependencies::Unavailable("it is not in the registry".to_owned())),
+            }
+        };
+        let mut out: DependencyConstraints<String, Ranges<Version>> = Default::default();
+        for (dep, r) in deps {
+            let set = self.set(dep, r);
+            // Two requirements on one package: both must hold.
+            let merged = match out.get(dep) {
+                Some(prev) => prev.intersection(&set),
+                None => set,
+            };
+            out.insert(dep.clone(), merged);
+        }
+        Ok(Dependencies::Available(out))
     }
 }
 
