@@ -26,7 +26,7 @@ from symphony_lab.kit import (
     signature_path,
 )
 from symphony_lab.kit.package import LISTING
-from symphony_lab.pit import kit_sign
+from symphony_lab.pit import SignatureError, kit_sign
 
 Crafted = list[tuple[tarfile.TarInfo, bytes]]
 TOML = b'name = "evil"\nversion = "1.0.0"\nkind = "operator"\nentry = "evil_ext"\n'
@@ -189,3 +189,21 @@ def test_extraction_makes_its_own_folders_and_never_reuses_one(tmp_path: Path) -
 
 def test_unsafe_package_is_a_package_error() -> None:
     assert issubclass(UnsafePackage, PackageError)
+
+
+def test_a_manifest_swapped_between_two_signed_packages(world: tuple[Kit, Path, Path]) -> None:
+    """B's archive rebuilt around A's symphony.toml: B's signature no longer matches;
+    signed anew by a trusted key, the listing and the manifest disagree."""
+    kit, secret, tmp = world
+    a_toml = b'name = "evil"\nversion = "1.0.0"\nkind = "operator"\nentry = "evil_ext"\n'
+    b_toml = a_toml.replace(b'"1.0.0"', b'"2.0.0"')
+    b = craft(tmp / "evil-2.0.0.symph", [reg("symphony.toml", b_toml), reg("evil_ext.py")])
+    signature_path(b).write_text(kit_sign(secret.read_text(), b.read_bytes(), "evil@2.0.0"))
+    b_signature = signature_path(b).read_text()
+    swapped = craft(tmp / "evil-2.0.0.symph", [reg("symphony.toml", a_toml), reg("evil_ext.py")])
+    signature_path(swapped).write_text(b_signature)
+    with pytest.raises(SignatureError, match="does not match"):
+        kit.install(swapped, yes=True)
+    # The archive's listing names evil@1.0.0 (craft's default) and its manifest 2.0.0.
+    mixed = craft(tmp / "evil-1.0.0.symph", [reg("symphony.toml", b_toml), reg("evil_ext.py")])
+    _refused(kit, mixed, secret, "the listing says evil@1.0.0 but symphony.toml says evil@2.0.0")
