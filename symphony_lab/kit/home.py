@@ -37,7 +37,7 @@ from symphony_lab.kit.index import verify as verify_index
 from symphony_lab.kit.package import SUFFIX, FileEntry, read_info, read_package
 from symphony_lab.kit.registry import FolderRegistry, HttpRegistry, Registry, RegistryStore
 from symphony_lab.kit.trust import Keyring, signature_path, verify_package
-from symphony_lab.pit import PackageIndex, ResolutionError, kit_key_id, kit_sort_versions
+from symphony_lab.pit import PackageIndex, ResolutionError, kit_key_id
 from symphony_lab.sdk.manifest import Manifest, load_manifest
 
 RECORD = ".symphony-install.json"
@@ -533,10 +533,6 @@ class Kit:
         return {"name": info.name, "version": info.version, "sha256": info.digest} | (
             answer if isinstance(answer, dict) else {}
         )
-
-    def versions(self, name: str) -> list[str]:
-        """Versions of ``name`` the sources offer, oldest first."""
-        return kit_sort_versions(list(self.available().get(name, {})))
 
 
 REGISTRIES = "registries.json"
