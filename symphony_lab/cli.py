@@ -13,39 +13,77 @@
 
 Sub-commands of other packages join through the ``symphony_lab.cli``
 entry-point group (Function Quest adds ``quest``). Commands import what they
-use when they run, so that ``symphony ext list`` does not load PyTorch.
+use when they run, so that ``symphony ext list`` does not load PyTorch; the
+``ext`` and ``kit`` groups and the other packages' sub-commands are made
+(imported) only when one of them runs or ``--help`` lists them, so that
+``symphony kit install`` loads neither NumPy nor a game, and a package whose
+sub-command cannot load takes down only that sub-command.
 Arguments are checked before any work: errors of the user's making print
 one line and exit with status 1, a malformed command line exits with 2.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer reads the annotations of
+# every command when it builds the group, and string ones it must evaluate,
+# which doubles what building it costs before any command runs. Names only
+# imported for type checking are quoted.
 import contextlib
+import difflib
+import functools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from importlib.metadata import entry_points, version
+from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint, entry_points, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-import click
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from symphony_lab.kit import cli as kit_cli
-from symphony_lab.planning import LevelError
-from symphony_lab.sdk.manifest import Manifest, ManifestError, load_manifest, manifest_schema
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from symphony_lab.conductor import Conductor, Evaluation
+    from symphony_lab.sdk.manifest import Manifest
     from symphony_lab.stage.scaffold import Kind
 
+#: The entry-point group through which other packages add sub-commands.
+PLUGINS = "symphony_lab.cli"
+
+
+class _LazyGroup(TyperGroup):
+    """The root command: the groups of :data:`LAZY` and the sub-commands of
+    other packages are listed by name and made (imported) only when used.
+
+    Typed loosely (``Any``): these override methods of typer's click, which
+    is click itself in older typers and a copy of it in newer ones."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(dict.fromkeys([*super().list_commands(ctx), *LAZY, *_plugins()]))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        made = super().get_command(ctx, cmd_name)
+        return _lazy_command(cmd_name) if made is None else made
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as e:  # no such command: typer suggests among those made only
+            message = getattr(e, "message", None)
+            if args and isinstance(message, str) and "Did you mean" not in message:
+                others = [n for n in self.list_commands(ctx) if n != args[0]]
+                close = difflib.get_close_matches(args[0], others)
+                close = [n for n in close if self.get_command(ctx, n) is not None]
+                if close:
+                    names = ", ".join(map(repr, close))
+                    cast("Any", e).message = f"{message.rstrip('.')}. Did you mean {names}?"
+            raise
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Train, evaluate and play: the symphony-lab command line.",
@@ -53,29 +91,83 @@ app = typer.Typer(
 ext = typer.Typer(
     no_args_is_help=True, help="Stage extensions: scaffold, check, list, and the manifest's schema."
 )
-app.add_typer(ext, name="ext")
-app.add_typer(kit_cli.app, name="kit")
-console = Console(highlight=False)
+
+
+@functools.cache
+def _console(stderr: bool = False) -> "Console":
+    """rich's console on stdout, or on stderr for errors and warnings, made
+    when first used: importing rich takes some 20 ms, which commands that
+    print plain lines (``symphony kit``'s, with ``typer.echo``) need not pay."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+
+
+def _error(message: str) -> None:
+    """The one line of an error of the user's making, on stderr."""
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[red]error:[/] {escape(message)}")
+
 
 #: Environments stepped together at most: each holds its levels and buffers,
 #: and past this a run grows by gigabytes for no gain on a workstation.
 MAX_ENVS = 64
 
 
-def _add_plugins() -> None:
-    """Sub-commands of other packages; one that cannot load is named and
-    left out, so it cannot take the other commands down with it."""
-    for plugin in entry_points(group="symphony_lab.cli"):
-        try:
-            app.add_typer(plugin.load(), name=plugin.name)
-        except Exception as e:  # any error of another package's import
-            Console(stderr=True).print(
-                f"[yellow]warning:[/] the sub-command {plugin.name!r} ({plugin.value}) "
-                f"cannot load: {escape(repr(e))}"
-            )
+def _kit() -> typer.Typer:
+    """``symphony kit``, with the commands that reach above the kit (``dev``
+    hosts a Stage) or load a web server (``serve``: tornado), defined here."""
+    from symphony_lab.kit import cli as kit_cli
+
+    kit_cli.app.command("serve")(kit_serve)
+    kit_cli.app.command("dev")(kit_dev)
+    return kit_cli.app
 
 
-_add_plugins()
+#: Our command groups, made on first use (``--help`` lists them after the
+#: commands of ``app``, in this order).
+LAZY: dict[str, Callable[[], typer.Typer]] = {"ext": lambda: ext, "kit": _kit}
+
+
+@functools.cache
+def _plugins() -> dict[str, EntryPoint]:
+    """The sub-commands of other packages, by name (a name of ours stays ours)."""
+    return {p.name: p for p in entry_points(group=PLUGINS) if p.name not in LAZY}
+
+
+@functools.cache
+def _lazy_command(name: str) -> Any:
+    """The command ``name`` of :data:`LAZY` or of another package, made once;
+    ``None`` for no such command, or for another package's that cannot load:
+    it is named in a warning and left out, so it cannot take the other
+    commands down with it."""
+    if name in LAZY:
+        return _group(LAZY[name](), name)
+    plugin = _plugins().get(name)
+    if plugin is None:
+        return None
+    try:
+        loaded = plugin.load()
+        if not isinstance(loaded, typer.Typer):
+            raise TypeError(f"expected a typer.Typer, got {type(loaded).__name__}")
+        return _group(loaded, name)
+    except Exception as e:  # any error of another package's import
+        from rich.markup import escape
+
+        _console(stderr=True).print(
+            f"[yellow]warning:[/] the sub-command {name!r} ({plugin.value}) "
+            f"cannot load: {escape(repr(e))}"
+        )
+        return None
+
+
+def _group(sub: typer.Typer, name: str) -> Any:
+    """``sub`` as a click group named ``name``: what ``app.add_typer(sub,
+    name=name)`` would make of it."""
+    group = typer.main.get_group(sub)
+    group.name = name
+    return group
 
 
 class _Fail(Exception):
@@ -115,7 +207,7 @@ def _levels_exist(*specs: str) -> None:
 
 def _version(show: bool) -> None:
     if show:
-        console.print(f"symphony-lab {version('symphony-lab')}")
+        _console().print(f"symphony-lab {version('symphony-lab')}")
         raise typer.Exit()
 
 
@@ -129,29 +221,50 @@ def _root(
     """Train, evaluate and play: the symphony-lab command line."""
 
 
+#: Errors of the user's making that the layers below raise ("module:Class"):
+#: like ``OSError`` and ``_Fail``, each prints as one line. Anything else is a
+#: bug and keeps its traceback.
+USER_ERRORS = (
+    "symphony_lab.pit:KitError",  # Orchestra Kit's: symphony kit …
+    "symphony_lab.planning:LevelError",
+    "symphony_lab.sdk.manifest:ManifestError",
+)
+
+
+def _raised(*errors: str) -> tuple[type[Any], ...]:
+    """The exception classes ``errors`` ("module:Class") of the modules
+    imported so far. A command that did not import a module cannot have
+    raised its errors, so :func:`main` looks them up once a command has
+    raised rather than importing them all (NumPy, pydantic; click, of which
+    typer carries a copy of its own) before every command."""
+    found = (e.partition(":") for e in errors)
+    return tuple(getattr(sys.modules[m], c) for m, _, c in found if m in sys.modules)
+
+
+def _user_errors() -> tuple[type[Any], ...]:
+    return (_Fail, OSError, *_raised(*USER_ERRORS))
+
+
 def main() -> None:
     """Entry point: runs the app and turns known errors into one line."""
-    # Errors of the user's making; anything else is a bug and keeps its traceback.
-    known = (_Fail, LevelError, OSError, ManifestError)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         # Without standalone mode click returns an Exit's status instead.
         status = app(standalone_mode=False)
         if isinstance(status, int) and status:
             sys.exit(status)
-    except known as e:
-        err.print(f"[red]error:[/] {escape(str(e))}")
+    except _user_errors() as e:
+        _error(str(e))
         sys.exit(1)
-    except click.UsageError as e:  # a bad command line: click shows the usage too
+    except _raised("click:UsageError") as e:  # a bad command line: click shows the usage too
         e.show()
         sys.exit(e.exit_code)
-    except click.ClickException as e:  # what sub-commands of other packages raise
-        err.print(f"[red]error:[/] {escape(e.format_message())}")
+    except _raised("click:ClickException") as e:  # what sub-commands of other packages raise
+        _error(e.format_message())
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        Console(stderr=True).print("aborted")
+        _console(stderr=True).print("aborted")
         sys.exit(130)
     except Exception as e:  # click's usage errors carry their own exit code
         code = getattr(e, "exit_code", None)
@@ -194,7 +307,7 @@ def ext_new(
         folder = new_extension(name, cast("Kind", kind), dir)
     except ValueError as e:
         raise _Fail(str(e)) from None
-    console.print(f"created {folder}/ ({kind}); run its test with: pytest {folder}")
+    _console().print(f"created {folder}/ ({kind}); run its test with: pytest {folder}")
 
 
 @ext.command("check")
@@ -202,19 +315,21 @@ def ext_check(path: Annotated[Path, typer.Argument(help="a symphony.toml or its 
     """Validate a manifest, then import its entry module in a subprocess and
     check that every function it lists is defined with a matching signature;
     errors name the field or function and what was expected."""
+    from symphony_lab.sdk.manifest import load_manifest
+
     m = load_manifest(path)
     signatures: dict[str, str] = {}
     if m.entry is not None:
         signatures = _check_code(m)
     fns = ", ".join(signatures.get(f.name, f.name) for f in m.functions) or "none listed"
-    console.print(f"{m.name} {m.version} ({m.kind}): valid; functions: {fns}")
+    _console().print(f"{m.name} {m.version} ({m.kind}): valid; functions: {fns}")
 
 
 #: How long ``ext check`` waits for an entry module to import (a model may load).
 CHECK_TIMEOUT_S = 120.0
 
 
-def _check_code(m: Manifest) -> dict[str, str]:
+def _check_code(m: "Manifest") -> dict[str, str]:
     """Runs ``symphony_lab.sdk.check`` on ``m`` in a fresh interpreter:
     importing an extension may do anything, so not in this process."""
     assert m.folder is not None
@@ -239,7 +354,18 @@ def _check_code(m: Manifest) -> dict[str, str]:
     return cast("dict[str, str]", report["functions"])
 
 
-@kit_cli.app.command("dev")
+def kit_serve(
+    folder: Annotated[Path, typer.Argument(help="a registry folder (symphony kit registry init)")],
+    host: Annotated[str, typer.Option(help="the address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="the port")] = 8765,
+) -> None:
+    """Serve a registry over HTTP for a team (publishing needs a token)."""
+    from symphony_lab.kit.registry import RegistryStore
+    from symphony_lab.kit.serve import serve
+
+    serve(RegistryStore(folder), host, port)
+
+
 def kit_dev(
     path: Annotated[Path, typer.Argument(help="the extension's folder")],
     call: Annotated[
@@ -248,6 +374,8 @@ def kit_dev(
     args: Annotated[str, typer.Option(help="its arguments, as JSON")] = "{}",
 ) -> None:
     """Host the extension on a Stage and reload it whenever its files change (Ctrl-C ends)."""
+    from rich.markup import escape
+
     from symphony_lab.stage import Stage
 
     try:
@@ -259,20 +387,22 @@ def kit_dev(
 
         def show(error: BaseException | None) -> None:
             if error is not None:
-                console.print(
+                _console().print(
                     f"[red]reload failed[/] (the previous code still serves): {escape(str(error))}"
                 )
                 return
-            console.print(f"reloaded {name}")
+            _console().print(f"reloaded {name}")
             if call is not None:
                 try:
-                    console.print(f"{name}.{call} -> {stage.call(f'{name}.{call}', arguments)!r}")
+                    _console().print(
+                        f"{name}.{call} -> {stage.call(f'{name}.{call}', arguments)!r}"
+                    )
                 except Exception as e:  # the extension's own error: shown, the loop goes on
-                    console.print(f"[red]{name}.{call} failed:[/] {escape(str(e))}")
+                    _console().print(f"[red]{name}.{call} failed:[/] {escape(str(e))}")
 
         with stage.watch(name) as watch:
             watch.on_reload = show
-            console.print(f"watching {path} for {name}; Ctrl-C to stop")
+            _console().print(f"watching {path} for {name}; Ctrl-C to stop")
             show(None)
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
@@ -282,16 +412,20 @@ def kit_dev(
 @ext.command("list")
 def ext_list() -> None:
     """The installed extensions (the shipped ones among them), and their functions."""
+    from rich.table import Table
+
+    from symphony_lab.sdk.manifest import load_manifest
     from symphony_lab.stage.discovery import installed
 
     table = Table("extension", "kind", "functions", "network", "from")
     for found in installed().values():
         m = load_manifest(found.folder)
         net = "allowed" if m.permissions.allows("network", "read") else "denied"
-        table.add_row(
-            m.name, m.kind, ", ".join(f.name for f in m.functions), net, found.distribution
-        )
-    console.print(table)
+        source = found.distribution
+        if found.overrides:
+            source += f" (replaces {found.overrides})"
+        table.add_row(m.name, m.kind, ", ".join(f.name for f in m.functions), net, source)
+    _console().print(table)
 
 
 @ext.command("schema")
@@ -299,6 +433,8 @@ def ext_schema(
     output: Annotated[Path | None, typer.Option(help="write it here instead of stdout")] = None,
 ) -> None:
     """The JSON Schema of symphony.toml (for taplo or VS Code's Even Better TOML)."""
+    from symphony_lab.sdk.manifest import manifest_schema
+
     if output is not None:
         _file_to_write(output, "--output", "symphony.schema.json")
     text = json.dumps(manifest_schema(), indent=2)
@@ -306,7 +442,7 @@ def ext_schema(
         sys.stdout.write(text + "\n")
     else:
         output.write_text(text + "\n")
-        console.print(f"wrote {output}")
+        _console().print(f"wrote {output}")
 
 
 @app.command("train")
@@ -360,10 +496,10 @@ def train(
             threads=threads,
         )
         conductor.save(out)
-    console.print(
+    _console().print(
         f"trained {conductor.num_timesteps:,} steps in {time.perf_counter() - start:.0f} s"
     )
-    console.print(f"saved {out}")
+    _console().print(f"saved {out}")
 
 
 @app.command("eval")
@@ -394,7 +530,9 @@ def evaluate(
         ev.plot(plot)
 
 
-def print_summary(ev: Evaluation, title: str) -> None:
+def print_summary(ev: "Evaluation", title: str) -> None:
+    from rich.table import Table
+
     summary = ev.summary()
     table = Table(title=title)
     table.add_column("agent")
@@ -410,11 +548,13 @@ def print_summary(ev: Evaluation, title: str) -> None:
             f"{row['calls']:.1f}",
             f"{row['failures']:.2f}",
         )
-    console.print(table)
+    _console().print(table)
 
 
-def print_breakdown(ev: Evaluation, title: str) -> None:
+def print_breakdown(ev: "Evaluation", title: str) -> None:
     """What the out-of-distribution targets read, per agent."""
+    from rich.table import Table
+
     table = Table(title=f"{title}: cost ratio on solved levels, optional goals as the optimum's")
     table.add_column("agent")
     for col in ("levels", "solved", "deterministic", "flaky", "bonus match"):
@@ -428,7 +568,7 @@ def print_breakdown(ev: Evaluation, title: str) -> None:
             _num(row["flaky"]),
             _num(row["bonus_match"], ".1%"),
         )
-    console.print(table)
+    _console().print(table)
 
 
 def _num(x: Any, spec: str = ".3f") -> str:
@@ -514,7 +654,7 @@ def run(
         provenance=provenance(),
     )
     record.write(folder, rec)
-    console.rule("symphony: train a Conductor on the medium pack")
+    _console().rule("symphony: train a Conductor on the medium pack")
     start = time.perf_counter()
     conductor = Conductor(seed=seed)
     try:
@@ -535,13 +675,13 @@ def run(
             trained = time.perf_counter() - start
             path = conductor.save(folder / "conductor.pt")
             record.append_event(folder, {"type": "saved", "path": path.name})
-            console.print(
+            _console().print(
                 f"trained in {trained:.0f} s ({conductor.num_timesteps:,} PPO steps): {path}"
             )
             plot_history(conductor, folder / "training.png")
             ood = []
             for pack in params["packs"]:
-                console.rule(f"evaluate on {pack}")
+                _console().rule(f"evaluate on {pack}")
                 ev = conductor.evaluate(pack, seed=seed)
                 print_summary(ev, pack)
                 evaluated(folder, pack, ev, conductor)
@@ -559,13 +699,13 @@ def run(
     finally:
         rec.ended = time.time()
         record.write(folder, rec)
-    console.print(
+    _console().print(
         f"wrote {folder}/: run.json, events.jsonl, conductor.pt, checkpoints/, training.png, "
         "<pack>.csv and <pack>.png"
     )
 
 
-def plot_history(conductor: Conductor, path: Path) -> None:
+def plot_history(conductor: "Conductor", path: Path) -> None:
     """The training curve: solve rate and mean cost per rollout."""
     import matplotlib
 

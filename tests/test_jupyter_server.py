@@ -26,10 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kit_helpers import make_extension, publish, publisher
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from symphony_lab.conductor import Conductor, Evaluation
+from symphony_lab.kit import Kit
+from symphony_lab.kit.home import add_registry, registry_keys
+from symphony_lab.kit.registry import HttpRegistry, RegistryStore
+from symphony_lab.kit.trust import Keyring, signature_path
 from symphony_lab.pit import ArtifactStore
 from symphony_lab.runs import RunError, RunManager, UnknownRun
 from symphony_lab.runs.client import RunClient, find_server
@@ -54,6 +59,10 @@ class Server:
     token: str
     root: Path
     process: subprocess.Popen[bytes]
+    #: The server's Orchestra Kit home (SYMPHONY_HOME), where its marketplace installs.
+    home: Path
+    #: The team registry it serves under /symphony/registry.
+    team: Path
 
     def call(
         self, method: str, path: str, body: Any = None, *, token: str | None = None
@@ -101,12 +110,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root.mkdir()
     token = secrets.token_hex(16)
     port = _free_port()
+    team = base / "team-registry"
+    RegistryStore.create(team, "team").close()
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_DATA_DIR": str(base / "data"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "HOME": str(base),
+        "SYMPHONY_HOME": str(base / "symphony-home"),
     }
     log = (base / "server.log").open("wb")
     process = subprocess.Popen(
@@ -123,12 +135,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "--allow-root",
             # Every route must say it needs a user, or Jupyter refuses it.
             "--ServerApp.allow_unauthenticated_access=False",
+            f"--SymphonyKit.registry_dir={team}",
         ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    s = Server(f"http://127.0.0.1:{port}", token, root, process)
+    s = Server(f"http://127.0.0.1:{port}", token, root, process, base / "symphony-home", team)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -648,6 +661,13 @@ def test_every_route_refuses_every_intruder_and_nothing_stored_changes(server: S
         ("GET", "quest/packs/test-easy/0", None),
         ("POST", "quest/games", {"pack": "test-easy", "index": 0}),
         ("POST", "quest/conductor", {"checkpoint": "x", "pack": "test-easy", "index": 0}),
+        ("GET", "kit/search?q=text", None),
+        ("GET", "kit/installed", None),
+        ("POST", "kit/review", {"targets": ["text"]}),
+        ("POST", "kit/jobs", {"targets": ["text"], "accept": []}),
+        ("GET", "kit/jobs/0123456789ab", None),
+        ("POST", "kit/installed/text/rollback", None),
+        ("POST", "kit/installed/text/uninstall", None),
     ]
     who = {
         "no token": {},
@@ -875,3 +895,109 @@ def test_quest_levels_plans_games_and_the_conductors_play_over_http(server: Serv
         "POST", "/symphony/api/quest/conductor", {**body, "checkpoint": "../secret.pt"}
     )
     assert (status, "not inside" in answer["message"]) == (400, True)
+
+
+def wait_job(server: Server, job: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status, job = server.call("GET", f"/symphony/api/kit/jobs/{job['id']}")
+        assert status == 200, job
+    assert job["state"] != "running", job
+    return job
+
+
+def test_the_server_serves_a_team_registry_and_its_marketplace_installs_from_it(
+    server: Server, tmp_path: Path
+) -> None:
+    """Item 3's registry in the Jupyter server, and item 9's REST side: a
+    package published to the served registry is found, reviewed, installed
+    only once its permissions are accepted, upgraded, rolled back, removed."""
+    keys = publisher(tmp_path)
+    store = RegistryStore(server.team)
+    store.accept_publisher(keys.public)
+    token = store.add_token("ci")
+    public_key = (server.team / "registry.pub").read_text()
+    store.close()
+    url = f"{server.url}/symphony/registry"
+    team = HttpRegistry(url, public_key, token=token)
+    for version, network in (("1.0.0", False), ("2.0.0", True)):
+        folder = make_extension(tmp_path, "greeter", version, network=network)
+        package = publish(folder, tmp_path / "out", keys)
+        team.publish(package.read_bytes(), signature_path(package).read_text())
+    # Publishing needs the registry's own token, whatever Jupyter's token says.
+    anonymous = HttpRegistry(url, public_key)
+    assert [h.name for h in anonymous.search("greeter")] == ["greeter"]
+    with pytest.raises(Exception, match="401"):
+        anonymous.publish(package.read_bytes(), signature_path(package).read_text())
+    # The server's marketplace reads the registry as a user added it.
+    add_registry(server.home, url, server.team / "registry.pub")
+    Keyring().trust(registry_keys(server.home, public_key), keys.public)
+
+    status, found = server.call("GET", "/symphony/api/kit/search?q=greeter")
+    assert status == 200, found
+    assert [(h["name"], h["version"], h["installed"]) for h in found["hits"]] == [
+        ("greeter", "2.0.0", None)
+    ]
+    status, review = server.call("POST", "/symphony/api/kit/review", {"targets": ["greeter@^1"]})
+    assert status == 200, review
+    [change] = review["changes"]
+    assert (change["name"], change["version"], change["widened"]) == ("greeter", "1.0.0", True)
+    assert change["key_id"] == keys.key_id
+    # Not accepted: refused, nothing installed.
+    status, job = server.call("POST", "/symphony/api/kit/jobs", {"targets": ["greeter@^1"]})
+    assert status == 202, job
+    job = wait_job(server, job)
+    assert job["state"] == "failed"
+    assert "not accepted" in job["error"]
+    assert Kit(server.home).installed() == {}
+    body = {"targets": ["greeter@^1"], "accept": [change["text"]]}
+    job = wait_job(server, server.call("POST", "/symphony/api/kit/jobs", body)[1])
+    assert job["state"] == "done", job
+    assert job["changes"] == ["greeter@1.0.0"]
+    assert [s["step"] for s in job["steps"]] == [
+        "verified",
+        "extracted",
+        "placed",
+        "switched",
+        "locked",
+    ]
+    assert job["total"] == len(job["steps"])
+    status, listed = server.call("GET", "/symphony/api/kit/installed")
+    [greeter] = listed["installed"]
+    assert (greeter["version"], greeter["newest"], greeter["previous"]) == ("1.0.0", "2.0.0", None)
+    extensions = server.call("GET", "/symphony/api/extensions")[1]["extensions"]
+    assert {x["name"]: x["distribution"] for x in extensions}["greeter"] == "symphony kit"
+    # The upgrade widens the permissions (network): the new text must be accepted.
+    upgrade = {"targets": ["greeter"], "upgrade": True}
+    [up] = server.call("POST", "/symphony/api/kit/review", upgrade)[1]["changes"]
+    assert (up["installed"], up["version"], up["widened"]) == ("1.0.0", "2.0.0", True)
+    assert any(line.startswith("network: read, write") for line in up["permissions"])
+    stale = {"targets": ["greeter"], "upgrade": True, "accept": [change["text"]]}
+    assert wait_job(server, server.call("POST", "/symphony/api/kit/jobs", stale)[1])["state"] == (
+        "failed"
+    )
+    fresh = {**stale, "accept": [up["text"]]}
+    assert wait_job(server, server.call("POST", "/symphony/api/kit/jobs", fresh)[1])["changes"] == [
+        "greeter@2.0.0"
+    ]
+    assert server.call("POST", "/symphony/api/kit/installed/greeter/rollback")[1]["version"] == (
+        "1.0.0"
+    )
+    assert Kit(server.home).installed()["greeter"].version == "1.0.0"
+    assert server.call("POST", "/symphony/api/kit/installed/greeter/uninstall")[0] == 200
+    assert Kit(server.home).installed() == {}
+    # Bad requests name the problem and change nothing.
+    for route, body, why in (
+        ("review", {"targets": []}, "targets"),
+        ("review", {"targets": ["../evil.symph"]}, "not files"),
+        ("review", {"targets": ["no-such-package"]}, "no-such-package"),
+        ("jobs", {"targets": ["greeter"], "accept": "yes"}, "accept"),
+        ("jobs", {"targets": ["greeter"], "accept": [1]}, "accept"),
+    ):
+        status, answer = server.call("POST", f"/symphony/api/kit/{route}", body)
+        assert status == 400, (body, answer)
+        assert why in answer["message"], (body, answer)
+    assert server.call("GET", "/symphony/api/kit/jobs/0123456789ab")[0] == 404
+    assert server.call("POST", "/symphony/api/kit/installed/greeter/rollback")[0] == 400
+    assert Kit(server.home).installed() == {}

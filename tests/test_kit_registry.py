@@ -101,7 +101,7 @@ def test_the_local_registry_is_made_on_first_publish(tmp_path: Path) -> None:
     kit.keyring.trust(kit.keys_dir, keys.public)
     assert kit.publish(package)["version"] == "1.0.0"
     again = Kit(home)  # the local registry is found from now on
-    assert [r.name for r in again.registries] == ["local"]
+    assert [r.name for r in again.registries] == ["bundled", "local"]
     assert again.install("greeter", yes=True) == ["greeter@1.0.0"]
 
 

@@ -213,6 +213,64 @@ export const startExtension = (name: string) =>
 export const stopExtension = (name: string) =>
   request<InstalledExtension>(`extensions/${encodeURIComponent(name)}/stop`, { method: "POST" });
 
+// Orchestra Kit in the server: the marketplace's search, reviews and install jobs.
+
+export interface KitHit {
+  name: string;
+  version: string;
+  description: string;
+  score: number;
+  registries: string[];
+  installed: string | null;
+}
+
+export interface KitInstalled {
+  name: string;
+  version: string;
+  previous: string | null;
+  key_id: string | null;
+  sha256: string;
+  newest: string;
+  permissions: string[];
+}
+
+export interface KitReview {
+  name: string;
+  version: string;
+  installed: string | null;
+  origin: string;
+  key_id: string | null;
+  permissions: string[];
+  widened: boolean;
+  text: string;
+}
+
+export interface KitJob {
+  id: string;
+  targets: string[];
+  upgrade: boolean;
+  state: "running" | "done" | "failed";
+  total: number;
+  steps: { step: string; package: string }[];
+  changes: string[];
+  error: string | null;
+}
+
+const post = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
+
+export const kitSearch = (q: string) =>
+  request<{ hits: KitHit[]; errors: string[] }>(`kit/search?q=${encodeURIComponent(q)}`);
+export const kitInstalled = () => request<{ installed: KitInstalled[]; errors: string[] }>("kit/installed");
+export const kitReview = (targets: string[], upgrade: boolean) =>
+  request<{ changes: KitReview[] }>("kit/review", post({ targets, upgrade })).then((r) => r.changes);
+export const kitStart = (targets: string[], upgrade: boolean, accept: string[]) =>
+  request<KitJob>("kit/jobs", post({ targets, upgrade, accept }));
+export const kitJob = (id: string) => request<KitJob>(`kit/jobs/${encodeURIComponent(id)}`);
+export const kitRollback = (name: string) =>
+  request<{ name: string; version: string }>(`kit/installed/${encodeURIComponent(name)}/rollback`, { method: "POST" });
+export const kitUninstall = (name: string) =>
+  request<{ name: string }>(`kit/installed/${encodeURIComponent(name)}/uninstall`, { method: "POST" });
+
 export const runEvents = (id: string, start = 0) =>
   request<{ events: RunEvent[]; next: number }>(`runs/${encodeURIComponent(id)}/events?start=${start}`);
 

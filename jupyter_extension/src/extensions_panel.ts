@@ -1,21 +1,27 @@
-// The sidebar's Extensions section: every installed Stage extension with
-// its manifest (kind, version, functions, permissions, resources), what it
-// still needs, and, once started in the server, its live state and restarts.
+// The sidebar's Extensions section: the marketplace (search, install,
+// upgrade), then every installed Stage extension with its manifest (kind,
+// version, functions, permissions, resources), what it still needs, and,
+// once started in the server, its live state and restarts; those the kit
+// installed can be upgraded, rolled back and uninstalled here.
 
 import { Widget } from "@lumino/widgets";
-import { type InstalledExtension, listExtensions, startExtension, stopExtension } from "./api";
+import { type InstalledExtension, type KitInstalled, kitInstalled, listExtensions, startExtension, stopExtension } from "./api";
 import { el } from "./dom";
+import { Marketplace } from "./marketplace";
+
+const KIT = "symphony kit";
 
 export class ExtensionsSection extends Widget {
   private list = el("div", { class: "symphony-extensions-list" });
   private status = el("div", { class: "symphony-message", role: "status" });
+  private market = new Marketplace(() => this.refresh());
 
   constructor() {
     super();
     this.id = "symphony-extensions";
     this.title.label = "Extensions";
     this.addClass("symphony-section");
-    this.node.append(this.status, this.list);
+    this.node.append(el("h2", {}, "Marketplace"), this.market.node, el("h2", {}, "Installed"), this.status, this.list);
   }
 
   private timer: number | undefined;
@@ -25,7 +31,7 @@ export class ExtensionsSection extends Widget {
     // Live state and restarts: asked again while the section is shown.
     window.clearInterval(this.timer);
     this.timer = window.setInterval(() => {
-      if (this.isVisible) void this.refresh();
+      if (this.isVisible) void this.refresh(false);
     }, 3000);
   }
 
@@ -38,14 +44,23 @@ export class ExtensionsSection extends Widget {
     super.dispose();
   }
 
-  async refresh(): Promise<void> {
+  private kit = new Map<string, KitInstalled>();
+  private kitErrors: string[] = [];
+
+  /** `registries`: ask the registries again what is newer (not on the live timer). */
+  async refresh(registries = true): Promise<void> {
     try {
-      const all = await listExtensions();
-      this.status.textContent = `${all.length} installed`;
+      const [all, kit] = await Promise.all([listExtensions(), registries ? kitInstalled() : null]);
+      if (kit) {
+        this.kit = new Map(kit.installed.map((k) => [k.name, k]));
+        this.kitErrors = kit.errors;
+      }
+      const byKit = this.kit;
+      this.status.textContent = `${all.length} installed` + (this.kitErrors.length ? `; registries unreachable: ${this.kitErrors.join("; ")}` : "");
       this.status.classList.remove("symphony-error");
       // Redrawn every few seconds: what the user opened stays open.
       const open = new Set([...this.list.querySelectorAll("details[open]")].map((d) => (d as HTMLElement).dataset.extension));
-      this.list.replaceChildren(...all.map((x) => this.item(x)));
+      this.list.replaceChildren(...all.map((x) => this.item(x, x.distribution === KIT ? byKit.get(x.name) : undefined)));
       for (const d of this.list.querySelectorAll("details")) {
         if (open.has((d as HTMLElement).dataset.extension)) (d as HTMLDetailsElement).open = true;
       }
@@ -67,7 +82,7 @@ export class ExtensionsSection extends Widget {
     await this.refresh();
   }
 
-  private item(x: InstalledExtension): HTMLElement {
+  private item(x: InstalledExtension, kit: KitInstalled | undefined): HTMLElement {
     const m = x.manifest;
     const live = x.state !== "not started" && x.state !== "broken" && x.state !== "stopped";
     const body = el("div", { class: "symphony-extension-body" });
@@ -109,6 +124,7 @@ export class ExtensionsSection extends Widget {
         el("span", { class: "symphony-run-meta" }, m ? `${m.kind} · ${m.functions.length} functions` : ""),
         el("span", { class: `symphony-status symphony-state-${x.state.replace(/\s/g, "-")}` }, live ? `${x.state} · ${x.restarts ?? 0} restarts` : x.state),
         button,
+        kit ? this.market.actions(kit) : null,
       ),
       body,
     );

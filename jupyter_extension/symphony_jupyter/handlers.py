@@ -1,5 +1,6 @@
-"""REST routes of the workbench, under ``/symphony/api/``: runs here, artifacts
-and extensions in their modules."""
+"""REST routes of the workbench, under ``/symphony/api/``: runs here, artifacts,
+extensions and the marketplace in their modules; a team registry, when
+configured, under ``/symphony/registry/``."""
 
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from symphony_jupyter.artifacts import routes as artifact_routes
 from symphony_jupyter.base import ServiceHandler
 from symphony_jupyter.extensions import ExtensionService
 from symphony_jupyter.extensions import routes as extension_routes
+from symphony_jupyter.kit import KitService
+from symphony_jupyter.kit import routes as kit_routes
 from symphony_jupyter.quest import QuestService
 from symphony_jupyter.quest import routes as quest_routes
 from symphony_jupyter.stream import StreamHandler
+from symphony_lab.kit.registry import RegistryStore
+from symphony_lab.kit.serve import routes as registry_routes
 from symphony_lab.runs import RunManager
 
 RUN = r"(?P<run_id>[^/]+)"
@@ -134,7 +139,13 @@ def setup_handlers(
     artifacts: ArtifactService,
     extensions: ExtensionService,
     quest: QuestService,
+    kit: KitService,
+    registry: RegistryStore | None,
 ) -> None:
+    if registry is not None:
+        # Clients of a registry authenticate with its own tokens, as with symphony kit serve.
+        prefix = url_path_join(web_app.settings["base_url"], "symphony", "registry")
+        web_app.add_handlers(".*$", registry_routes(registry, prefix))
     api = url_path_join(web_app.settings["base_url"], "symphony", "api")
     base = url_path_join(api, "runs")
     options = {"manager": manager}
@@ -149,6 +160,7 @@ def setup_handlers(
             *artifact_routes(api, artifacts),
             *extension_routes(api, extensions),
             *quest_routes(api, quest),
+            *kit_routes(api, kit),
             (base, RunListHandler, options),
             (url_path_join(base, RUN), RunHandler, options),
             (url_path_join(base, RUN, "events"), EventsHandler, options),

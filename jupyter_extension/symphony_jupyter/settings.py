@@ -8,6 +8,8 @@ from traitlets import Unicode
 from traitlets.config import Configurable
 
 from symphony_jupyter.artifacts import ArtifactService
+from symphony_lab.kit import default_home
+from symphony_lab.kit.registry import RegistryStore
 from symphony_lab.runs import RunManager
 
 
@@ -37,3 +39,29 @@ class SymphonyArtifacts(Configurable):
 
     def service(self, root_dir: str) -> ArtifactService:
         return ArtifactService(Path(root_dir).expanduser() / Path(self.store_dir).expanduser())
+
+
+class SymphonyKit(Configurable):
+    """``c.SymphonyKit.home``: where the marketplace installs; ``c.SymphonyKit.registry_dir``:
+    a team registry this server serves."""
+
+    home = Unicode(
+        "",
+        config=True,
+        help="Orchestra Kit's home (extensions, keys, registries). Empty: the user's "
+        "default ($SYMPHONY_HOME, else $XDG_DATA_HOME/symphony), as symphony kit uses.",
+    )
+    registry_dir = Unicode(
+        "",
+        config=True,
+        help="A registry folder (made with `symphony kit registry init`) to serve under "
+        "/symphony/registry/, as `symphony kit serve` does. Empty: none.",
+    )
+
+    def kit_home(self) -> Path:
+        return Path(self.home).expanduser() if self.home else default_home()
+
+    def registry(self, root_dir: str) -> RegistryStore | None:
+        if not self.registry_dir:
+            return None
+        return RegistryStore(Path(root_dir).expanduser() / Path(self.registry_dir).expanduser())

@@ -20,15 +20,10 @@ import base64
 import json
 import secrets
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 
 from symphony_lab.kit import index as signed_index
 from symphony_lab.kit.errors import AuthError, RegistryError
@@ -52,6 +47,27 @@ class Hit:
     score: float
 
 
+# argon2 (cffi) and urllib.request (http.client, ssl) load when first used:
+# an install from a package file or a folder registry needs neither, and each
+# would add tens of milliseconds to every ``symphony kit`` command.
+
+
+def _hash(secret: str) -> str:
+    from argon2 import PasswordHasher
+
+    return str(PasswordHasher().hash(secret))
+
+
+def _matches(stored: str, secret: str) -> bool:
+    from argon2 import PasswordHasher
+    from argon2.exceptions import VerificationError
+
+    try:
+        return bool(PasswordHasher().verify(stored, secret))
+    except VerificationError:
+        return False
+
+
 class RegistryStore:
     """The registry's side: publish, search, info, the signed index, tokens."""
 
@@ -67,7 +83,6 @@ class RegistryStore:
         self.name = str(self.config["name"])
         self._secret = (self.folder / "registry.key").read_text()
         self.public_key = (self.folder / "registry.pub").read_text()
-        self.publishers = Keyring.load([self.folder / "publishers"])
         self.blobs = ArtifactStore(self.folder / "blobs")
         self._db: IndexDb = open_db(self.folder, self.config.get("dsn"))
 
@@ -90,6 +105,12 @@ class RegistryStore:
         return cls(folder)
 
     @property
+    def publishers(self) -> Keyring:
+        """The publishers accepted now: read at each use, so a key accepted
+        from a terminal counts at once in a registry being served."""
+        return Keyring.load([self.folder / "publishers"])
+
+    @property
     def public_read(self) -> bool:
         return bool(self.config.get("public_read", True))
 
@@ -99,7 +120,7 @@ class RegistryStore:
     # -- publishers and tokens ---------------------------------------------------
     def accept_publisher(self, public_key: str | Path) -> str:
         """Accepts packages signed by this key from now on."""
-        return self.publishers.trust(self.folder / "publishers", public_key)
+        return Keyring().trust(self.folder / "publishers", public_key)
 
     def add_token(self, label: str) -> str:
         """A new API token (shown once; only its argon2 hash is stored)."""
@@ -107,7 +128,7 @@ class RegistryStore:
         secret = secrets.token_urlsafe(32)
         self._db.run(
             "INSERT INTO tokens VALUES (?, ?, ?, ?)",
-            (token_id, label, PasswordHasher().hash(secret), time.time()),
+            (token_id, label, _hash(secret), time.time()),
         )
         return f"symph_{token_id}_{secret}"
 
@@ -117,11 +138,8 @@ class RegistryStore:
             raise AuthError(f"registry {self.name!r} needs an API token for this")
         _, token_id, secret = [*token.split("_", 2), "", ""][:3]
         row = self._db.one("SELECT hash FROM tokens WHERE id = ?", (token_id,))
-        try:
-            if row is None or not PasswordHasher().verify(row[0], secret):
-                raise VerificationError
-        except VerificationError:
-            raise AuthError(f"registry {self.name!r} does not know this token") from None
+        if row is None or not _matches(row[0], secret):
+            raise AuthError(f"registry {self.name!r} does not know this token")
 
     # -- packages ----------------------------------------------------------------
     def publish(self, data: bytes, signature: str) -> PackageInfo:
@@ -299,6 +317,9 @@ class HttpRegistry:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> bytes:
+        import urllib.error
+        import urllib.request
+
         req = urllib.request.Request(
             f"{self.url}{path}", data=body, method=method, headers=headers or {}
         )

@@ -1,7 +1,8 @@
 """``symphony kit serve``: a registry over HTTP, for a team.
 
-Routes (tornado, as Jupyter's server uses; the JupyterLab package can mount
-the same handlers)::
+Routes (tornado, as Jupyter's server uses; the JupyterLab package mounts the
+same handlers under ``/symphony/registry`` when ``c.SymphonyKit.registry_dir``
+names a registry)::
 
     GET /index.json, /index.json.minisig       the signed index
     GET /packages/NAME/VERSION.symph[.minisig] a package and its signature
@@ -36,6 +37,12 @@ MAX_BODY = 256 * 2**20
 class _Handler(tornado.web.RequestHandler):
     def initialize(self, store: RegistryStore) -> None:
         self.store = store
+
+    def check_xsrf_cookie(self) -> None:
+        # Clients send a token in a header, which a browser never adds on its
+        # own; cookies authorise nothing here, so a server that turns XSRF
+        # checks on (Jupyter's) has nothing to check.
+        return
 
     def _token(self) -> str | None:
         auth = self.request.headers.get("Authorization", "")

@@ -9,7 +9,8 @@ module) whose folder holds its ``symphony.toml``::
 
 An extension installed by pip is found the same way as the ones
 symphony-lab ships; one installed by Orchestra Kit (``symphony kit install``)
-is found in the kit's home, as distribution ``symphony kit``. Its folder is
+is found in the kit's home, as distribution ``symphony kit``, and replaces a
+shipped extension of the same name (as the version the user chose). Its folder is
 located without running the extension's own module (only its parent packages are imported, as Python
 does to find a submodule); its dependencies load in its own process, never
 in the kernel. A broken entry point is reported by name and left out, so it
@@ -43,6 +44,10 @@ class Installed:
     folder: Path
     #: The distribution that offers it (``symphony-lab`` for the shipped ones).
     distribution: str
+    #: The distribution whose extension of this name it replaces: a shipped
+    #: extension that Orchestra Kit installed (say, a newer version) is loaded
+    #: from the kit's home instead.
+    overrides: str | None = None
 
 
 def scan() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
@@ -62,13 +67,16 @@ def scan() -> tuple[dict[str, Installed], dict[str, ManifestError]]:
         except ManifestError as e:
             bad[ep.name] = e
     for name, folder in installed_folders().items():
-        if name in good:
+        other = good.get(name)
+        if other is not None and _normal(other.distribution) != SHIPPED_BY:
+            del good[name]
             bad[name] = ManifestError(
-                f"an extension named {name!r} is offered by {good.pop(name).distribution} "
+                f"an extension named {name!r} is offered by {other.distribution} "
                 f"and installed by symphony kit too: uninstall one of them"
             )
         elif name not in bad:
-            good[name] = Installed(name, folder, KIT)
+            # As an editor's user-installed extension replaces its built-in one.
+            good[name] = Installed(name, folder, KIT, other.distribution if other else None)
     return dict(sorted(good.items())), bad
 
 
@@ -84,7 +92,11 @@ def installed() -> dict[str, Installed]:
 def builtin() -> list[Path]:
     """Folders of the extensions shipped with symphony-lab."""
     good, _ = scan()
-    shipped = [e.folder for e in good.values() if _normal(e.distribution) == SHIPPED_BY]
+    shipped = [
+        e.folder
+        for e in good.values()
+        if SHIPPED_BY in (_normal(e.distribution), _normal(e.overrides or ""))
+    ]
     if not shipped:
         raise ManifestError(
             "no shipped extension is registered: symphony-lab's entry points are missing "

@@ -93,6 +93,8 @@ class LabServer:
     root_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    #: Orchestra Kit's home for the server (SYMPHONY_HOME): what its marketplace installs.
+    symphony_home: Path
     kernel_python: str = sys.executable
 
     def log_tail(self, chars: int = 6000) -> str:
@@ -197,6 +199,8 @@ def _lab_env(state_dir: Path) -> dict[str, str]:
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
+    # The marketplace installs here, never into the user's own home.
+    env["SYMPHONY_HOME"] = str(state_dir / "symphony-home")
     return env
 
 
@@ -273,6 +277,7 @@ def _start_lab(root_dir: Path, state_dir: Path) -> LabServer:
             root_dir=root_dir,
             log_path=log_path,
             process=process,
+            symphony_home=Path(env["SYMPHONY_HOME"]),
         )
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         last_error = "no answer yet"
