@@ -171,6 +171,59 @@ pub struct FrameReader<R> {
     /// SO_RCVTIMEO now set on the socket, in ms; 0 means none.
     timeout_ms: u64,
     spin: std::time::Duration,
+    backoff: SpinBackoff,
+}
+
+/// When spinning pays. A spin that finds its answer saves a sleep and a
+/// wake-up on each side; one that does not only burns a core, and when the
+/// cores are all busy it takes the very core the peer needs to answer
+/// (measured with one of two cores loaded: a 50 µs spin on both ends made a
+/// round trip 70 µs, against 23 µs for a plain blocking pipe). So when spins
+/// keep missing answers that then come just after them (contention, not an
+/// idle peer), reads block at once for a stretch of reads that doubles each
+/// time this repeats, up to [`SpinBackoff::MOST`]; one spin that finds its
+/// answer brings spinning back. A peer that is merely idle (its answer comes
+/// long after the spin) counts for nothing either way.
+#[derive(Default)]
+struct SpinBackoff {
+    misses: u32,
+    skip: u32,
+    stretch: u32,
+}
+
+impl SpinBackoff {
+    /// Near misses in a row before reads stop spinning.
+    const MISSES: u32 = 3;
+    const FIRST: u32 = 16;
+    const MOST: u32 = 4096;
+    /// An answer this soon after a spin began was a near miss.
+    const NEAR: std::time::Duration = std::time::Duration::from_micros(500);
+
+    fn wanted(&mut self) -> bool {
+        if self.skip == 0 {
+            return true;
+        }
+        self.skip -= 1;
+        false
+    }
+
+    fn found(&mut self) {
+        *self = Self::default();
+    }
+
+    /// A spin that began at `began` missed; the answer came `after` it began.
+    fn missed(&mut self, after: std::time::Duration) {
+        if after > Self::NEAR {
+            self.misses = 0;
+            return;
+        }
+        self.misses += 1;
+        if self.misses >= Self::MISSES {
+            self.misses = 0;
+            self.stretch = (self.stretch * 2).clamp(Self::FIRST, Self::MOST);
+            self.skip = self.stretch;
+        }
+    }
 }
 
 impl<R: Read + AsRawFd> FrameReader<R> {
@@ -183,6 +236,7 @@ impl<R: Read + AsRawFd> FrameReader<R> {
             max_frame,
             timeout_ms: 0,
             spin: std::time::Duration::ZERO,
+            backoff: SpinBackoff::default(),
         }
     }
 
@@ -221,14 +275,20 @@ impl<R: Read + AsRawFd> FrameReader<R> {
     /// The next frame; `Ok(None)` when `deadline` passes first.
     pub fn next_frame(&mut self, deadline: Option<Instant>) -> Result<Option<Frame>> {
         let mut spun = self.spin.is_zero();
+        let mut missed: Option<Instant> = None;
         loop {
             if let Some(f) = self.buffered()? {
                 return Ok(Some(f));
             }
             if !spun {
                 spun = true;
-                if self.spin_read()? {
-                    continue;
+                if self.backoff.wanted() {
+                    let began = Instant::now();
+                    if self.spin_read()? {
+                        self.backoff.found();
+                        continue;
+                    }
+                    missed = Some(began);
                 }
             }
             // The read itself waits, bounded by SO_RCVTIMEO: waiting in
@@ -266,7 +326,12 @@ impl<R: Read + AsRawFd> FrameReader<R> {
                         BusError::Truncated { expected, got }
                     });
                 }
-                Ok(n) => self.end += n,
+                Ok(n) => {
+                    self.end += n;
+                    if let Some(began) = missed.take() {
+                        self.backoff.missed(began.elapsed());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -399,4 +464,44 @@ pub fn now_ms() -> u64 {
 /// The major number of a `major.minor` version string.
 pub fn major(version: &str) -> &str {
     version.split('.').next().unwrap_or(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpinBackoff;
+    use std::time::Duration;
+
+    #[test]
+    fn near_misses_stop_spinning_for_a_growing_stretch_and_a_hit_restores_it() {
+        let near = Duration::from_micros(60);
+        let mut b = SpinBackoff::default();
+        for _ in 0..SpinBackoff::MISSES {
+            assert!(b.wanted());
+            b.missed(near);
+        }
+        let skipped = (0..100).take_while(|_| !b.wanted()).count();
+        assert_eq!(skipped, SpinBackoff::FIRST as usize);
+        for _ in 0..SpinBackoff::MISSES {
+            b.missed(near);
+        }
+        let skipped = (0..100).take_while(|_| !b.wanted()).count();
+        assert_eq!(skipped, 2 * SpinBackoff::FIRST as usize);
+        b.found();
+        assert!(b.wanted());
+    }
+
+    #[test]
+    fn an_idle_peer_is_no_reason_to_stop_spinning() {
+        let mut b = SpinBackoff::default();
+        for _ in 0..100 {
+            assert!(b.wanted());
+            b.missed(Duration::from_millis(20));
+        }
+        // Two near misses, then an idle wait: the count starts again.
+        b.missed(Duration::from_micros(60));
+        b.missed(Duration::from_micros(60));
+        b.missed(Duration::from_secs(1));
+        b.missed(Duration::from_micros(60));
+        assert!(b.wanted());
+    }
 }
