@@ -73,6 +73,9 @@ class Installed:
     digest: str
     key_id: str | None
     previous: str | None
+    #: Its ``[dependencies]``, and where it was installed from, as recorded then.
+    dependencies: dict[str, str]
+    source: str
 
 
 def permission_lines(m: Manifest) -> list[str]:
@@ -318,6 +321,8 @@ class Kit:
                 record["sha256"],
                 record.get("key_id"),
                 os.readlink(prev) if prev.is_symlink() else None,
+                record.get("dependencies", {}),
+                record.get("source", ""),
             )
         return out
 
@@ -333,15 +338,14 @@ class Kit:
     def _write_lock(self, requested: Mapping[str, str]) -> None:
         packages = []
         for ext in self.installed().values():
-            record = json.loads((ext.folder / RECORD).read_text())
             packages.append(
                 {
                     "name": ext.name,
                     "version": ext.version,
                     "sha256": ext.digest,
                     "key": ext.key_id or "",
-                    "source": record.get("source", ""),
-                    "dependencies": [f"{k} {v}" for k, v in sorted(record["dependencies"].items())],
+                    "source": ext.source,
+                    "dependencies": [f"{k} {v}" for k, v in sorted(ext.dependencies.items())],
                 }
             )
         doc = {"version": 1, "requested": dict(sorted(requested.items())), "package": packages}
@@ -381,9 +385,8 @@ class Kit:
         # file from elsewhere): keeping it fetches nothing.
         for ext in self.installed().values():
             if ext.version not in found.setdefault(ext.name, {}):
-                record = json.loads((ext.folder / RECORD).read_text())
                 found[ext.name][ext.version] = Candidate(
-                    ext.name, ext.version, record["dependencies"], str(ext.folder), _kept(ext), None
+                    ext.name, ext.version, ext.dependencies, str(ext.folder), _kept(ext), None
                 )
         return found
 
@@ -649,8 +652,7 @@ class Kit:
         needs = [
             other.name
             for other in installed.values()
-            if other.name != name
-            and name in json.loads((other.folder / RECORD).read_text())["dependencies"]
+            if other.name != name and name in other.dependencies
         ]
         if needs:
             raise InstallError(
