@@ -152,8 +152,20 @@ def build_gc_store(root: Path, n: int) -> tuple[ArtifactStore, int]:
     return store, n - made
 
 
-def gc_seconds(folder: Path, n: int, repeat: int) -> tuple[list[float], float, int]:
-    """Seconds per collection; seconds to plan alone; artifacts removed per run."""
+def journal_rows(store: ArtifactStore) -> int:
+    """Entries the store's change journal holds (read with the sqlite3 command line)."""
+    done = subprocess.run(
+        ["sqlite3", str(store.root / "index.sqlite"), "SELECT COUNT(*) FROM journal"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout)
+
+
+def gc_seconds(folder: Path, n: int, repeat: int) -> tuple[list[float], float, int, int]:
+    """Seconds per collection; seconds to plan alone; artifacts removed per
+    run; journal entries left after the puts and collections."""
     store, garbage = build_gc_store(folder / "gc", n)
     gc = StaleManager(store, StalePolicy(grace=0.0, max_age=3600.0, action="delete"))
     times, removed, plan_s = [], 0, 0.0
@@ -169,7 +181,7 @@ def gc_seconds(folder: Path, n: int, repeat: int) -> tuple[list[float], float, i
         times.append(time.perf_counter() - start)
         removed = report.deleted
         assert plan.counts["delete"] == removed == garbage, (plan.counts, removed)
-    return times, plan_s, removed
+    return times, plan_s, removed, journal_rows(store)
 
 
 def backdate(store: ArtifactStore, garbage: int) -> None:
@@ -189,6 +201,10 @@ def backdate(store: ArtifactStore, garbage: int) -> None:
     )
 
 
+# pit-artifacts keeps the last 65,536 journal entries, trimming every 4,096.
+JOURNAL_BOUND = (1 << 16) + (1 << 12)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -204,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         zstd_s = zstd_cli_seconds(payload(SIZES["16 MiB"], 0), folder)
         print(f"building a store of {args.gc_objects:,} artifacts for the stale manager...")
-        gc_times, gc_plan_s, gc_removed = gc_seconds(folder, args.gc_objects, 3)
+        gc_times, gc_plan_s, gc_removed, journal = gc_seconds(folder, args.gc_objects, 3)
     names = list(next(iter(table.values())))
     print(f"Seconds per operation, median of {args.repeat}")
     print(f"{'':22s}" + "".join(f"{s:>12s}" for s in SIZES))
@@ -237,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         f" (<= 5 s per 1M); plan alone {gc_plan_s:.2f} s"
     )
     print(f"  4 KiB get, cold (cache_bytes=0): ours / diskcache = {cold_ratio:.2f}x (reported)")
+    good = journal <= JOURNAL_BOUND
+    ok &= good
+    print(
+        f"  [{'PASS' if good else 'FAIL'}] change journal after {args.gc_objects:,} puts and"
+        f" the collections: {journal:,} entries (<= {JOURNAL_BOUND:,}: trimmed, not growing)"
+    )
     return 0 if ok else 1
 
 

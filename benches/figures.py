@@ -390,6 +390,19 @@ def render_bus(data: dict[str, Any]) -> str:
     )
 
 
+def render_stage(data: dict[str, Any]) -> str:
+    """What the sandbox costs: start and call, walled in or not."""
+    st, call = data["start_s"], data["call_s"]
+    return (
+        f"{_head(data, 'stage')}, medians: an extension starts (spawn to healthy) in "
+        f"{st['sandboxed'] * 1e3:.0f} ms in the sandbox against {st['unsandboxed'] * 1e3:.0f} ms "
+        f"without it ({data['start_ratio']:.2f}{TIMES}, target \u2264 1.2{TIMES} "
+        f"{_tick(data['start_ratio'] <= 1.2)}); a no-op call takes "
+        f"{call['sandboxed'] * 1e6:.1f} \u00b5s against {call['unsandboxed'] * 1e6:.1f} \u00b5s "
+        f"({data['call_ratio']:.2f}{TIMES}).\n"
+    )
+
+
 def render_lab(data: dict[str, Any]) -> str:
     """The workbench's server and page under load, beside floors and peers."""
     ls, ar, st, tr = (data[k] for k in ("listing", "artifacts", "stream", "training"))
@@ -475,6 +488,7 @@ RENDER: dict[str, Callable[[Load], str]] = {
     "bus": lambda load: render_bus(load("bus")),
     "lab": lambda load: render_lab(load("lab")),
     "kit": lambda load: render_kit(load("kit")),
+    "stage": lambda load: render_stage(load("stage")),
 }
 
 

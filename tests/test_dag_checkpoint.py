@@ -2,6 +2,7 @@
 
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,20 @@ def test_a_checkpoint_whose_states_break_the_rules_is_refused() -> None:
     data[20:24] = struct.pack("<I", zlib.crc32(bytes(data[24:])))
     with pytest.raises(CheckpointError, match="task 1 is pending but a predecessor is skipped"):
         DagTracker.from_bytes(bytes(data))
+
+
+def test_save_is_atomic_and_load_names_the_file(tmp_path: Path) -> None:
+    t = sample()
+    path = tmp_path / "dag.ckpt"
+    t.save(path)
+    assert DagTracker.load(path).to_bytes() == t.to_bytes()
+    # Saved again over the old one: no temporary file stays behind.
+    t.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["dag.ckpt"]
+    # A torn file (the tail lost) is refused, naming the file.
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"dag\.ckpt: .*truncated|dag\.ckpt: .*length"):
+        DagTracker.load(path)
+    with pytest.raises(CheckpointError, match="cannot write"):
+        t.save(tmp_path / "missing" / "dag.ckpt")

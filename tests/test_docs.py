@@ -127,7 +127,18 @@ def test_the_pages_quote_every_benchmark_from_its_measured_results() -> None:
     parametrized test above checks that the pages say what the files do."""
     pages = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
     blocks = {b for p in pages for b in re.findall(r"<!-- figures ([\w-]+):", p.read_text())}
-    quoted = {"main_job", "live", "conductor", "function_quest", "dag", "pool", "bus", "lab", "kit"}
+    quoted = {
+        "main_job",
+        "live",
+        "conductor",
+        "function_quest",
+        "dag",
+        "pool",
+        "bus",
+        "lab",
+        "kit",
+        "stage",
+    }
     assert blocks == quoted
     measured = {p.stem for p in (ROOT / "benches" / "measured").glob("*.json")}
     assert measured == quoted | {"arbiter", "real_runs"}

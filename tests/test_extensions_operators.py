@@ -23,8 +23,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ArtifactStore:
 
 
 @pytest.fixture(scope="module")
-def stage(store: ArtifactStore) -> Iterator[Stage]:
-    with Stage(OPERATORS, store=store, call_timeout=30) as s:
+def stage(store: ArtifactStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+    # The tests' files live under pytest's temporary folder: the user grants it.
+    here = [str(tmp_path_factory.getbasetemp())]
+    grants = {name: {"read": here, "write": here} for name in ("files", "tables", "git")}
+    with Stage(OPERATORS, store=store, call_timeout=30, grants=grants) as s:
         yield s
 
 

@@ -418,7 +418,7 @@ def test_lifecycle_hooks_run_in_order(make_extension: MakeExtension, tmp_path: P
         on_unload = "unloaded"
         """,
     )
-    with Stage([ext]) as stage:
+    with Stage([ext], grants={"hooked": {"write": [tmp_path]}}) as stage:
         assert stage.call("hooked.ping") == "pong"
     assert log.read_text().split() == ["load", "activate", "call", "deactivate", "unload"]
 

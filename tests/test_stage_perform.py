@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from symphony_lab.conductor import Conductor
 from symphony_lab.pit import CycleError
 from symphony_lab.planning import Problem, State
 from symphony_lab.stage import ExtensionError, Melody, Stage
+from symphony_lab.stage import State as ExtensionState
 
 MakeExtension = Callable[..., Path]
 
@@ -233,10 +235,37 @@ def test_a_new_user_goal_on_the_shipped_extensions_calls_only_what_it_needs(
 ) -> None:
     csv = tmp_path / "people.csv"
     csv.write_text("name,age\nada,36\nalan,41\n")
-    with Stage(builtin=True, store=tmp_path / "store") as stage:
+    grants = {"tables": {"read": [tmp_path]}}
+    with Stage(builtin=True, store=tmp_path / "store", grants=grants) as stage:
         for policy in (Conductor(seed=0), None):
             perf = stage.perform("records", {"path": str(csv)}, policy=policy, retries=0)
             assert perf.solved
             assert [s.target for s in perf.steps] == ["tables.load", "tables.head"]
             assert perf.summary()["failed_calls"] == perf.summary()["wasted_calls"] == 0
             assert perf.value("records")[0]["name"] == "ada"
+
+
+def test_an_idle_extension_cools_and_its_process_stops(
+    extensions: list[Path], tmp_path: Path
+) -> None:
+    """The pool's cooling stands for a real process: idle past ``idle_timeout``,
+    the extension's process ends, and the next run starts it again."""
+    words, counter, _flaky = extensions
+    with Stage([words, counter], store=tmp_path / "store", idle_timeout=0.3) as stage:
+        assert stage.perform("count", {"text": "a b c"}).value("count") == 3
+        pid = stage["words"].pid
+        assert pid is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and stage["words"].state is not ExtensionState.CREATED:
+            time.sleep(0.05)
+        assert stage["words"].state is ExtensionState.CREATED, stage.states()
+        gone = time.monotonic() + 15
+        while time.monotonic() < gone and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists(), f"process {pid} still runs after cooling"
+        perf = stage.perform("count", {"text": "d e"})
+        assert perf.value("count") == 2
+        assert perf.steps[0].cold_start
+        assert stage["words"].pid not in (None, pid)
+        # A direct call wakes a parked extension too.
+        assert stage.call("counter.count", {"words": ["x"]}) == 1

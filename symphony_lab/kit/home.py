@@ -82,7 +82,11 @@ def permission_lines(m: Manifest) -> list[str]:
     """What an extension may do, one line per domain, as an install shows it."""
     p = m.permissions
     lines = []
-    for domain in ("file", "network", "system"):
+    f = p.file
+    lines.append(
+        f"file: read {', '.join(f.read) or 'nothing'}; write {', '.join(f.write) or 'nothing'}"
+    )
+    for domain in ("network", "system"):
         grant = getattr(p, domain, None)
         if grant is None:
             continue

@@ -32,6 +32,7 @@ from symphony_lab.pit._pit import (
     TaskState,
     __version__,
     decode_frame,
+    deny_exec,
     encode_frame,
     kit_check_requirement,
     kit_key_id,
@@ -45,6 +46,7 @@ from symphony_lab.pit._pit import (
     quest_expected,
     quest_h_add,
     quest_solve,
+    sandbox_support,
     spawn_process,
 )
 from symphony_lab.pit.arbiter import (
@@ -187,6 +189,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "decode_frame",
+    "deny_exec",
     "encode_frame",
     "h",
     "kit_check_requirement",
@@ -202,5 +205,6 @@ __all__ = [
     "quest_expected",
     "quest_h_add",
     "quest_solve",
+    "sandbox_support",
     "spawn_process",
 ]

@@ -67,6 +67,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "decode_frame",
+    "deny_exec",
     "encode_frame",
     "h",
     "kit_check_requirement",
@@ -81,6 +82,7 @@ __all__ = [
     "quest_expected",
     "quest_h_add",
     "quest_solve",
+    "sandbox_support",
     "spawn_process",
 ]
 
@@ -211,6 +213,9 @@ class DagTracker:
 
     # serialisation
     def to_bytes(self) -> bytes: ...
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> DagTracker: ...
     @staticmethod
     def from_bytes(data: bytes | bytearray | memoryview) -> DagTracker: ...
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
@@ -785,6 +790,17 @@ def spawn_process(
     cpu_seconds: int | None = None,
     open_files: int | None = None,
     processes: int | None = None,
+    file_size: int | None = None,
     isolate_network: bool = False,
+    read: list[str] | None = None,
+    write: list[str] = ...,
+    execute: list[str] = ...,
+    deny_tcp: bool = False,
+    cgroup: str | None = None,
+    landlock: bool = True,
+    seccomp: bool = True,
+    scratch_bytes: int | None = None,
 ) -> int: ...
 def network_isolation() -> str | None: ...
+def sandbox_support() -> dict[str, Any]: ...
+def deny_exec() -> None: ...

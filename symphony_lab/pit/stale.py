@@ -284,7 +284,7 @@ def _hashes_of(source: RootSource) -> Iterator[str]:
             yield from _hashes_in(key)
             yield from _hashes_in(source.payload(key))
     elif isinstance(source, str | os.PathLike):
-        tracker = DagTracker.from_bytes(Path(source).read_bytes())
+        tracker = DagTracker.load(source)
         yield from _hashes_of(tracker)
     elif callable(source):
         yield from source()

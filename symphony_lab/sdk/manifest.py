@@ -12,6 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,6 +28,11 @@ MANIFEST_NAME = "symphony.toml"
 
 class ManifestError(PitError, ValueError):
     """A ``symphony.toml`` is invalid; the message names file, field and what was expected."""
+
+
+class ManifestMigration(UserWarning):
+    """A ``symphony.toml`` written for an older symphony-lab whose meaning changed;
+    it still loads, and the message says what to write instead."""
 
 
 # semver.org's grammar: MAJOR.MINOR.PATCH, optional pre-release and build.
@@ -122,15 +128,55 @@ class Grant(_Strict):
     execute: Access = "deny"
 
 
-class Permissions(_Strict):
-    """What the extension may touch. Network is denied unless allowed."""
+#: Placeholders a file permission may start with: the extension's folder, its
+#: work folder, the user's home, and the folder the host runs in.
+PLACEHOLDERS = ("$EXT", "$WORK", "$HOME", "$CWD")
+# Environment names that would run code before the sandbox is sealed: the
+# loader's preloads, the interpreter's start-up hooks and paths.
+_RESERVED_ENV = ("LD_", "PYTHON")
 
-    file: Grant = Grant(read="allow", write="allow")
+
+class FileAccess(_Strict):
+    """Paths the extension may read, and paths it may write (which it may read
+    too). Each is absolute or starts with a placeholder: ``$EXT`` (its folder),
+    ``$WORK`` (its work folder), ``$HOME`` (the user's home), ``$CWD`` (the
+    folder the host runs in). Its own folder and the Python runtime are always
+    readable, its work folder always writable."""
+
+    read: list[str] = Field(default_factory=lambda: ["$EXT"])
+    write: list[str] = Field(default_factory=lambda: ["$WORK"])
+
+    @field_validator("read", "write")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        for item in v:
+            head = item.split("/", 1)[0]
+            if head.startswith("$") and head not in PLACEHOLDERS:
+                raise ValueError(
+                    f"{item!r}: unknown placeholder {head} (known: {', '.join(PLACEHOLDERS)})"
+                )
+            if not head.startswith("$") and not item.startswith("/"):
+                raise ValueError(f"{item!r}: an absolute path or one starting with $EXT/$WORK/...")
+            if ".." in item.split("/"):
+                raise ValueError(f"{item!r}: no '..' in a granted path")
+        return v
+
+    def allows(self, access: str) -> bool:
+        return bool(getattr(self, access, None))
+
+
+class Permissions(_Strict):
+    """What the extension may touch. Network and running programs are denied
+    unless allowed; files are limited to the paths listed."""
+
+    file: FileAccess = FileAccess()
     network: Grant = Grant()
     system: Grant = Grant()
     model: Grant = Grant(read="allow", execute="allow")
 
     def allows(self, domain: str, access: str) -> bool:
+        if domain == "file":
+            return self.file.allows(access)
         return bool(getattr(getattr(self, domain), access) == "allow")
 
 
@@ -152,11 +198,19 @@ class Resources(_Strict):
         description="CPU time limit (RLIMIT_CPU); at most a week.",
     )
     open_files: int = Field(default=256, gt=8, le=1 << 20, description="RLIMIT_NOFILE.")
-    processes: int | None = Field(
-        default=None,
+    processes: int = Field(
+        default=256,
         gt=0,
         le=1 << 16,
-        description="Child processes it may start (beyond the user's count).",
+        description="Processes and threads it may have at once: a pids cgroup (or, for a "
+        "user other than root, RLIMIT_NPROC beyond the user's count) stops fork bombs.",
+    )
+    disk_mb: int = Field(
+        default=1024,
+        gt=0,
+        le=1 << 24,
+        description="What its work folder may hold, in MiB (a tmpfs of that size; where the "
+        "kernel has no user namespaces, RLIMIT_FSIZE and a check at each heartbeat).",
     )
     max_concurrency: int = Field(default=1, ge=1, le=256, description="Calls handled at once.")
 
@@ -217,6 +271,48 @@ class Manifest(_Strict):
     )
     # Where the manifest was read from; set by load_manifest, not by the file.
     folder: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        """``[permissions.file]`` once took read/write = "allow"/"deny", meaning
+        anywhere or nowhere, and nothing enforced it; it now lists paths."""
+        if not isinstance(data, dict):
+            return data
+        file = (data.get("permissions") or {}).get("file")
+        if not isinstance(file, dict) or not any(isinstance(v, str) for v in file.values()):
+            return data
+        old = dict(file)
+        new: dict[str, list[str]] = {
+            "read": ["$EXT"],
+            "write": ["$WORK"] if old.get("write") == "allow" else [],
+        }
+        widened = [a for a in ("read", "write") if old.get(a) == "allow"]
+        if widened:
+            warnings.warn(
+                f"extension {data.get('name', '?')!r}: [permissions.file] "
+                + " and ".join(f'{a} = "allow"' for a in widened)
+                + " meant anywhere and was never enforced; now the kernel enforces paths: "
+                "it reads its own folder and the Python runtime, and writes its work folder. "
+                'List what it needs, e.g. read = ["$EXT", "$HOME/data"], '
+                'write = ["$WORK"].',
+                ManifestMigration,
+                stacklevel=2,
+            )
+        extra = {k: v for k, v in old.items() if k not in ("read", "write", "execute")}
+        permissions = {**data["permissions"], "file": {**new, **extra}}
+        return {**data, "permissions": permissions}
+
+    @field_validator("env", "pass_env")
+    @classmethod
+    def _env_names(cls, v: Any) -> Any:
+        for name in v:
+            if name.upper().startswith(_RESERVED_ENV):
+                raise ValueError(
+                    f"{name!r}: names starting with LD_ or PYTHON are the Stage's "
+                    "(they would run code before the sandbox is sealed)"
+                )
+        return v
 
     @field_validator("name")
     @classmethod

@@ -5,6 +5,11 @@ manifest's entry, checks that every function the manifest lists is defined,
 connects to the socket named in ``SYMPHONY_BUS``, and serves calls on
 ``resources.max_concurrency`` threads until the host asks it to stop.
 
+Before anything of the extension's runs, the runtime seals the process: unless
+the manifest allows ``[permissions.system] execute``, running a program is
+refused by the kernel (seccomp) and, where Python can see the attempt, with a
+``PermissionError`` naming the call.
+
 Exit codes the host reads: 0 after a shutdown, :data:`EXIT_OOM` after a
 ``MemoryError`` (the process may be in any state, so it does not go on),
 :data:`EXIT_BAD_EXTENSION` when the extension cannot start at all.
@@ -21,7 +26,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from symphony_lab.pit import BusEndpoint, ProtocolMismatch
+from symphony_lab.pit import BusEndpoint, ProtocolMismatch, deny_exec
 from symphony_lab.sdk import ExtensionFunction
 from symphony_lab.sdk.context import Context
 from symphony_lab.sdk.manifest import Manifest, ManifestError, load_manifest
@@ -32,8 +37,26 @@ EXIT_BAD_EXTENSION = 87
 RESERVED = ("__activate__", "__deactivate__", "__health__", "__ping__")
 
 
+# The audit events of every way Python starts another program.
+_EXEC_EVENTS = frozenset({"os.exec", "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen"})
+
+
 class BadExtension(Exception):
     """The extension cannot start; the message says why."""
+
+
+def seal(extension: str) -> None:
+    """Forbids running programs from here on (see the module's docstring)."""
+    deny_exec()
+
+    def refuse(event: str, args: tuple[Any, ...]) -> None:
+        if event in _EXEC_EVENTS:
+            raise PermissionError(
+                f"extension {extension!r} may not run programs ({event} {args[0]!r}): "
+                "[permissions.system] execute is denied (seccomp refuses execve)"
+            )
+
+    sys.addaudithook(refuse)
 
 
 def collect(manifest: Manifest) -> tuple[ModuleType, dict[str, ExtensionFunction]]:
@@ -178,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m symphony_lab.sdk.runtime path/to/symphony.toml", file=sys.stderr)
         return 2
+    if os.environ.get("SYMPHONY_DENY_EXEC") == "1":
+        seal(os.environ.get("SYMPHONY_EXTENSION", "?"))
     try:
         manifest = load_manifest(argv[0])
         if manifest.entry is None:

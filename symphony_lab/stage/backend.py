@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from symphony_lab.sdk.manifest import Manifest
+from symphony_lab.stage.sandbox import SandboxReport
 
 
 class State(enum.StrEnum):
@@ -55,6 +56,11 @@ class HostOptions:
     start_timeout: float = 60.0
     #: Cut the network of extensions that do not ask for it (where the kernel allows).
     isolate_network: bool = True
+    #: What the kernel enforces here; None runs extensions without the sandbox.
+    sandbox: SandboxReport | None = None
+    #: Per extension: paths the user grants beyond its manifest,
+    #: ``{"read": [...], "write": [...]}``.
+    grants: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     #: Per extension: what its ``configure`` hooks receive.
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
     on_event: Callable[[str, Any], None] | None = None

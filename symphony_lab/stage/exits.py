@@ -32,7 +32,7 @@ class Exit:
     pid: int
     code: int | None
     signal: int | None
-    # Set when the host ended it: "hang", "timeout", "protocol", "stop".
+    # Set when the host ended it: "hang", "timeout", "protocol", "stop", "disk".
     host_reason: str | None
     detail: str
     log_tail: str
@@ -71,6 +71,7 @@ class Exit:
             "timeout": "a call passed its deadline",
             "protocol": "it broke the bus protocol",
             "stop": "the Stage stopped it",
+            "disk": "it filled its work folder",
             "start": "it failed to start",
         }.get(self.host_reason or "", "")
         text = f"{how}" + (f" after {why}" if why else "")

@@ -202,7 +202,9 @@ class Performer:
         self.timeout = timeout
         for ext in stage:
             if ext.name not in self.pool.functions:
-                self.pool.register(ext.name, max_instances=1, warmup=0.0, idle_timeout=None)
+                self.pool.register(
+                    ext.name, max_instances=1, warmup=0.0, idle_timeout=stage.idle_timeout
+                )
         known = set(self.arbiter.candidates)
         for target in stage.functions():
             if target not in known:

@@ -12,12 +12,20 @@ with symphony-lab. Each is hosted by a backend (``backend.py``): by default
 a supervised local process. Extensions start in parallel; the Stage stops
 them all at interpreter exit, and the kernel's death takes them with it (a
 parent-death signal), so no process outlives the kernel.
+
+Every extension runs in the kernel's sandbox (``sandbox.py``): it reaches
+only the paths its manifest and the user's ``grants`` name. A kernel that
+cannot enforce all of it stops the Stage, unless ``sandbox="degraded"`` (or
+``SYMPHONY_SANDBOX=degraded``), which runs with what there is and says what
+is missing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
+import os
 import tempfile
 import threading
 import time
@@ -32,7 +40,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from symphony_lab.kit import RECORD, check_installed
-from symphony_lab.pit import Arbiter, ArtifactStore, PoolManager, network_isolation
+from symphony_lab.pit import Arbiter, ArtifactStore, InstanceState, PoolEvent, PoolManager
 from symphony_lab.planning import Policy
 from symphony_lab.sdk.manifest import Function, Manifest, ManifestError, load_manifest
 from symphony_lab.stage import discovery
@@ -40,6 +48,9 @@ from symphony_lab.stage.backend import Backend, BackendFactory, HostOptions, Res
 from symphony_lab.stage.errors import ExtensionError
 from symphony_lab.stage.perform import Melody, OnFailure, Performance, Performer
 from symphony_lab.stage.process import ExtensionProcess
+from symphony_lab.stage.sandbox import SandboxMode, SandboxReport, SandboxUnavailable, probe
+
+log = logging.getLogger("symphony_lab.stage")
 
 _LIVE: weakref.WeakSet[Stage] = weakref.WeakSet()
 
@@ -195,6 +206,9 @@ class Stage:
         config: dict[str, dict[str, Any]] | None = None,
         on_event: Callable[[str, Any], None] | None = None,
         on_state: Callable[[str, State], None] | None = None,
+        sandbox: SandboxMode | None = None,
+        grants: dict[str, dict[str, list[str]]] | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         manifests = [*(_shipped() if builtin else []), *map(_manifest, extensions)]
         for m in manifests:
@@ -215,16 +229,28 @@ class Stage:
         self.root = Path(root)
         self.store_path = _store_path(store)
         self.call_timeout = call_timeout
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be > 0 seconds or None, got {idle_timeout}")
+        #: Seconds a goal run's extension may stay idle before the pool cools it
+        #: and its process stops; the next call that needs it starts it again.
+        self.idle_timeout = idle_timeout
+        mode = sandbox or os.environ.get("SYMPHONY_SANDBOX", "strict")
+        if mode not in ("strict", "degraded"):
+            raise ValueError(f"sandbox must be 'strict' or 'degraded', not {mode!r}")
         # Said once, at start-up, rather than discovered later.
-        self.isolation_problem = network_isolation()
-        if self.isolation_problem and any(
-            not m.permissions.allows("network", "read") for m in manifests
-        ):
-            warnings.warn(
-                f"extensions that deny the network will still reach it: {self.isolation_problem}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        self.sandbox: SandboxReport = probe(mode)  # type: ignore[arg-type]
+        if not self.sandbox.complete:
+            if mode == "strict":
+                raise SandboxUnavailable(
+                    f"{self.sandbox.line()}. Extensions would run with less protection than "
+                    "their manifests promise: pass Stage(sandbox='degraded') or set "
+                    "SYMPHONY_SANDBOX=degraded to run them anyway."
+                )
+            warnings.warn(self.sandbox.line(), RuntimeWarning, stacklevel=2)
+        log.info("%s", self.sandbox.line())
+        unknown = sorted(set(grants or {}) - {m.name for m in manifests})
+        if unknown:
+            raise ValueError(f"grants name extensions the Stage does not host: {unknown}")
         options = HostOptions(
             root=self.root,
             store=self.store_path,
@@ -232,7 +258,12 @@ class Stage:
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
             start_timeout=start_timeout,
-            isolate_network=self.isolation_problem is None,
+            isolate_network="namespaces" not in self.sandbox.missing,
+            sandbox=self.sandbox,
+            grants={
+                name: {access: [str(p) for p in paths] for access, paths in g.items()}
+                for name, g in (grants or {}).items()
+            },
             config=dict(config or {}),
             on_event=on_event,
             on_state=on_state,
@@ -333,6 +364,33 @@ class Stage:
         threading.Thread(target=_retire, args=(old, grace), daemon=True).start()
         return new
 
+    def park(self, name: str, *, drain: float | None = None) -> Backend:
+        """Stops ``name``'s process and leaves a fresh backend in its place,
+        which the next call starts: what the pool's cooling does to an
+        extension idle past ``idle_timeout``. Calls in flight are answered
+        first (for up to ``drain`` seconds: the call timeout by default)."""
+        old = self[name]
+        new = self._backend(old.manifest, self._options)
+        with self._lock:
+            self.extensions[name] = new
+        grace = drain if drain is not None else (self.call_timeout or 60.0)
+        threading.Thread(target=_retire, args=(old, grace), daemon=True).start()
+        return new
+
+    def _wake(self, ext: Backend) -> None:
+        """Starts a parked extension (one the pool cooled) for a call."""
+        if ext.state is State.CREATED:
+            with self._lock:
+                if ext.state is State.CREATED:
+                    ext.start(wait=False)
+
+    def _cool(self, event: PoolEvent) -> None:
+        """The pool cooled an idle extension: its process stops."""
+        if event.to_state is InstanceState.COOLING and event.function in self.extensions:
+            threading.Thread(
+                target=self.park, args=(event.function,), name="stage-park", daemon=True
+            ).start()
+
     def watch(self, name: str, *, debounce: float = 0.3) -> Watch:
         """Reloads ``name`` whenever a file in its folder changes (watchdog);
         ``.stop()`` the returned watch, or use it as a context manager."""
@@ -387,6 +445,7 @@ class Stage:
         if not self._started:
             self.start()
         ext, function = self.resolve(target)
+        self._wake(ext)
         return ext.call(function, args, timeout=self._timeout(timeout), priority=priority)
 
     async def acall(
@@ -401,6 +460,7 @@ class Stage:
         if not self._started:
             await asyncio.get_running_loop().run_in_executor(None, self.start)
         ext, function = self.resolve(target)
+        self._wake(ext)
         return await ext.acall(function, args, timeout=self._timeout(timeout), priority=priority)
 
     def call_many(
@@ -410,6 +470,7 @@ class Stage:
         if not self._started:
             self.start()
         ext, function = self.resolve(target)
+        self._wake(ext)
         return ext.call_many(function, args_list, timeout=self._timeout(timeout))
 
     def _timeout(self, timeout: float | EllipsisType | None) -> float | None:
@@ -450,7 +511,12 @@ class Stage:
         """By default one pool and one arbiter per Stage: leases and what the
         arbiter learnt carry over from run to run."""
         if self.pool is None:
-            self.pool = PoolManager(reaper_interval=None)
+            if self.idle_timeout is None:
+                self.pool = PoolManager(reaper_interval=None)
+            else:
+                # Timers on time: an idle extension cools without a call to notice.
+                interval = min(1.0, self.idle_timeout / 2)
+                self.pool = PoolManager(reaper_interval=interval, on_event=self._cool)
         if self.arbiter is None:
             self.arbiter = Arbiter(policy="thompson")
         return Performer(
@@ -466,6 +532,14 @@ class Stage:
 
     def states(self) -> dict[str, str]:
         return {name: str(ext.state) for name, ext in self.extensions.items()}
+
+    def status(self) -> dict[str, Any]:
+        """Each extension's state, and what the kernel enforces around them."""
+        return {
+            "extensions": self.states(),
+            "sandbox": self.sandbox.line(),
+            "sandbox_missing": self.sandbox.missing,
+        }
 
     def __repr__(self) -> str:
         return f"<Stage {self.states()}>"

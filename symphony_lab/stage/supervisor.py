@@ -13,6 +13,7 @@ that the extension is ``failed``. How each run ended is an :class:`Exit`
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import select
@@ -43,9 +44,12 @@ from symphony_lab.stage.errors import (
     ExtensionUnavailable,
 )
 from symphony_lab.stage.exits import Exit, log_tail, oom_kills
+from symphony_lab.stage.sandbox import kill_cgroup, make_cgroup, walls
 
 log = logging.getLogger("symphony_lab.stage")
 
+# Numbers the pids cgroups this host makes: each process gets one of its own.
+_CGROUPS = itertools.count(1)
 # A run longer than this resets the backoff: the next crash is a new story.
 HEALTHY_RUN = 10.0
 
@@ -69,6 +73,16 @@ def _drain(conn: BusConnection, limit: float = 0.5) -> None:
     with contextlib.suppress(BusError):
         while time.monotonic() < deadline:
             conn.events(max(deadline - time.monotonic(), 0.0))
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Disk space the files beneath ``folder`` take (allocated blocks)."""
+    total = 0
+    for top, dirs, files in os.walk(folder):
+        for name in files + dirs:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+    return total
 
 
 def _user_tasks() -> int:
@@ -97,10 +111,14 @@ class Supervisor:
         self.heartbeat_interval = options.heartbeat_interval
         self.heartbeat_timeout = options.heartbeat_timeout
         self.start_timeout = options.start_timeout
-        self.isolate_network = options.isolate_network and not manifest.permissions.allows(
-            "network", "read"
+        self.isolate_network = options.isolate_network and not (
+            manifest.permissions.allows("network", "read")
+            or manifest.permissions.allows("network", "write")
         )
         self.config = options.config.get(manifest.name, {})
+        self.sandbox = options.sandbox
+        self.grants = options.grants.get(manifest.name, {})
+        self._cgroup: Path | None = None
         self.on_event = options.on_event
         self.on_state = options.on_state
         self.restarts = 0
@@ -185,20 +203,27 @@ class Supervisor:
         return self._generation
 
     def _spawn(self) -> tuple[int, BusListener]:
-        sock = self.workdir / "bus.sock"
+        # Outside the work folder, which the extension sees as a tmpfs of its own.
+        sock = self.workdir.parent / ".sockets" / f"{self.name}.sock"
+        sock.parent.mkdir(exist_ok=True)
         listener = BusListener(str(sock))
         m = self.manifest
         assert m.folder is not None
         if m.executable is not None:
             argv = [str(m.folder / m.executable)]
         else:
+            # -P and -s: nothing from the work folder or a user site runs
+            # before the runtime has sealed the process.
             argv = [
                 sys.executable,
+                "-P",
+                "-s",
                 "-m",
                 "symphony_lab.sdk.runtime",
                 str(m.folder / MANIFEST_NAME),
             ]
         package_root = str(Path(symphony_lab.__file__).resolve().parent.parent)
+        host_path = os.environ.get("PYTHONPATH", "")
         tmp = self.workdir / "tmp"
         tmp.mkdir(exist_ok=True)
         env = {
@@ -206,7 +231,11 @@ class Supervisor:
             "HOME": str(self.workdir),
             "TMPDIR": str(tmp),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": os.pathsep.join([str(m.folder), package_root]),
+            # The host's own path (the extension's folder joins sys.path in
+            # the runtime, once sealed).
+            "PYTHONPATH": os.pathsep.join(
+                dict.fromkeys([package_root, *filter(None, host_path.split(os.pathsep))])
+            ),
             "PYTHONUNBUFFERED": "1",
             "SYMPHONY_BUS": str(sock),
             "SYMPHONY_EXTENSION": m.name,
@@ -216,21 +245,48 @@ class Supervisor:
             env["SYMPHONY_STORE"] = self.store
         if self.isolate_network:
             env["HF_HUB_OFFLINE"] = env["TRANSFORMERS_OFFLINE"] = "1"
+        owned = {k: v for k, v in env.items() if k.startswith("SYMPHONY_")}
         env.update(m.env)
         env.update({k: os.environ[k] for k in m.pass_env if k in os.environ})
+        env.update(owned)  # the Stage's own names win over the manifest's
         r = m.resources
+        sandbox: dict[str, Any] = {}
+        lines = [f"--- start {self._generation} at {time.ctime()} ---"]
+        if self.sandbox is not None:
+            w = walls(m, self.workdir, store=self.store, grants=self.grants)
+            if not w.allow_exec:
+                env["SYMPHONY_DENY_EXEC"] = "1"
+            missing = set(self.sandbox.missing)
+            cgroup = self.sandbox.pids_cgroup
+            if cgroup is not None:
+                name = f"symphony-{os.getpid()}-{m.name}-{next(_CGROUPS)}"
+                self._cgroup = make_cgroup(cgroup, name, r.processes)
+            sandbox = {
+                "scratch_bytes": r.disk_mb << 20 if "namespaces" not in missing else None,
+                "read": w.read,
+                "write": w.write,
+                "execute": w.execute,
+                "deny_tcp": w.deny_tcp,
+                "cgroup": str(self._cgroup) if self._cgroup else None,
+                "landlock": "landlock" not in missing,
+                "seccomp": "seccomp" not in missing,
+            }
+            lines.append(self.sandbox.line())
+            lines += [f"granted path not found, skipped: {item}" for item in w.skipped]
         with open(self.log_path, "ab") as log:
-            log.write(f"--- start {self._generation} at {time.ctime()} ---\n".encode())
+            log.write("".join(f"{line}\n" for line in lines).encode())
         pid = spawn_process(
             argv,
             str(self.workdir),
             sorted(env.items()),
             str(self.log_path),
             address_space=r.memory_mb << 20 if r.memory_mb else None,
+            file_size=r.disk_mb << 20,
             cpu_seconds=r.cpu_seconds,
             open_files=r.open_files,
-            processes=_user_tasks() + r.processes if r.processes else None,
+            processes=_user_tasks() + r.processes if os.geteuid() != 0 else None,
             isolate_network=self.isolate_network,
+            **sandbox,
         )
         return pid, listener
 
@@ -303,9 +359,13 @@ class Supervisor:
         code = os.waitstatus_to_exitcode(status)
         hr = self._host_reason
         reason, detail = (hr[1], hr[2]) if hr and hr[0] == self._generation else (None, "")
-        # The extension's own children die with it.
+        # The extension's own children die with it, even those that left
+        # its process group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+        if self._cgroup is not None:
+            kill_cgroup(self._cgroup)
+            self._cgroup = None
         return Exit(
             generation=self._generation,
             pid=pid,
@@ -346,8 +406,19 @@ class Supervisor:
                         self.kill(self._generation, "protocol", str(e))
                 else:
                     self._deliver_events(conn)
+                self._check_disk()
         finally:
             os.close(pidfd)
+
+    def _check_disk(self) -> None:
+        used = _folder_bytes(self.workdir)
+        quota = self.manifest.resources.disk_mb << 20
+        if used > quota:
+            self.kill(
+                self._generation,
+                "disk",
+                f"its work folder holds {used >> 20} MiB, over resources.disk_mb = {quota >> 20}",
+            )
 
     def _deliver_events(self, conn: BusConnection) -> None:
         """Hands events to ``on_event``; without one they are dropped, not hoarded."""

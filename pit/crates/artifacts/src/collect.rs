@@ -187,6 +187,10 @@ impl Store {
         {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let oldest: Option<i64> = tx.query_row("SELECT MIN(seq) FROM journal", [], |r| r.get(0))?;
+            if let Some(oldest) = oldest.filter(|&o| o > since.saturating_add(1)) {
+                return Err(ArtifactError::SnapshotTooOld { since, oldest });
+            }
             let spared = spared_since(&tx, since)?;
             let now = index::now();
             // In key order: neighbours share index pages, so fewer pages are

@@ -47,6 +47,12 @@ pub enum ArtifactError {
     },
     /// A name or metadata value that cannot be stored.
     Invalid(String),
+    /// A collector's snapshot older than the journal still reaches: the
+    /// changes since it were trimmed, so it can no longer tell what to spare.
+    SnapshotTooOld {
+        since: i64,
+        oldest: i64,
+    },
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -99,6 +105,12 @@ impl fmt::Display for ArtifactError {
             ArtifactError::UnknownName { name, version: Some(v) } => write!(f, "artifact '{name}' has no version {v}"),
             ArtifactError::Corrupt { hash, why } => write!(f, "artifact {hash} is corrupt: {why}"),
             ArtifactError::Invalid(why) => f.write_str(why),
+            ArtifactError::SnapshotTooOld { since, oldest } => write!(
+                f,
+                "the snapshot (journal entry {since}) is older than the journal keeps (from entry {oldest}): \
+                 more than {} changes came after it; take a new snapshot",
+                crate::index::JOURNAL_KEEP
+            ),
             ArtifactError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             ArtifactError::Index(e) => write!(f, "the metadata index: {e}"),
         }

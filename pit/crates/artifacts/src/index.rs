@@ -129,11 +129,26 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Appends `hash` to the journal: something about it changed.
+/// Journal entries kept. A reader further behind than this (a search index
+/// last updated that many changes ago, a collector's snapshot) starts over:
+/// the search indexes every artifact, the collector takes a new snapshot.
+pub const JOURNAL_KEEP: i64 = 1 << 16;
+/// The journal is trimmed once per this many entries, so a put pays for a
+/// trim rarely and the table stays under `JOURNAL_KEEP + JOURNAL_TRIM_EVERY`.
+pub const JOURNAL_TRIM_EVERY: i64 = 1 << 12;
+
+/// Appends `hash` to the journal: something about it changed. In the same
+/// transaction, now and then, forgets the entries older than the last
+/// `JOURNAL_KEEP` (the sequence never goes back: AUTOINCREMENT).
 pub(crate) fn journal(conn: &Connection, hash: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("INSERT INTO journal (hash) VALUES (?1)")?
-        .execute([hash])
-        .map(|_| ())
+        .execute([hash])?;
+    let seq = conn.last_insert_rowid();
+    if seq % JOURNAL_TRIM_EVERY == 0 && seq > JOURNAL_KEEP {
+        conn.prepare_cached("DELETE FROM journal WHERE seq <= ?1")?
+            .execute([seq - JOURNAL_KEEP])?;
+    }
+    Ok(())
 }
 
 pub(crate) fn now() -> f64 {

@@ -35,6 +35,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use blob::Encoding;
 pub use collect::{Entry, Removal, Snapshot, Stored};
 pub use error::{ArtifactError, Result};
+pub use index::{JOURNAL_KEEP, JOURNAL_TRIM_EVERY};
 pub use search::Hit;
 pub use stream::Mapped;
 

@@ -476,3 +476,48 @@ fn pages_list_newest_first_with_names_and_pins() {
     assert_eq!(again.last().unwrap().name, Some(("renamed".to_owned(), 1)));
     assert_eq!(s.page(1000, 10, None).unwrap(), (26, vec![]));
 }
+
+#[test]
+fn the_journal_stays_bounded_and_an_old_snapshot_is_refused() {
+    let (_dir, s) = store();
+    let meta = Meta::default();
+    let first = s.put_blob(b"first", &meta).unwrap();
+    let snap = s.snapshot(&[]).unwrap();
+    let n = (pit_artifacts::JOURNAL_KEEP + 3 * pit_artifacts::JOURNAL_TRIM_EVERY) as usize;
+    let blobs: Vec<Vec<u8>> = (0..n).map(|i| format!("blob {i}").into_bytes()).collect();
+    for chunk in blobs.chunks(4096) {
+        let items: Vec<pit_artifacts::Item<'_>> = chunk
+            .iter()
+            .map(|data| pit_artifacts::Item {
+                data,
+                meta: &meta,
+                name: None,
+            })
+            .collect();
+        s.put_many(&items).unwrap();
+    }
+    let db = rusqlite::Connection::open(s.root().join("index.sqlite")).unwrap();
+    let (rows, oldest, head): (i64, i64, i64) = db
+        .query_row("SELECT COUNT(*), MIN(seq), MAX(seq) FROM journal", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert!(
+        rows <= pit_artifacts::JOURNAL_KEEP + pit_artifacts::JOURNAL_TRIM_EVERY,
+        "{rows} rows"
+    );
+    assert_eq!(head - oldest + 1, rows, "no gaps: the newest entries are all kept");
+    // The snapshot from before can no longer tell what changed since: refused.
+    let removal = pit_artifacts::Removal {
+        hash: first,
+        action: "delete".into(),
+        rule: "test".into(),
+    };
+    match s.remove(std::slice::from_ref(&removal), snap.seq) {
+        Err(ArtifactError::SnapshotTooOld { since, .. }) => assert_eq!(since, snap.seq),
+        other => panic!("expected SnapshotTooOld, got {other:?}"),
+    }
+    assert!(s.contains(&first).unwrap(), "nothing removed on a refused snapshot");
+    let fresh = s.snapshot(&[]).unwrap();
+    assert_eq!(s.remove(&[removal], fresh.seq).unwrap(), vec![first]);
+}

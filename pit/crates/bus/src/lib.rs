@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod msgpack;
+pub mod sandbox;
 pub mod spawn;
 
 pub use conn::{Conn, Outgoing};

@@ -1,11 +1,13 @@
 //! Starting an extension process: its own process group and working folder,
 //! only the environment given, rlimits, SIGKILL when the host dies, and
-//! optionally no network (a fresh user + network namespace).
+//! optionally no network (a fresh user + network namespace), and the
+//! sandbox of [`crate::sandbox`]: Landlock, seccomp, a pids cgroup.
 //!
 //! All spawns happen on one long-lived thread: the parent-death signal fires
 //! when the *thread* that forked exits, so a caller's short-lived thread
 //! must not be the parent.
 
+use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -14,6 +16,8 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{Sender, channel};
 
 use parking_lot::Mutex;
+
+use crate::sandbox::Policy;
 
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
@@ -25,6 +29,8 @@ pub struct Limits {
     pub open_files: Option<u64>,
     /// RLIMIT_NPROC (counted by the kernel over the whole user).
     pub processes: Option<u64>,
+    /// RLIMIT_FSIZE, bytes one file may grow to.
+    pub file_size: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +42,12 @@ pub struct Spec {
     pub isolate_network: bool,
     /// stdout and stderr are appended here.
     pub log: PathBuf,
+    /// Landlock, seccomp and cgroup walls; None runs it unconfined.
+    pub sandbox: Option<Policy>,
+    /// A tmpfs of this many bytes over this folder, seen by the child alone
+    /// (a user and mount namespace of its own): a work folder whose size the
+    /// kernel bounds. The child starts in it, with a `tmp` folder made.
+    pub scratch: Option<(PathBuf, u64)>,
 }
 
 type Reply = Sender<Result<u32, String>>;
@@ -105,21 +117,65 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
         (libc::RLIMIT_CPU, spec.limits.cpu_seconds),
         (libc::RLIMIT_NOFILE, spec.limits.open_files),
         (libc::RLIMIT_NPROC, spec.limits.processes),
+        (libc::RLIMIT_FSIZE, spec.limits.file_size),
     ]
     .into_iter()
     .filter_map(|(r, v)| v.map(|v| (r, v)))
     .collect();
     let isolate = spec.isolate_network;
+    let scratch = match &spec.scratch {
+        Some((dir, bytes)) => {
+            let dir = CString::new(dir.as_os_str().as_encoded_bytes())
+                .map_err(|_| "a NUL byte in the work folder's path".to_string())?;
+            let mut tmp = dir.as_bytes().to_vec();
+            tmp.extend_from_slice(b"/tmp");
+            let tmp = CString::new(tmp).map_err(|e| e.to_string())?;
+            let options = CString::new(format!("size={bytes},mode=0700")).map_err(|e| e.to_string())?;
+            Some((dir, tmp, options))
+        }
+        None => None,
+    };
+    let namespaces = match (isolate, scratch.is_some()) {
+        (false, false) => 0,
+        (true, false) => libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
+        (false, true) => libc::CLONE_NEWUSER | libc::CLONE_NEWNS,
+        (true, true) => libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWNS,
+    };
+    let mut walls = spec.sandbox.as_ref().map(Policy::prepare).transpose()?;
     // SAFETY: the closure only makes raw system calls (unshare, open, write,
-    // close, prctl, getppid, setrlimit) on data prepared before the fork.
+    // close, prctl, getppid, setrlimit, close_range, landlock_*, seccomp) on
+    // data prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            if isolate {
-                if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
+            if let Some(w) = walls.as_mut() {
+                w.join_cgroup()?;
+            }
+            if namespaces != 0 {
+                if libc::unshare(namespaces) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 for (path, text) in &maps {
                     write_file(path, text)?;
+                }
+            }
+            if let Some((dir, tmp, options)) = &scratch {
+                // Nothing mounted here may reach the host's namespace.
+                let none = std::ptr::null();
+                if libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_SLAVE, none.cast()) != 0
+                    || libc::mount(
+                        c"tmpfs".as_ptr(),
+                        dir.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV,
+                        options.as_ptr().cast(),
+                    ) != 0
+                    || libc::chdir(dir.as_ptr()) != 0
+                    || libc::mkdir(tmp.as_ptr(), 0o700) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(w) = walls.as_ref() {
+                    w.allow_mounted(dir)?;
                 }
             }
             // After unshare: a change of credentials clears the signal.
@@ -140,6 +196,14 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            // A descriptor the host left inheritable must not reach the
+            // extension: every one past stdio closes at exec.
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(w) = walls.as_mut() {
+                w.restrict()?;
+            }
             Ok(())
         });
     }
@@ -148,7 +212,7 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
 }
 
 /// open + write + close with raw calls (safe between fork and exec).
-unsafe fn write_file(path: &std::ffi::CStr, text: &[u8]) -> std::io::Result<()> {
+pub(crate) unsafe fn write_file(path: &std::ffi::CStr, text: &[u8]) -> std::io::Result<()> {
     // SAFETY: path is NUL-terminated, text outlives the calls.
     unsafe {
         let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
@@ -177,6 +241,8 @@ pub fn network_isolation() -> Result<(), String> {
                 limits: Limits::default(),
                 isolate_network: true,
                 log: PathBuf::from("/dev/null"),
+                sandbox: None,
+                scratch: None,
             };
             let pid = spawn(spec).map_err(|e| format!("unshare(CLONE_NEWUSER | CLONE_NEWNET) failed: {e}"))?;
             let mut status = 0;

@@ -12,6 +12,10 @@
 //! left before anything is allocated, so bad input is an error, never a
 //! crash or a huge allocation.
 
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
 use rustc_hash::FxHashMap;
 
 use crate::error::{DagError, Result};
@@ -23,7 +27,49 @@ const MAGIC: &[u8; 8] = b"PITDAG\r\n";
 pub const CHECKPOINT_VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 8 + 4;
 
+/// Writes `bytes` to `path` so that a crash leaves the old file or the new
+/// one, never a torn one: a temporary file beside it, fsync, rename over
+/// `path`, fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| DagError::Checkpoint(format!("cannot {what} {}: {e}", path.display()));
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| DagError::Checkpoint(format!("{} names no file", path.display())))?;
+    let tmp = folder.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let written = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail("write", e));
+    }
+    File::open(folder)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail("sync the folder of", e))
+}
+
 impl DagTracker {
+    /// Writes the checkpoint to `path` (see [`write_atomic`]).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes())
+    }
+
+    /// Reads a checkpoint `save` wrote; a truncated or corrupt file is a
+    /// `Checkpoint` error naming what is wrong.
+    pub fn load(path: &Path) -> Result<DagTracker> {
+        let data = fs::read(path).map_err(|e| DagError::Checkpoint(format!("cannot read {}: {e}", path.display())))?;
+        DagTracker::from_bytes(&data).map_err(|e| match e {
+            DagError::Checkpoint(m) => DagError::Checkpoint(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let (n, e) = (self.len(), self.edge_count());
         let mut body = Vec::with_capacity(16 + 1 + n * 9 + e * 8 + 64);

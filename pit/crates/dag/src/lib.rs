@@ -15,7 +15,7 @@ mod query;
 mod state;
 mod tracker;
 
-pub use checkpoint::CHECKPOINT_VERSION;
+pub use checkpoint::{CHECKPOINT_VERSION, write_atomic};
 pub use error::{DagError, Result};
 pub use key::{Key, KeyRef};
 pub use layout::{Layout, layered};

@@ -563,7 +563,7 @@ pub fn decode_frame(
 
 /// Starts an extension process (see `pit_bus::spawn`); returns its pid.
 #[pyfunction]
-#[pyo3(signature = (argv, cwd, env, log, *, address_space = None, cpu_seconds = None, open_files = None, processes = None, isolate_network = false))]
+#[pyo3(signature = (argv, cwd, env, log, *, address_space = None, cpu_seconds = None, open_files = None, processes = None, file_size = None, isolate_network = false, read = None, write = Vec::new(), execute = Vec::new(), deny_tcp = false, cgroup = None, landlock = true, seccomp = true, scratch_bytes = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_process(
     py: Python<'_>,
@@ -575,8 +575,30 @@ pub fn spawn_process(
     cpu_seconds: Option<u64>,
     open_files: Option<u64>,
     processes: Option<u64>,
+    file_size: Option<u64>,
     isolate_network: bool,
+    read: Option<Vec<PathBuf>>,
+    write: Vec<PathBuf>,
+    execute: Vec<PathBuf>,
+    deny_tcp: bool,
+    cgroup: Option<PathBuf>,
+    landlock: bool,
+    seccomp: bool,
+    scratch_bytes: Option<u64>,
 ) -> PyResult<u32> {
+    // The work folder becomes a tmpfs of that size, in the child's namespace.
+    let scratch = scratch_bytes.map(|bytes| (cwd.clone(), bytes));
+    // Given `read`, the process runs in the sandbox: it reaches only the
+    // paths listed.
+    let sandbox = read.map(|read| pit_bus::sandbox::Policy {
+        read,
+        write,
+        execute,
+        deny_tcp,
+        cgroup,
+        landlock,
+        seccomp,
+    });
     let spec = pit_bus::spawn::Spec {
         argv,
         cwd,
@@ -586,11 +608,35 @@ pub fn spawn_process(
             cpu_seconds,
             open_files,
             processes,
+            file_size,
         },
         isolate_network,
         log,
+        sandbox,
+        scratch,
     };
     py.detach(|| pit_bus::spawn::spawn(spec)).map_err(PyOSError::new_err)
+}
+
+/// What this kernel can enforce: `landlock_abi` (0 for none), `seccomp`,
+/// `pids_cgroup` (the folder to make pids cgroups in, or None).
+#[pyfunction]
+pub fn sandbox_support(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let s = pit_bus::sandbox::support();
+    let out = PyDict::new(py);
+    out.set_item("landlock_abi", s.landlock_abi)?;
+    out.set_item("landlock_abi_needed", pit_bus::sandbox::LANDLOCK_ABI)?;
+    out.set_item("seccomp", s.seccomp)?;
+    out.set_item("pids_cgroup", s.pids_cgroup)?;
+    out.set_item("denied_calls", pit_bus::sandbox::DENIED.to_vec())?;
+    Ok(out)
+}
+
+/// From now on this process and its children cannot run programs: `execve`
+/// and `execveat` fail with EPERM (a seccomp filter on every thread).
+#[pyfunction]
+pub fn deny_exec() -> PyResult<()> {
+    pit_bus::sandbox::deny_exec().map_err(PyOSError::new_err)
 }
 
 /// None when extensions can be denied the network here, else why not.

@@ -1,5 +1,6 @@
 //! `DagTracker` for Python: every method takes and returns user keys.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -563,6 +564,24 @@ impl PyDagTracker {
                 ))
             }
         }
+    }
+
+    /// Writes the checkpoint to ``path`` atomically (temporary file, fsync,
+    /// rename, fsync of the folder): a crash leaves the old file or the new.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let bytes = self.to_bytes(py)?;
+        let raw = bytes.as_bytes();
+        py.detach(|| pit_dag::write_atomic(&path, raw))
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Reads a checkpoint written by ``save``; ``CheckpointError`` names the
+    /// file and what is wrong with it (truncated, corrupt, another version).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        py.detach(|| DagTracker::load(&path))
+            .map(|dag| Self::wrap(dag, FxHashMap::default()))
+            .map_err(|e| to_py(py, e))
     }
 
     /// Restores a tracker from ``to_bytes()``; raises ``CheckpointError`` on

@@ -130,7 +130,7 @@ pub fn artifact_to_py(py: Python<'_>, e: pit_artifacts::ArtifactError) -> PyErr 
         E::NotAStore { .. } | E::NewerFormat { .. } => raise(class(py, &STORE_FORMAT, "StoreFormatError"), msg),
         E::Invalid(_) => PyValueError::new_err(msg),
         E::Io { source, .. } => pyo3::exceptions::PyOSError::new_err((source.raw_os_error().unwrap_or(0), msg)),
-        E::Index(_) | E::InUse { .. } => raise(class(py, &ARTIFACT, "ArtifactError"), msg),
+        E::Index(_) | E::InUse { .. } | E::SnapshotTooOld { .. } => raise(class(py, &ARTIFACT, "ArtifactError"), msg),
     }
 }
 

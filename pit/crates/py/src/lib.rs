@@ -47,6 +47,8 @@ fn _pit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bus::decode_frame, m)?)?;
     m.add_function(wrap_pyfunction!(bus::spawn_process, m)?)?;
     m.add_function(wrap_pyfunction!(bus::network_isolation, m)?)?;
+    m.add_function(wrap_pyfunction!(bus::sandbox_support, m)?)?;
+    m.add_function(wrap_pyfunction!(bus::deny_exec, m)?)?;
     m.add("BUS_PROTOCOL", pit_bus::PROTOCOL_VERSION)?;
     m.add_function(wrap_pyfunction!(quest::quest_solve, m)?)?;
     m.add_function(wrap_pyfunction!(vdom::h, m)?)?;
