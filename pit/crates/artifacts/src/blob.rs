@@ -120,6 +120,173 @@ fn decompress_stream(frame: &[u8], size: u64) -> std::result::Result<Vec<u8>, St
     Ok(out)
 }
 
+/// Decodes `stored` into `out` (its original size) and checks it against `hash`.
+pub(crate) fn decode_into(stored: &[u8], encoding: Encoding, hash: &Hash, out: &mut [u8]) -> Result<()> {
+    let corrupt = |why: String| ArtifactError::Corrupt { hash: *hash, why };
+    if encoding == Encoding::Zstd && out.len() >= OVERLAP_FROM {
+        let actual = decompress_hashing(stored, out).map_err(corrupt)?;
+        if actual != *hash {
+            return Err(corrupt(format!("its bytes hash to {actual}")));
+        }
+        return Ok(());
+    }
+    match encoding {
+        Encoding::Raw if stored.len() != out.len() => {
+            return Err(corrupt(format!(
+                "it holds {} bytes, the index says {}",
+                stored.len(),
+                out.len()
+            )));
+        }
+        Encoding::Raw => out.copy_from_slice(stored),
+        Encoding::Zstd => decompress_into(stored, out).map_err(corrupt)?,
+    }
+    verify(hash, out)
+}
+
+/// Compressed files of blobs this large are mapped rather than read: no
+/// buffer to fill and fault in before decompressing.
+const MAP_FROM: usize = 1 << 20;
+
+/// Reads the file of a blob into `out` and checks it: a raw file straight
+/// into `out`, a compressed one decompressed there.
+pub(crate) fn read_into(path: &Path, encoding: Encoding, hash: &Hash, out: &mut [u8]) -> Result<()> {
+    use std::io::Read;
+    match encoding {
+        Encoding::Zstd if out.len() >= MAP_FROM => {
+            let file = fs::File::open(path).map_err(io(path))?;
+            // SAFETY: blob files are written once, under a temporary name,
+            // and renamed into place: nobody writes to one that is mapped.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io(path))?;
+            decode_into(&map, encoding, hash, out)
+        }
+        Encoding::Zstd => {
+            let stored = fs::read(path).map_err(io(path))?;
+            decode_into(&stored, encoding, hash, out)
+        }
+        Encoding::Raw => {
+            let mut file = fs::File::open(path).map_err(io(path))?;
+            file.read_exact(out).map_err(|e| ArtifactError::Corrupt {
+                hash: *hash,
+                why: format!("its file is shorter than the index says ({e})"),
+            })?;
+            if file.read(&mut [0u8; 1]).map_err(io(path))? != 0 {
+                return Err(ArtifactError::Corrupt {
+                    hash: *hash,
+                    why: "its file is longer than the index says".into(),
+                });
+            }
+            verify(hash, out)
+        }
+    }
+}
+
+fn verify(hash: &Hash, data: &[u8]) -> Result<()> {
+    let actual = Hash::of(data);
+    if actual != *hash {
+        return Err(ArtifactError::Corrupt {
+            hash: *hash,
+            why: format!("its bytes hash to {actual}"),
+        });
+    }
+    Ok(())
+}
+
+/// Blobs from this size on are decompressed and hashed at once, on two threads.
+const OVERLAP_FROM: usize = 4 << 20;
+const OVERLAP_CHUNK: usize = 1 << 20;
+
+/// `frame` decompressed into `out`, which it must fill exactly, and the hash
+/// of what came out: each chunk is hashed on a second thread while the next
+/// is decompressed, so a large read costs about the longer of the two.
+fn decompress_hashing(frame: &[u8], out: &mut [u8]) -> std::result::Result<Hash, String> {
+    use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+    let size = out.len() as u64;
+    match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n == size => {}
+        Ok(Some(n)) => return Err(format!("its zstd frame holds {n} bytes, the index says {size}")),
+        Ok(None) => {}
+        Err(_) => return Err("it is not a zstd frame".into()),
+    }
+    let mut decoder = Decoder::new().map_err(|e| e.to_string())?;
+    let mut input = InBuffer::around(frame);
+    std::thread::scope(|scope| {
+        let (done, chunks) = std::sync::mpsc::sync_channel::<&[u8]>(4);
+        let hasher = scope.spawn(move || {
+            let mut h = blake3::Hasher::new();
+            for chunk in chunks {
+                h.update(chunk);
+            }
+            Hash(*h.finalize().as_bytes())
+        });
+        let mut left = usize::MAX;
+        for chunk in out.chunks_mut(OVERLAP_CHUNK) {
+            let mut output = OutBuffer::around(&mut *chunk);
+            while output.pos() < output.capacity() {
+                let before = (input.pos(), output.pos());
+                left = decoder
+                    .run(&mut input, &mut output)
+                    .map_err(|e| format!("it does not decompress ({e})"))?;
+                if (input.pos(), output.pos()) == before {
+                    return Err(format!("its zstd frame ends before the {size} bytes the index says"));
+                }
+            }
+            let filled: &[u8] = chunk;
+            if done.send(filled).is_err() {
+                break;
+            }
+        }
+        drop(done);
+        // The output is full: what is left of the frame is its end (a
+        // checksum, an empty last block), or bytes beyond the index's size.
+        while left != 0 {
+            let before = input.pos();
+            let mut nothing = OutBuffer::around(&mut [][..]);
+            left = decoder
+                .run(&mut input, &mut nothing)
+                .map_err(|e| format!("it does not decompress ({e})"))?;
+            if input.pos() == before {
+                break;
+            }
+        }
+        let hash = hasher.join().map_err(|_| "the hashing thread panicked".to_string())?;
+        // Every byte given, and the frame over exactly there.
+        if left != 0 || input.pos() != frame.len() {
+            return Err(format!(
+                "its zstd frame holds more than the {size} bytes the index says"
+            ));
+        }
+        Ok(hash)
+    })
+}
+
+/// `frame` decompressed into `out`, which it must fill exactly.
+fn decompress_into(frame: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
+    let size = out.len() as u64;
+    match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n == size => {}
+        Ok(Some(n)) => return Err(format!("its zstd frame holds {n} bytes, the index says {size}")),
+        Ok(None) => {
+            let data = decompress_stream(frame, size)?;
+            out.copy_from_slice(&data);
+            return Ok(());
+        }
+        Err(_) => return Err("it is not a zstd frame".into()),
+    }
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?);
+        }
+        let d = slot.as_mut().expect("just made");
+        match d.decompress_to_buffer(frame, out) {
+            Ok(n) if n == out.len() => Ok(()),
+            Ok(n) => Err(format!("its zstd frame gave {n} bytes, the index says {size}")),
+            Err(e) => Err(format!("it does not decompress ({e})")),
+        }
+    })
+}
+
 /// The original bytes of a stored blob, checked against `hash`.
 pub(crate) fn decode(stored: Vec<u8>, encoding: Encoding, size: u64, hash: &Hash) -> Result<Vec<u8>> {
     let data = match encoding {

@@ -59,6 +59,31 @@ pub struct Item<'a> {
     pub name: Option<&'a str>,
 }
 
+/// Blobs from this size on are hashed on several threads.
+const PARALLEL_HASH: usize = 1 << 20;
+
+/// An artifact found by [`Store::locate`], to be read by [`Store::read_into`].
+pub struct Located {
+    hash: Hash,
+    size: usize,
+    source: Source,
+}
+
+enum Source {
+    /// Checked when it was cached.
+    Cached(std::sync::Arc<[u8]>),
+    /// Inline in the index.
+    Stored(Vec<u8>, Encoding),
+    File(PathBuf, Encoding),
+}
+
+impl Located {
+    /// Bytes the artifact holds.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
 /// What a put gave: the hash, and the version when the item had a name.
 pub type Put = (Hash, Option<u32>);
 
@@ -77,6 +102,12 @@ pub struct Hash(pub [u8; 32]);
 
 impl Hash {
     pub fn of(data: &[u8]) -> Hash {
+        // Large inputs are hashed on every core: BLAKE3's tree splits them.
+        if data.len() >= PARALLEL_HASH {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_rayon(data);
+            return Hash(*hasher.finalize().as_bytes());
+        }
         Hash(*blake3::hash(data).as_bytes())
     }
 
@@ -599,20 +630,82 @@ impl Store {
 
     /// The bytes of the artifact `hash`, checked against it.
     pub fn get_by_hash(&self, hash: &Hash) -> Result<Vec<u8>> {
-        let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(hash);
-        let data = match cached {
-            Some(data) => data.to_vec(),
-            None => {
-                let data = self.read_stored(hash)?;
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(*hash, &data);
-                data
-            }
-        };
-        self.note_read(hash);
+        let found = self.locate(hash)?;
+        let mut data = vec![0; found.size()];
+        self.read_into(found, &mut data)?;
         Ok(data)
+    }
+
+    /// Where the bytes of `hash` are: the first half of a read that fills a
+    /// buffer the caller made ([`Store::read_into`]), so that a binding
+    /// writes straight into the object it returns.
+    pub fn locate(&self, hash: &Hash) -> Result<Located> {
+        if let Some(data) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(hash) {
+            return Ok(Located {
+                hash: *hash,
+                size: data.len(),
+                source: Source::Cached(data),
+            });
+        }
+        let row: Option<(i64, String, Option<Vec<u8>>)> = self
+            .conn()
+            .prepare_cached("SELECT size, encoding, data FROM artifacts WHERE hash = ?1")?
+            .query_row([hash.to_hex()], |r| {
+                Ok((r.get(0)?, r.get(1)?, stored_bytes(r.get_ref(2)?)))
+            })
+            .optional()?;
+        let Some((size, encoding, data)) = row else {
+            return Err(self.why_unknown(hash));
+        };
+        let source = match data {
+            Some(stored) => {
+                let encoding = Encoding::parse(&encoding).ok_or_else(|| ArtifactError::Corrupt {
+                    hash: *hash,
+                    why: format!("the index gives it the unknown encoding '{encoding}'"),
+                })?;
+                Source::Stored(stored, encoding)
+            }
+            None => match blob::find(&self.objects, hash) {
+                Some((path, encoding)) => Source::File(path, encoding),
+                // Removed by another process between our look and our read.
+                None if !self.contains(hash)? => return Err(self.why_unknown(hash)),
+                None => {
+                    return Err(ArtifactError::Corrupt {
+                        hash: *hash,
+                        why: "its file is missing".into(),
+                    });
+                }
+            },
+        };
+        let size = usize::try_from(size).map_err(|_| ArtifactError::Corrupt {
+            hash: *hash,
+            why: format!("the index gives it the size {size}"),
+        })?;
+        Ok(Located {
+            hash: *hash,
+            size,
+            source,
+        })
+    }
+
+    /// Fills `out` (exactly [`Located::size`] bytes) with the artifact's
+    /// bytes, decompressed and checked against its hash.
+    pub fn read_into(&self, found: Located, out: &mut [u8]) -> Result<()> {
+        let Located { hash, size, source } = found;
+        if out.len() != size {
+            return Err(ArtifactError::Invalid(format!(
+                "a buffer of {} bytes for an artifact of {size}",
+                out.len()
+            )));
+        }
+        match source {
+            Source::Cached(data) => out.copy_from_slice(&data),
+            Source::Stored(stored, encoding) => blob::decode_into(&stored, encoding, &hash, out)?,
+            Source::File(path, encoding) => blob::read_into(&path, encoding, &hash, out)?,
+        }
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, out);
+        self.note_read(&hash);
+        Ok(())
     }
 
     /// Counts a read of `hash` in memory; writes the counts to the index

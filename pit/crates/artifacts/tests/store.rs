@@ -521,3 +521,57 @@ fn the_journal_stays_bounded_and_an_old_snapshot_is_refused() {
     let fresh = s.snapshot(&[]).unwrap();
     assert_eq!(s.remove(&[removal], fresh.seq).unwrap(), vec![first]);
 }
+
+#[test]
+fn a_large_compressed_blob_reads_back_whole_and_damage_is_named() {
+    let (_dir, s) = store();
+    // Half text, half noise: it compresses, and is large enough to be
+    // decompressed and hashed on two threads.
+    let mut data = text(200_000);
+    data.truncate(6 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while data.len() < 12 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.push(x as u8);
+    }
+    let h = s.put_blob(&data, &Meta::default()).unwrap();
+    assert_eq!(s.info(&h).unwrap().encoding, "zstd");
+    let found = s.locate(&h).unwrap();
+    assert_eq!(found.size(), data.len());
+    let mut out = vec![0u8; data.len()];
+    s.read_into(found, &mut out).unwrap();
+    assert!(out == data);
+    let file = fs::read_dir(s.root().join("objects"))
+        .unwrap()
+        .flat_map(|d| fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .next()
+        .unwrap();
+    let good = fs::read(&file).unwrap();
+    for (how, bytes) in [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("flipped", {
+            let mut b = good.clone();
+            let mid = b.len() / 2;
+            b[mid] ^= 0x40;
+            b
+        }),
+    ] {
+        fs::write(&file, &bytes).unwrap();
+        let fresh = Store::open(
+            s.root(),
+            Options {
+                cache_bytes: 0,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        match fresh.get_by_hash(&h) {
+            Err(ArtifactError::Corrupt { hash, .. }) => assert_eq!(hash, h, "{how}"),
+            other => panic!("{how}: expected Corrupt, got {:?}", other.map(|d| d.len())),
+        }
+    }
+    fs::write(&file, &good).unwrap();
+}

@@ -52,6 +52,28 @@ pub(crate) fn meta(
     })
 }
 
+impl PyArtifactStore {
+    /// The artifact's bytes read straight into the ``bytes`` returned: no
+    /// copy between the file (or the cache) and Python's object.
+    fn read<'py>(&self, py: Python<'py>, h: &Hash) -> PyResult<Bound<'py, PyBytes>> {
+        let found = py.detach(|| self.store.locate(h)).map_err(|e| artifact_to_py(py, e))?;
+        let len = found.size();
+        // SAFETY: a bytes object of `len` bytes not yet set (no zeroing pass,
+        // which on a large blob costs as much as the read); it is filled
+        // whole below before Python sees it, or dropped on error.
+        let bytes = unsafe {
+            let raw = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as pyo3::ffi::Py_ssize_t);
+            Bound::from_owned_ptr_or_err(py, raw)?.cast_into_unchecked::<PyBytes>()
+        };
+        // SAFETY: the object was made just above and is referenced only here.
+        let buf =
+            unsafe { std::slice::from_raw_parts_mut(pyo3::ffi::PyBytes_AsString(bytes.as_ptr()).cast::<u8>(), len) };
+        py.detach(|| self.store.read_into(found, buf))
+            .map_err(|e| artifact_to_py(py, e))?;
+        Ok(bytes)
+    }
+}
+
 #[pymethods]
 impl PyArtifactStore {
     /// Opens (or creates, in a missing or empty folder) the store at ``path``.
@@ -125,19 +147,16 @@ impl PyArtifactStore {
     #[pyo3(signature = (name, version = None))]
     fn get<'py>(&self, py: Python<'py>, name: &str, version: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let version = version_of(version)?;
-        let data = py
-            .detach(|| self.store.get(name, version))
+        let h = py
+            .detach(|| self.store.resolve(name, version))
             .map_err(|e| artifact_to_py(py, e))?;
-        Ok(PyBytes::new(py, &data))
+        self.read(py, &h)
     }
 
     /// The bytes of the artifact ``hash``, checked against it.
     fn get_by_hash<'py>(&self, py: Python<'py>, hash_hex: &str) -> PyResult<Bound<'py, PyBytes>> {
         let h = hash(py, hash_hex)?;
-        let data = py
-            .detach(|| self.store.get_by_hash(&h))
-            .map_err(|e| artifact_to_py(py, e))?;
-        Ok(PyBytes::new(py, &data))
+        self.read(py, &h)
     }
 
     /// The hash of ``name`` (its latest version, or ``version``).
