@@ -91,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Stage(builtin=True, store=Path(tmp) / "store") as stage,
+        Stage(
+            builtin=True,
+            store=Path(tmp) / "store",
+            # The goals' files are there: the sandbox lets them reach it.
+            grants={name: {"read": [tmp], "write": [tmp]} for name in ("files", "tables", "git")},
+        ) as stage,
     ):
         # Each agent gets files of its own: a commit changes the repository.
         fixtures = {agent: goals(Path(tmp, agent)) for agent in agents}

@@ -403,6 +403,31 @@ def render_stage(data: dict[str, Any]) -> str:
     )
 
 
+def render_fuzz(data: dict[str, Any]) -> str:
+    """Mutation fuzzing of every decoder of outside bytes."""
+    rows = [
+        f"| {_head(data, 'fuzz')} | inputs | per second | refused | slowest | findings |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {
+        "frames": "bus frames",
+        "msgpack": "msgpack payloads",
+        "dag": "DAG checkpoints",
+        "manifests": "manifests",
+        "levels": "level TOML",
+        "packs": "pack files",
+        "conductor": "Conductor checkpoints",
+        "packages": "Kit packages",
+    }
+    for key, d in data["decoders"].items():
+        rows.append(
+            f"| {names.get(key, key)} | {d['inputs']:,} | {d['per_s']:,.0f} | "
+            f"{d['refused']:.1%} | {d['slowest_s'] * 1e3:.1f} ms | "
+            f"{d['findings']} {_tick(d['findings'] == 0 and d['inputs'] >= 1_000_000)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def render_lab(data: dict[str, Any]) -> str:
     """The workbench's server and page under load, beside floors and peers."""
     ls, ar, st, tr = (data[k] for k in ("listing", "artifacts", "stream", "training"))
@@ -489,6 +514,7 @@ RENDER: dict[str, Callable[[Load], str]] = {
     "lab": lambda load: render_lab(load("lab")),
     "kit": lambda load: render_kit(load("kit")),
     "stage": lambda load: render_stage(load("stage")),
+    "fuzz": lambda load: render_fuzz(load("fuzz")),
 }
 
 

@@ -138,6 +138,7 @@ def test_the_pages_quote_every_benchmark_from_its_measured_results() -> None:
         "lab",
         "kit",
         "stage",
+        "fuzz",
     }
     assert blocks == quoted
     measured = {p.stem for p in (ROOT / "benches" / "measured").glob("*.json")}

@@ -827,6 +827,7 @@ def test_extensions_are_listed_started_watched_and_stopped_over_http(server: Ser
     assert status == 200, started
     assert started["state"] == "healthy"
     assert started["restarts"] == 0
+    assert started["sandbox"].startswith("sandbox: landlock"), started
     status, again = server.call("POST", "/symphony/api/extensions/text/start")
     assert status == 400
     assert "already started" in again["message"]

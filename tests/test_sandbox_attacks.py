@@ -81,6 +81,38 @@ def connect(port: int) -> str:
         return "blocked " + _err(e)
 
 @operator
+def squat(path: str, seconds: float) -> str:
+    # Connects to another extension's bus socket while it starts, as if it
+    # were that extension: the host must hang up on it.
+    import time
+    refused = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            time.sleep(0.0005)
+            continue
+        s.settimeout(2.0)
+        try:
+            # The real extension speaks first; a host that took us for it waits.
+            if s.recv(1) == b"":
+                refused += 1
+            else:
+                return "ANSWERED"
+        except socket.timeout:
+            return "ACCEPTED as the other extension"
+        except OSError:
+            refused += 1
+        finally:
+            s.close()
+        if refused >= 1:
+            return f"blocked: the host hung up {refused} time(s)"
+    return "never connected"
+
+@operator
 def dns(name: str) -> str:
     try:
         return "RESOLVED " + str(socket.getaddrinfo(name, 80)[0][4])
@@ -228,7 +260,7 @@ def fill_disk(mib: int) -> str:
 """
 
 FUNCTIONS = [
-    "read", "write", "symlink", "hardlink", "connect", "dns", "shell", "raw_exec", "trace",
+    "read", "write", "symlink", "hardlink", "connect", "squat", "dns", "shell", "raw_exec", "trace",
     "kill", "fork_bomb", "allocate", "open_files", "leaked_fds", "environment", "frame_header",
     "flood", "stop_heartbeats", "spin", "fill_disk",
 ]  # fmt: skip
@@ -409,6 +441,26 @@ def test_read_parent_environ(world: World) -> None:
 
 def test_leaked_descriptor(world: World) -> None:
     blocked("use a descriptor leaked by the host", world.attack("leaked_fds", SECRET), world)
+
+
+def test_pose_as_another_extension_on_its_bus(world: World) -> None:
+    sock = str(world.stage.root / ".sockets" / "text.sock")
+    outcome: list[str] = []
+    squatter = threading.Thread(
+        target=lambda: outcome.append(world.attack("squat", sock, 20.0, timeout=40))
+    )
+    squatter.start()
+    time.sleep(0.3)
+    world.stage.reload("text")  # a fresh listener, which the squatter races for
+    squatter.join(60)
+    assert outcome, "the squatter never answered"
+    print(f"\nsquatter: {outcome[0]}")
+    # Either it got there first and was refused, or the real one won the race.
+    if outcome[0] != "never connected":
+        blocked("pose as another extension on its bus", outcome[0], world)
+    else:
+        RESULTS["pose as another extension on its bus"] = True
+        world.neighbours_fine()
 
 
 def test_secret_in_environment(world: World) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from symphony_lab.sdk.manifest import ManifestError, ManifestMigration, parse_manifest
-from symphony_lab.stage import Stage
+from symphony_lab.stage import ExtensionCallError, Stage
 from symphony_lab.stage.sandbox import Protection, SandboxReport, expand, probe, walls
 
 BASE: dict[str, Any] = {"name": "x", "version": "1.0.0", "kind": "operator", "entry": "m"}
@@ -98,3 +98,61 @@ def test_this_kernel_enforces_every_wall_and_the_stage_says_so() -> None:
         Stage(["text"], sandbox="off")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="grants name extensions the Stage does not host"):
         Stage(["text"], grants={"files": {"read": ["/"]}})
+
+
+CALLER = """
+from symphony_lab.sdk import operator
+
+@operator
+def relay(target, args, ctx):
+    return ctx.call(target, args)
+
+@operator
+def tries(target, args, ctx):
+    try:
+        return ["called", ctx.call(target, args)]
+    except PermissionError as e:
+        return ["refused", str(e)]
+"""
+
+
+def test_an_extension_calls_only_what_its_manifest_lists(make_extension: Any) -> None:
+    allowed = make_extension(
+        "caller",
+        CALLER,
+        ["relay", "tries"],
+        toml_extra='[permissions.model]\ncall = ["text.split"]\n',
+    )
+    silent = make_extension("quiet", CALLER, ["relay", "tries"])
+    with Stage([allowed, silent, "text"]) as stage:
+        # Through the Stage, to the one function the manifest lists.
+        args = {"text": "a b c", "sep": " "}
+        assert stage.call("caller.relay", ["text.split", args]) == ["a", "b", "c"]
+        # Anything else is refused, naming the caller and the target.
+        kind, message = stage.call("caller.tries", ["text.join", {"parts": ["a"]}])
+        assert kind == "refused"
+        assert "'caller' may not call 'text.join'" in message
+        assert "call lists text.split" in message
+        kind, message = stage.call("caller.tries", ["caller.relay", ["text.split", args]])
+        assert (kind, "may not call itself" in message) == ("refused", True)
+        # Without [permissions.model], every call is refused (within a heartbeat).
+        kind, message = stage.call("quiet.tries", ["text.split", args], timeout=30)
+        assert kind == "refused"
+        assert "'quiet' may not call 'text.split': its [permissions.model] call lists nothing" in (
+            message
+        )
+        # The callee's own error reaches the caller, typed.
+        with pytest.raises(ExtensionCallError, match=r"TypeError|ValueError|text\.split"):
+            stage.call("caller.relay", ["text.split", {"text": 3}])
+
+
+def test_model_permissions_are_checked_and_old_ones_migrate() -> None:
+    with pytest.raises(ManifestError, match=r"an extension's name, or 'extension\.function'"):
+        parse_manifest({**BASE, "permissions": {"model": {"call": ["Not A Name"]}}})
+    with pytest.warns(ManifestMigration, match=r"list the extensions it calls"):
+        m = parse_manifest({**BASE, "permissions": {"model": {"read": "allow"}}})
+    assert m.permissions.model.call == []
+    m = parse_manifest({**BASE, "permissions": {"model": {"call": ["embed", "llm.chat"]}}})
+    assert m.permissions.model.allows_call("embed.encode")
+    assert m.permissions.model.allows_call("llm.chat")
+    assert not m.permissions.model.allows_call("llm.complete")

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import sys
 import tomllib
+import zlib
 from importlib.resources import files
 from pathlib import Path
 
@@ -97,10 +98,27 @@ def load_pack(split: str, tier: str, *, folder: Path | None = None) -> list[Leve
     actual = hashlib.sha256(data).hexdigest()
     if expected != actual:
         raise PackError(f"pack {name} is corrupt: sha256 {actual}, SHA256SUMS says {expected}")
+    return parse_pack(data, name)
+
+
+def parse_pack(data: bytes, name: str = "<pack>") -> list[Level]:
+    """The levels in a pack's bytes (gzip of TOML); ``PackError`` for anything else."""
     try:
         raw = tomllib.loads(gzip.decompress(data).decode())
-        return [Level.from_dict(level) for level in raw["levels"]]
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, ValueError) as e:
+        levels = raw["levels"]
+        if not isinstance(levels, list):
+            raise ValueError(f"'levels' is a {type(levels).__name__}, not a list")
+        return [Level.from_dict(level) for level in levels]
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        tomllib.TOMLDecodeError,
+        UnicodeDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as e:
         raise PackError(f"pack {name} cannot be read: {e}") from e
 
 

@@ -193,6 +193,8 @@ export interface InstalledExtension {
   distribution?: string;
   state: string;
   restarts?: number;
+  /** What the kernel enforces around it, once started ("sandbox: ..." or "sandbox DEGRADED, ..."). */
+  sandbox?: string;
   error?: string;
   missing?: string[];
   manifest?: {

@@ -107,6 +107,10 @@ export class ExtensionsSection extends Widget {
         el("pre", { class: "symphony-permissions", "data-field": "permissions" }, JSON.stringify(m.permissions, null, 1)),
       );
     }
+    if (x.sandbox) {
+      const degraded = x.sandbox.includes("DEGRADED");
+      body.append(el("div", { class: degraded ? "symphony-error" : "symphony-run-meta", "data-field": "sandbox" }, x.sandbox));
+    }
     if (x.missing?.length) body.append(el("div", { class: "symphony-error" }, `needs ${x.missing.join(", ")}`));
     if (x.error) body.append(el("div", { class: "symphony-error" }, x.error));
     const button = m

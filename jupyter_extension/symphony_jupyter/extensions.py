@@ -16,6 +16,7 @@ from symphony_jupyter.base import ServiceHandler
 from symphony_lab.sdk.manifest import ManifestError, load_manifest
 from symphony_lab.stage import Stage, discovery
 from symphony_lab.stage.errors import ExtensionError
+from symphony_lab.stage.sandbox import SandboxUnavailable
 
 NAME = r"(?P<name>[^/]+)"
 
@@ -48,7 +49,7 @@ class ExtensionService:
         if stage is None:
             return {"state": "not started", "restarts": 0}
         ext = stage[name]
-        return {"state": str(ext.state), "restarts": ext.restarts}
+        return {"state": str(ext.state), "restarts": ext.restarts, "sandbox": stage.sandbox.line()}
 
     def start(self, name: str) -> dict[str, Any]:
         # By installed name only: a Stage also takes folders, which a request
@@ -63,7 +64,7 @@ class ExtensionService:
                 raise ValueError(f"extension {name!r} is already started here")
             try:
                 stage = Stage([good[name].folder])
-            except ManifestError as e:
+            except (ManifestError, SandboxUnavailable) as e:
                 raise ValueError(str(e)) from None
             self._stages[name] = stage
         try:

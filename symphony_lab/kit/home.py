@@ -92,6 +92,8 @@ def permission_lines(m: Manifest) -> list[str]:
             continue
         allowed = [a for a in ("read", "write", "execute") if getattr(grant, a, "deny") == "allow"]
         lines.append(f"{domain}: {', '.join(allowed) if allowed else 'nothing'}")
+    if p.model.call:
+        lines.append(f"calls through the Stage: {', '.join(p.model.call)}")
     if m.pass_env:
         lines.append(f"environment: {', '.join(m.pass_env)}")
     return lines

@@ -19,6 +19,7 @@ import os
 import stat
 import tarfile
 import tomllib
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,7 +285,11 @@ def read_info(data: bytes, source: str | Path = "<package>") -> PackageInfo:
                     break
             else:
                 raise PackageError(f"{label}: no {MANIFEST_NAME} in the package")
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as e:
+    except PackageError:
+        raise
+    # tarfile and zlib raise these, besides their own, for some damaged
+    # headers and streams (found by fuzzing, tests/fuzzing.py).
+    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError, TypeError) as e:
         raise PackageError(f"{label}: not a readable package (truncated or damaged): {e}") from None
     try:
         manifest = parse_manifest(tomllib.loads(toml.decode("utf-8")), f"{label}:{MANIFEST_NAME}")

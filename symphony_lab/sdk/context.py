@@ -6,7 +6,7 @@ import os
 import threading
 from typing import Any
 
-from symphony_lab.pit import ArtifactStore, BusEndpoint
+from symphony_lab.pit import ArtifactStore, BusEndpoint, RemoteError
 
 
 class Context:
@@ -34,6 +34,19 @@ class Context:
     ) -> str:
         meta.setdefault("producer", self.extension)
         return self.store.put_blob(data, kind=kind, inputs=inputs or [], **meta)
+
+    def call(self, target: str, args: Any = None, *, timeout: float | None = 60.0) -> Any:
+        """Calls ``target`` ("extension.function") through the Stage and returns
+        its result. Only what ``[permissions.model] call`` lists is allowed; the
+        Stage refuses the rest with a ``PermissionError`` naming both sides."""
+        if self._endpoint is None:
+            raise RuntimeError("ctx.call needs the Stage: this function runs outside one")
+        try:
+            return self._endpoint.call_host(target, args, timeout)
+        except RemoteError as e:
+            if e.remote_type == "PermissionError":
+                raise PermissionError(e.message) from None
+            raise
 
     def emit(self, event: dict[str, Any]) -> None:
         """Sends ``event`` to the host (progress, logs); it does not wait."""

@@ -165,18 +165,41 @@ class FileAccess(_Strict):
         return bool(getattr(self, access, None))
 
 
+class ModelAccess(_Strict):
+    """The instruments (and other extensions) it may call through the Stage,
+    with ``ctx.call``: an extension's name allows all its functions,
+    ``"extension.function"`` one of them."""
+
+    call: list[str] = Field(default_factory=list)
+
+    @field_validator("call")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        for item in v:
+            name, _, function = item.partition(".")
+            if not _NAME.match(name) or (function and not function.isidentifier()):
+                raise ValueError(f"{item!r}: an extension's name, or 'extension.function'")
+        return v
+
+    def allows_call(self, target: str) -> bool:
+        return target in self.call or target.partition(".")[0] in self.call
+
+
 class Permissions(_Strict):
     """What the extension may touch. Network and running programs are denied
-    unless allowed; files are limited to the paths listed."""
+    unless allowed; files are limited to the paths listed, calls to other
+    extensions to the ones ``model.call`` lists."""
 
     file: FileAccess = FileAccess()
     network: Grant = Grant()
     system: Grant = Grant()
-    model: Grant = Grant(read="allow", execute="allow")
+    model: ModelAccess = ModelAccess()
 
     def allows(self, domain: str, access: str) -> bool:
         if domain == "file":
             return self.file.allows(access)
+        if domain == "model":
+            return bool(self.model.call)
         return bool(getattr(getattr(self, domain), access) == "allow")
 
 
@@ -277,9 +300,21 @@ class Manifest(_Strict):
     def _migrate(cls, data: Any) -> Any:
         """``[permissions.file]`` once took read/write = "allow"/"deny", meaning
         anywhere or nowhere, and nothing enforced it; it now lists paths."""
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("permissions"), dict):
             return data
-        file = (data.get("permissions") or {}).get("file")
+        model = data["permissions"].get("model")
+        if isinstance(model, dict) and any(isinstance(v, str) for v in model.values()):
+            # model = { read/execute = "allow" } granted nothing enforced.
+            data = {**data, "permissions": {**data["permissions"], "model": {"call": []}}}
+            if "allow" in model.values():
+                warnings.warn(
+                    f"extension {data.get('name', '?')!r}: [permissions.model] "
+                    "read/write/execute no longer mean anything; list the extensions it "
+                    'calls through the Stage instead, e.g. call = ["embed", "llm.chat"].',
+                    ManifestMigration,
+                    stacklevel=2,
+                )
+        file = data["permissions"].get("file")
         if not isinstance(file, dict) or not any(isinstance(v, str) for v in file.values()):
             return data
         old = dict(file)
@@ -372,7 +407,9 @@ class Manifest(_Strict):
         for f in self.functions:
             for effect in f.side_effects:
                 domain, _, access = effect.partition(":")
-                if not self.permissions.allows(domain, access):
+                # "model:..." says the function trains or runs a model of its
+                # own, which needs no grant; [permissions.model] is about calls.
+                if domain != "model" and not self.permissions.allows(domain, access):
                     raise ValueError(
                         f"function {f.name!r} declares side effect {effect!r} but "
                         f"[permissions] denies {domain} {access}"

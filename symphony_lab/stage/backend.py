@@ -65,6 +65,9 @@ class HostOptions:
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
     on_event: Callable[[str, Any], None] | None = None
     on_state: Callable[[str, State], None] | None = None
+    #: Runs an extension's call through the host (``ctx.call``):
+    #: ``on_call(target, args) -> result``, once its permission was checked.
+    on_call: Callable[[str, Any], Any] | None = None
 
 
 class Backend(Protocol):

@@ -219,9 +219,9 @@ class Performer:
         for _ in range(1 + self.retries):
             step.attempts += 1
             with self.pool.acquire(ext.name):
-                if ext.state is ExtensionState.CREATED:  # a cold start: the process is spawned now
+                if self.stage._wake(ext):  # a cold start: the process is spawned now
                     step.cold_start = True
-                    ext.start(wait=True)
+                    ext.wait_ready(ext.start_timeout)
                 try:
                     result = ext.call(function, args, timeout=self.timeout)
                 except ExtensionError as e:

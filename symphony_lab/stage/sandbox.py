@@ -206,21 +206,43 @@ def walls(
 
     def existing(items: list[str], *, named: bool = True) -> list[str]:
         """The items that exist, resolved; a missing one the manifest or the
-        user named is listed in ``skipped``."""
+        user named is listed in ``skipped``, and so is one whose links lead
+        out of the folder its placeholder names."""
         out = []
         for item in items:
             p = expand(item, **where)
-            if p.exists():
+            base = expand(item.split("/", 1)[0], **where) if item.startswith("$") else None
+            if not p.exists():
+                if named:
+                    skipped.append(f"{item} ({p})")
+            elif base is not None and not p.resolve().is_relative_to(base.resolve()):
+                skipped.append(f"{item} (its links lead out of {base} to {p.resolve()})")
+            else:
                 out.append(str(p.resolve()))
-            elif named:
-                skipped.append(f"{item} ({p})")
         return out
 
-    read = [str(p) for p in runtime_paths()] + [str(where["ext"])]
+    runtime = runtime_paths()
+
+    def harmless(paths: list[str]) -> list[str]:
+        """Write grants that do not reach the code the host and the extension
+        run (a dev checkout on the path, site-packages): those stay read-only."""
+        out = []
+        for item in paths:
+            p = Path(item)
+            if any(p == r or p in r.parents or r in p.parents for r in runtime):
+                skipped.append(f"writing {item} (it holds the Python runtime; read-only)")
+            else:
+                out.append(item)
+        return out
+
+    read = [str(p) for p in runtime] + [str(where["ext"])]
     read += existing([*_SYSTEM_READ, *(_NETWORK_READ if network else ())], named=False)
     read += existing(perms.file.read + grants.get("read", []))
     # Its work folder (HOME, TMPDIR beneath) is always its own to write.
-    write = existing(["$WORK", *perms.file.write, *grants.get("write", [])])
+    asked = existing([*perms.file.write, *grants.get("write", [])])
+    # What it may write it may read, even where the write is refused.
+    read += asked
+    write = existing(["$WORK"]) + harmless(asked)
     write += existing(["/dev/null"], named=False)
     if store is not None:
         # ctx.put writes the Stage's ArtifactStore, which may not exist yet.

@@ -267,6 +267,7 @@ class Stage:
             config=dict(config or {}),
             on_event=on_event,
             on_state=on_state,
+            on_call=_calls_through(weakref.ref(self)),
         )
         self._backend, self._options = backend, options
         self.extensions: dict[str, Backend] = {m.name: backend(m, options) for m in manifests}
@@ -276,6 +277,8 @@ class Stage:
         }
         self._started = False
         self._lock = threading.Lock()
+        # The backends started (by start or on demand): each starts once.
+        self._woken: weakref.WeakSet[Backend] = weakref.WeakSet()
         self.pool: PoolManager | None = None
         self.arbiter: Arbiter | None = None
         _LIVE.add(self)
@@ -287,7 +290,9 @@ class Stage:
             if not self._started:
                 self._started = True
                 for ext in self.extensions.values():
-                    ext.start(wait=False)
+                    if ext not in self._woken:
+                        self._woken.add(ext)
+                        ext.start(wait=False)
         if wait:
             errors = []
             for ext in self.extensions.values():
@@ -349,6 +354,7 @@ class Stage:
             cached.unlink(missing_ok=True)
         new = self._backend(manifest, self._options)
         if self._started:
+            self._woken.add(new)
             new.start(wait=False)
             try:
                 new.wait_ready(new.start_timeout)
@@ -377,12 +383,18 @@ class Stage:
         threading.Thread(target=_retire, args=(old, grace), daemon=True).start()
         return new
 
-    def _wake(self, ext: Backend) -> None:
-        """Starts a parked extension (one the pool cooled) for a call."""
-        if ext.state is State.CREATED:
+    def _wake(self, ext: Backend) -> bool:
+        """Starts ``ext`` if it was never started (a cold start, or one the
+        pool cooled): once, whichever call or run gets there first. Returns
+        whether this call started it."""
+        if ext not in self._woken:
             with self._lock:
-                if ext.state is State.CREATED:
-                    ext.start(wait=False)
+                if ext not in self._woken:
+                    self._woken.add(ext)
+                    if ext.state is State.CREATED:
+                        ext.start(wait=False)
+                        return True
+        return False
 
     def _cool(self, event: PoolEvent) -> None:
         """The pool cooled an idle extension: its process stops."""
@@ -543,6 +555,19 @@ class Stage:
 
     def __repr__(self) -> str:
         return f"<Stage {self.states()}>"
+
+
+def _calls_through(stage: weakref.ref[Stage]) -> Callable[[str, Any], Any]:
+    """What an extension's ``ctx.call`` runs: the call on its Stage (held
+    weakly: the extensions' supervisors must not keep a closed Stage alive)."""
+
+    def call(target: str, args: Any) -> Any:
+        live = stage()
+        if live is None:
+            raise RuntimeError("the Stage is gone")
+        return live.call(target, args)
+
+    return call
 
 
 def _store_path(store: ArtifactStore | str | Path | None) -> str | None:

@@ -38,6 +38,7 @@ from symphony_lab.sdk.manifest import MANIFEST_NAME, Manifest
 from symphony_lab.sdk.runtime import EXIT_BAD_EXTENSION
 from symphony_lab.stage.backend import HostOptions, State
 from symphony_lab.stage.errors import (
+    ExtensionCallError,
     ExtensionCrashed,
     ExtensionError,
     ExtensionTimeout,
@@ -73,6 +74,14 @@ def _drain(conn: BusConnection, limit: float = 0.5) -> None:
     with contextlib.suppress(BusError):
         while time.monotonic() < deadline:
             conn.events(max(deadline - time.monotonic(), 0.0))
+
+
+def _in_group(peer: int, leader: int) -> bool:
+    """Whether ``peer`` is ``leader`` or in its process group."""
+    try:
+        return peer == leader or os.getpgid(peer) == leader
+    except ProcessLookupError:
+        return False
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -119,8 +128,18 @@ class Supervisor:
         self.sandbox = options.sandbox
         self.grants = options.grants.get(manifest.name, {})
         self._cgroup: Path | None = None
+        # Whether the work folder is a tmpfs the kernel bounds (else the
+        # heartbeat loop measures it).
+        self._scratch = False
+        # Calls from the extension served at once; more wait their turn.
+        self._serving = threading.BoundedSemaphore(16)
         self.on_event = options.on_event
         self.on_state = options.on_state
+        self.on_call = options.on_call
+        # Extensions that may call others get a thread serving those calls;
+        # the rest have theirs refused at each heartbeat. (A serving thread
+        # reads the socket while idle, which costs other calls a thread hop.)
+        self.serves_calls = bool(manifest.permissions.model.call)
         self.restarts = 0
         self.exits: deque[Exit] = deque(maxlen=100)
         self.hello: dict[str, Any] = {}
@@ -261,8 +280,9 @@ class Supervisor:
             if cgroup is not None:
                 name = f"symphony-{os.getpid()}-{m.name}-{next(_CGROUPS)}"
                 self._cgroup = make_cgroup(cgroup, name, r.processes)
+            self._scratch = "namespaces" not in missing
             sandbox = {
-                "scratch_bytes": r.disk_mb << 20 if "namespaces" not in missing else None,
+                "scratch_bytes": r.disk_mb << 20 if self._scratch else None,
                 "read": w.read,
                 "write": w.write,
                 "execute": w.execute,
@@ -281,7 +301,9 @@ class Supervisor:
             sorted(env.items()),
             str(self.log_path),
             address_space=r.memory_mb << 20 if r.memory_mb else None,
-            file_size=r.disk_mb << 20,
+            # With a tmpfs work folder its size is the bound; without, no
+            # file grows past it (the log and the store's files included).
+            file_size=None if self._scratch else r.disk_mb << 20,
             cpu_seconds=r.cpu_seconds,
             open_files=r.open_files,
             processes=_user_tasks() + r.processes if os.geteuid() != 0 else None,
@@ -307,6 +329,13 @@ class Supervisor:
         self.hello = conn.handshake(self.start_timeout)
         with self._cv:
             self._conn = conn
+        if self.serves_calls:
+            threading.Thread(
+                target=self._serve_calls,
+                args=(conn, self._generation),
+                name=f"stage-{self.name}-calls",
+                daemon=True,
+            ).start()
         self._set(State.RUNNING)
         try:
             conn.call("__activate__", {"config": self.config}, timeout=self.start_timeout)
@@ -330,7 +359,7 @@ class Supervisor:
         deadline = time.monotonic() + self.start_timeout
         while True:
             try:
-                return listener.accept(min(0.2, max(deadline - time.monotonic(), 0.0)))
+                conn = listener.accept(min(0.2, max(deadline - time.monotonic(), 0.0)))
             except BusTimeout:
                 self._check_stop()
                 if _exited(pid):
@@ -339,6 +368,19 @@ class Supervisor:
                     ) from None
                 if time.monotonic() >= deadline:
                     raise
+                continue
+            # Landlock does not stop a process connecting to a socket by its
+            # path: whoever connects must be the process started here (or
+            # one of its own group, for a program that forks first).
+            if conn.peer_pid is not None and _in_group(conn.peer_pid, pid):
+                return conn
+            log.warning(
+                "extension %s: pid %s connected to its bus instead of %s; refused",
+                self.name,
+                conn.peer_pid,
+                pid,
+            )
+            conn.close("not the extension's process")
 
     def kill(self, generation: int, reason: str, detail: str) -> None:
         """Ends the process group of ``generation``, recording why (unless it
@@ -406,7 +448,10 @@ class Supervisor:
                         self.kill(self._generation, "protocol", str(e))
                 else:
                     self._deliver_events(conn)
-                self._check_disk()
+                    if not self.serves_calls:
+                        self._refuse_calls(conn)
+                if not self._scratch:
+                    self._check_disk()
         finally:
             os.close(pidfd)
 
@@ -419,6 +464,66 @@ class Supervisor:
                 "disk",
                 f"its work folder holds {used >> 20} MiB, over resources.disk_mb = {quota >> 20}",
             )
+
+    # -- calls the extension makes through the Stage (ctx.call) ---------------
+    def _serve_calls(self, conn: BusConnection, generation: int) -> None:
+        while generation == self._generation and not self._stop.is_set():
+            try:
+                requests = conn.requests(0.5)
+            except BusError:
+                return
+            for call_id, target, args in requests:
+                self._serving.acquire()
+                threading.Thread(
+                    target=self._host_call_released,
+                    args=(conn, call_id, target, args),
+                    name=f"stage-{self.name}-call",
+                    daemon=True,
+                ).start()
+
+    def _host_call_released(
+        self, conn: BusConnection, call_id: int, target: str, args: Any
+    ) -> None:
+        try:
+            self._host_call(conn, call_id, target, args)
+        finally:
+            self._serving.release()
+
+    def _refuse_calls(self, conn: BusConnection) -> None:
+        with contextlib.suppress(BusError):
+            for call_id, target, args in conn.requests(0.0):
+                self._host_call(conn, call_id, target, args)
+
+    def _host_call(self, conn: BusConnection, call_id: int, target: str, args: Any) -> None:
+        """Runs one call the extension made, if its manifest allows it."""
+        allowed = self.manifest.permissions.model
+        failure: tuple[str, str, str] | None
+        try:
+            if target.partition(".")[0] == self.name:
+                raise PermissionError(
+                    f"extension {self.name!r} may not call itself ({target!r}) through the Stage"
+                )
+            if not allowed.allows_call(target):
+                listed = ", ".join(allowed.call) or "nothing"
+                raise PermissionError(
+                    f"extension {self.name!r} may not call {target!r}: "
+                    f"its [permissions.model] call lists {listed}"
+                )
+            if self.on_call is None:
+                raise PermissionError(f"this host runs no calls from extensions ({target!r})")
+            result = self.on_call(target, args)
+        except ExtensionCallError as e:
+            failure = (e.remote_type or type(e).__name__, str(e), e.remote_traceback)
+        except Exception as e:  # every failure goes back to the caller, typed
+            failure = (type(e).__name__, str(e), "")
+        else:
+            failure = None
+        # The caller may be gone (restarted, stopped): nobody to answer.
+        with contextlib.suppress(BusError):
+            if failure is None:
+                conn.reply(call_id, result)
+            else:
+                conn.refuse(call_id, *failure)
 
     def _deliver_events(self, conn: BusConnection) -> None:
         """Hands events to ``on_event``; without one they are dropped, not hoarded."""

@@ -32,6 +32,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events kept for a host that does not read them; older ones are dropped.
 const MAX_EVENTS: usize = 1_000;
 
+/// Calls from the extension to the host waiting to be served; past this
+/// many, new ones are dropped (their caller times out) rather than hoarded.
+const MAX_REQUESTS: usize = 1_000;
+
 enum Slot {
     Waiting,
     Done(Frame),
@@ -41,6 +45,8 @@ struct Shared {
     reading: bool,
     slots: FxHashMap<u64, Slot>,
     events: VecDeque<Frame>,
+    /// Calls the extension made to the host (through the Stage).
+    requests: VecDeque<Frame>,
     closed: Option<BusError>,
 }
 
@@ -63,6 +69,25 @@ pub struct Outgoing<'a> {
 }
 
 /// Accepts one connection on `listener` before `deadline`.
+/// The pid of the process at the other end of `stream` (SO_PEERCRED, in
+/// this process's pid namespace), as the kernel recorded it at connect.
+pub fn peer_pid(stream: &UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && cred.pid > 0).then_some(cred.pid as u32)
+}
+
 pub fn accept(listener: &UnixListener, deadline: Instant) -> Result<UnixStream> {
     use std::os::fd::AsRawFd;
     if !frame::wait_readable(listener.as_raw_fd(), Some(deadline))? {
@@ -92,6 +117,7 @@ impl Conn {
                 reading: false,
                 slots: FxHashMap::default(),
                 events: VecDeque::new(),
+                requests: VecDeque::new(),
                 closed: None,
             }),
             cv: Condvar::new(),
@@ -319,6 +345,40 @@ impl Conn {
         }
     }
 
+    /// Calls the extension made to the host, waiting up to `deadline` for the
+    /// first: answer each with [`Conn::answer`].
+    pub fn requests(&self, deadline: Option<Instant>) -> Result<Vec<Frame>> {
+        let mut sh = self.shared.lock();
+        loop {
+            if !sh.requests.is_empty() {
+                return Ok(sh.requests.drain(..).collect());
+            }
+            if let Some(e) = &sh.closed {
+                return Err(e.clone());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Vec::new());
+            }
+            self.wait_or_read(&mut sh, deadline);
+        }
+    }
+
+    /// Answers the extension's call `id`: a msgpack payload, or an error's.
+    pub fn answer(&self, id: u64, is_error: bool, payload: &[u8]) -> Result<()> {
+        let kind = if is_error { Kind::Error } else { Kind::Response };
+        self.send(
+            &[Outgoing {
+                kind,
+                payload,
+                meta: &[],
+                priority: 0,
+                deadline_ms: 0,
+            }],
+            Some(id),
+        )
+        .map(|_| ())
+    }
+
     /// Ends the connection with `reason`: every waiting call returns it.
     pub fn close(&self, reason: BusError) {
         {
@@ -352,6 +412,7 @@ fn dispatch(sh: &mut Shared, f: Frame) {
             }
             sh.events.push_back(f);
         }
+        Kind::Request if sh.requests.len() < MAX_REQUESTS => sh.requests.push_back(f),
         _ => {}
     }
 }

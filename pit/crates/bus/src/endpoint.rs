@@ -26,6 +26,10 @@ const WATCH_SLICE: Duration = Duration::from_millis(20);
 /// it sleeps: callers that issue calls back to back then skip a wake-up.
 const ENDPOINT_SPIN: Duration = Duration::from_micros(50);
 
+/// The extension's own calls to the host carry ids with the top bit set, so
+/// they never meet the ids of the host's calls.
+const HOST_CALL: u64 = 1 << 63;
+
 /// A queued request: higher priority first, then arrival order.
 struct Queued {
     priority: u8,
@@ -63,6 +67,9 @@ struct Shared {
     closed: Option<BusError>,
     /// Answers the reader owes (heartbeats, expired deadlines), written outside the lock.
     owed: VecDeque<(Header, Vec<u8>)>,
+    /// The extension's calls to the host in flight, and their answers.
+    host_calls: u64,
+    answers: rustc_hash::FxHashMap<u64, Option<Frame>>,
 }
 
 pub struct Endpoint {
@@ -104,6 +111,8 @@ impl Endpoint {
                 shutdown: false,
                 closed: None,
                 owed: VecDeque::new(),
+                host_calls: 0,
+                answers: Default::default(),
             }),
             cv: Condvar::new(),
             stream,
@@ -257,6 +266,12 @@ impl Endpoint {
                     sh.cancelled.insert(h.id);
                 }
                 Kind::Shutdown => sh.shutdown = true,
+                Kind::Response | Kind::Error => {
+                    // An answer nobody waits for any more (timed out) is dropped.
+                    if let Some(slot) = sh.answers.get_mut(&h.id) {
+                        *slot = Some(f);
+                    }
+                }
                 _ => {}
             }
         }
@@ -304,6 +319,68 @@ impl Endpoint {
             return Ok(());
         }
         self.write(&keep)
+    }
+
+    /// Calls the host (a function on the Stage, named in `payload`) and waits
+    /// for its answer: the response frame, or the host's error as
+    /// `BusError::Remote`. The caller reads the socket itself when nobody
+    /// else does, so a lone handler gets its answer without a thread hop.
+    pub fn call_host(&self, payload: &[u8], timeout: Option<Duration>) -> Result<Frame> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let id = {
+            let mut sh = self.shared.lock();
+            sh.host_calls += 1;
+            let id = HOST_CALL | sh.host_calls;
+            sh.answers.insert(id, None);
+            id
+        };
+        let header = Header {
+            kind: Kind::Request,
+            id,
+            priority: 0,
+            deadline_ms: 0,
+        };
+        if let Err(e) = self.write(&[(header, payload)]) {
+            self.shared.lock().answers.remove(&id);
+            return Err(e);
+        }
+        let mut sh = self.shared.lock();
+        loop {
+            if matches!(sh.answers.get(&id), Some(Some(_))) {
+                let f = sh.answers.remove(&id).flatten().expect("just seen");
+                return if f.header.kind == Kind::Error {
+                    Err(BusError::Remote(f.payload().to_vec()))
+                } else {
+                    Ok(f)
+                };
+            }
+            if let Some(e) = sh.closed.clone() {
+                sh.answers.remove(&id);
+                return Err(e);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                sh.answers.remove(&id);
+                return Err(BusError::Timeout {
+                    what: "a call to the host".into(),
+                    after_ms: timeout.map_or(0, |t| t.as_millis() as u64),
+                });
+            }
+            if sh.reading {
+                match deadline {
+                    Some(d) => {
+                        self.cv.wait_until(&mut sh, d);
+                    }
+                    None => self.cv.wait(&mut sh),
+                }
+            } else {
+                self.read_round(&mut sh, deadline);
+            }
+            // Heartbeats read meanwhile are answered now.
+            if let Err(e) = self.flush_owed(&mut sh) {
+                sh.answers.remove(&id);
+                return Err(e);
+            }
+        }
     }
 
     /// Whether the host has cancelled call `id`.

@@ -189,6 +189,27 @@ fn compile(rules: std::collections::BTreeMap<i64, Vec<SeccompRule>>, errno: u32)
     BpfProgram::try_from(filter).map_err(|e| format!("cannot compile the seccomp filter: {e}"))
 }
 
+/// On x86_64 the x32 calls (numbers with bit 30 set) reach the same kernel
+/// code under other numbers, which a deny list by number would miss: they
+/// are all refused. seccompiler filters by number, so this one is written
+/// by hand: load the number, refuse it from 0x40000000 on, allow the rest.
+fn x32_filter() -> Option<BpfProgram> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    const LD_W_ABS: u16 = 0x20;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
+    const X32: u32 = 0x4000_0000;
+    let op = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
+    Some(vec![
+        op(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        op(JGE_K, 0, 1, X32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ])
+}
+
 /// `clone` making new namespaces is refused like `unshare`; `clone3` keeps
 /// its flags in memory where seccomp cannot read them, so it answers ENOSYS
 /// and the C library falls back to `clone`.
@@ -259,6 +280,7 @@ impl Policy {
         };
         let mut filters = Vec::new();
         if self.seccomp {
+            filters.extend(x32_filter());
             filters.push(deny(DENIED, libc::EPERM as u32)?);
             filters.extend(clone_filters()?);
         }
@@ -359,13 +381,13 @@ impl Prepared {
     /// # Safety
     /// To be called in a freshly forked child, before exec.
     pub unsafe fn restrict(&mut self) -> std::io::Result<()> {
+        // Errors carry the errno alone: formatting a message would allocate,
+        // and the parent only sees the errno.
         if let Some(ruleset) = self.ruleset.take() {
-            ruleset
-                .restrict_self()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            ruleset.restrict_self().map_err(|_| std::io::Error::last_os_error())?;
         }
         for filter in &self.filters {
-            seccompiler::apply_filter(filter).map_err(|e| std::io::Error::other(e.to_string()))?;
+            seccompiler::apply_filter(filter).map_err(|_| std::io::Error::last_os_error())?;
         }
         Ok(())
     }

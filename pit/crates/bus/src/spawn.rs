@@ -150,6 +150,19 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
             if let Some(w) = walls.as_mut() {
                 w.join_cgroup()?;
             }
+            // Before the user namespace: RLIMIT_NPROC counts the user's
+            // processes in the namespace where it was set.
+            for &(resource, value) in &limits {
+                // A CPU hard limit equal to the soft one means SIGKILL, which
+                // reads as the OOM killer: leave a second for SIGXCPU to land.
+                let lim = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: if resource == libc::RLIMIT_CPU { value + 1 } else { value },
+                };
+                if libc::setrlimit(resource, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             if namespaces != 0 {
                 if libc::unshare(namespaces) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -166,7 +179,7 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
                         c"tmpfs".as_ptr(),
                         dir.as_ptr(),
                         c"tmpfs".as_ptr(),
-                        libc::MS_NOSUID | libc::MS_NODEV,
+                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                         options.as_ptr().cast(),
                     ) != 0
                     || libc::chdir(dir.as_ptr()) != 0
@@ -184,17 +197,6 @@ fn spawn_here(spec: &Spec) -> Result<u32, String> {
             }
             if libc::getppid() != parent {
                 libc::_exit(1);
-            }
-            for &(resource, value) in &limits {
-                // A CPU hard limit equal to the soft one means SIGKILL, which
-                // reads as the OOM killer: leave a second for SIGXCPU to land.
-                let lim = libc::rlimit {
-                    rlim_cur: value,
-                    rlim_max: if resource == libc::RLIMIT_CPU { value + 1 } else { value },
-                };
-                if libc::setrlimit(resource, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
             }
             // A descriptor the host left inheritable must not reach the
             // extension: every one past stdio closes at exec.

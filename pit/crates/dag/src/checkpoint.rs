@@ -39,7 +39,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| DagError::Checkpoint(format!("{} names no file", path.display())))?;
-    let tmp = folder.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    // Unique per process and call: two threads saving the same file, or a
+    // temporary file a crash left behind, never collide.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = folder.join(format!(
+        ".{}.{}.{n}.{nanos}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let written = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;

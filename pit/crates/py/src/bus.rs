@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use pit_bus::{BusError, Conn, DEFAULT_MAX_FRAME, Endpoint, Frame, Kind, Outgoing, Work};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::bus_msgpack as mp;
 use crate::errors::bus_to_py;
@@ -105,10 +105,12 @@ impl PyBusListener {
                 rename_timeout(e, "waiting for the extension to connect", Some(timeout)),
             )
         })?;
+        let peer_pid = pit_bus::conn::peer_pid(&stream);
         let conn = Conn::new(stream, max_frame).map_err(|e| bus_to_py(py, e))?;
         Ok(PyBusConnection {
             conn: Arc::new(conn),
             max_frame,
+            peer_pid,
         })
     }
 
@@ -124,6 +126,7 @@ impl PyBusListener {
 pub struct PyBusConnection {
     conn: Arc<Conn>,
     max_frame: usize,
+    peer_pid: Option<u32>,
 }
 
 /// Room for the header and framing around a payload.
@@ -156,6 +159,12 @@ impl PyBusConnection {
 
 #[pymethods]
 impl PyBusConnection {
+    /// The pid of the process that connected, as the kernel saw it.
+    #[getter]
+    fn peer_pid(&self) -> Option<u32> {
+        self.peer_pid
+    }
+
     /// Reads and accepts the extension's hello; returns it (a dict).
     fn handshake(&self, py: Python<'_>, timeout: f64) -> PyResult<Py<PyAny>> {
         let d = deadline(Some(timeout))?.unwrap();
@@ -326,6 +335,68 @@ impl PyBusConnection {
         Ok(PyList::new(py, items)?.unbind())
     }
 
+    /// Calls the extension made to the host, as `(id, target, args)`;
+    /// waits up to `timeout` for one. Answer each with `reply` or `refuse`.
+    #[pyo3(signature = (timeout = 0.0))]
+    fn requests(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyList>> {
+        let d = deadline(timeout)?;
+        let conn = &*self.conn;
+        let frames = py.detach(|| conn.requests(d)).map_err(|e| bus_to_py(py, e))?;
+        let mut items = Vec::with_capacity(frames.len());
+        for f in frames {
+            // A payload that does not decode is that call's error, not the
+            // end of the others.
+            let refuse = |why: &str| {
+                let e = error_payload("FrameError", why, "");
+                py.detach(|| conn.answer(f.header.id, true, &e))
+                    .map_err(|e| bus_to_py(py, e))
+            };
+            let payload = match mp::read(py, f.payload()) {
+                Ok(p) => p,
+                Err(e) => {
+                    refuse(&e.value(py).to_string())?;
+                    continue;
+                }
+            };
+            let pair = payload.bind(py).cast::<PyList>().ok().filter(|l| l.len() == 2);
+            let target = pair.as_ref().and_then(|p| p.get_item(0).ok()?.extract::<String>().ok());
+            let (Some(pair), Some(target)) = (pair.as_ref(), target) else {
+                refuse("a call to the host must be [target, args]")?;
+                continue;
+            };
+            items.push((f.header.id, target, pair.get_item(1)?));
+        }
+        Ok(PyList::new(py, items)?.unbind())
+    }
+
+    /// Answers the extension's call `id` with `value`.
+    fn reply(&self, py: Python<'_>, id: u64, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (is_error, p) = match mp::to_vec(value) {
+            Ok(p) if p.len() + FRAME_OVERHEAD <= self.max_frame => (false, p),
+            Ok(p) => {
+                let msg = format!(
+                    "the result of {} bytes exceeds the bus frame limit of {} bytes: \
+                     store it with ctx.put(...) and return the hash",
+                    p.len(),
+                    self.max_frame
+                );
+                (true, error_payload("ResultTooLarge", &msg, ""))
+            }
+            Err(e) => (true, error_payload("TypeError", &e.value(py).to_string(), "")),
+        };
+        let conn = &*self.conn;
+        py.detach(|| conn.answer(id, is_error, &p))
+            .map_err(|e| bus_to_py(py, e))
+    }
+
+    /// Answers the extension's call `id` with an error.
+    #[pyo3(signature = (id, error_type, message, traceback = ""))]
+    fn refuse(&self, py: Python<'_>, id: u64, error_type: &str, message: &str, traceback: &str) -> PyResult<()> {
+        let p = error_payload(error_type, message, traceback);
+        let conn = &*self.conn;
+        py.detach(|| conn.answer(id, true, &p)).map_err(|e| bus_to_py(py, e))
+    }
+
     /// Asks the extension to finish its queue and exit.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
         let conn = &*self.conn;
@@ -452,6 +523,31 @@ impl PyBusEndpoint {
         let ep = &*self.ep;
         py.detach(|| ep.respond(&[(id, true, &p)]))
             .map_err(|e| bus_to_py(py, e))
+    }
+
+    /// Calls ``target`` ("extension.function") through the host's Stage and
+    /// returns its result; the host's refusal or the callee's error arrives
+    /// as ``RemoteError``.
+    #[pyo3(signature = (target, args = None, timeout = Some(60.0)))]
+    fn call_host(
+        &self,
+        py: Python<'_>,
+        target: &str,
+        args: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        let none = py.None().into_bound(py);
+        let pair = PyList::new(
+            py,
+            [PyString::new(py, target).into_any(), args.cloned().unwrap_or(none)],
+        )?;
+        let p = mp::to_vec(pair.as_any())?;
+        check_size(p.len(), self.max_frame, "the call's arguments")?;
+        deadline(timeout)?;
+        let wait = timeout.map(|t| Duration::from_secs_f64(t.min(1e9)));
+        let ep = &*self.ep;
+        let f = py.detach(|| ep.call_host(&p, wait)).map_err(|e| bus_to_py(py, e))?;
+        mp::read(py, f.payload())
     }
 
     /// Sends an event to the host.

@@ -117,6 +117,14 @@ fn value(py: Python<'_>, c: &mut Cursor<'_>, depth: usize, budget: &mut usize) -
             for _ in 0..n {
                 let k = value(py, c, depth + 1, budget)?;
                 let v = value(py, c, depth + 1, budget)?;
+                // A list or map as a key is valid msgpack but no Python key.
+                if k.bind(py).hash().is_err() {
+                    let kind = k.bind(py).get_type().name()?.to_string();
+                    return Err(bus_to_py(
+                        py,
+                        pit_bus::BusError::Malformed(format!("a msgpack map has a {kind} as a key")),
+                    ));
+                }
                 d.set_item(k, v)?;
             }
             d.into_any().unbind()
