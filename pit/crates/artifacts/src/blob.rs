@@ -355,13 +355,3 @@ pub(crate) fn write_atomic(tmp: &Path, target: &Path, bytes: &[u8], durable: boo
     }
     Ok(())
 }
-
-/// The blob's original bytes (`size` of them, as indexed), checked against its hash.
-pub(crate) fn read(objects: &Path, hash: &Hash, size: u64) -> Result<Vec<u8>> {
-    let (path, encoding) = find(objects, hash).ok_or_else(|| ArtifactError::Corrupt {
-        hash: *hash,
-        why: "its file is missing".into(),
-    })?;
-    let stored = fs::read(&path).map_err(io(&path))?;
-    decode(stored, encoding, size, hash)
-}

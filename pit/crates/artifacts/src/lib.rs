@@ -647,6 +647,11 @@ impl Store {
                 source: Source::Cached(data),
             });
         }
+        self.locate_stored(hash)
+    }
+
+    /// Where the stored bytes of `hash` are, the cache left aside.
+    fn locate_stored(&self, hash: &Hash) -> Result<Located> {
         let row: Option<(i64, String, Option<Vec<u8>>)> = self
             .conn()
             .prepare_cached("SELECT size, encoding, data FROM artifacts WHERE hash = ?1")?
@@ -698,13 +703,23 @@ impl Store {
                 out.len()
             )));
         }
+        self.decode(hash, source, out)?;
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, out);
+        self.note_read(&hash);
+        Ok(())
+    }
+
+    /// The bytes `source` holds, decoded into `out` and checked.
+    fn decode(&self, hash: Hash, source: Source, out: &mut [u8]) -> Result<()> {
         match source {
             Source::Cached(data) => out.copy_from_slice(&data),
             Source::Stored(stored, encoding) => blob::decode_into(&stored, encoding, &hash, out)?,
-            Source::File(path, encoding) => blob::read_into(&path, encoding, &hash, out)?,
+            Source::File(path, encoding) => match blob::read_into(&path, encoding, &hash, out) {
+                // Removed by another process between our look and our read.
+                Err(ArtifactError::Io { .. }) if !self.contains(&hash)? => return Err(self.why_unknown(&hash)),
+                other => other?,
+            },
         }
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, out);
-        self.note_read(&hash);
         Ok(())
     }
 
@@ -767,32 +782,13 @@ impl Store {
         Ok(())
     }
 
-    /// Reads and checks a blob from the index or its file.
+    /// Reads and checks a blob from the index or its file, past the cache
+    /// and without counting a read (checks and the search index use it).
     fn read_stored(&self, hash: &Hash) -> Result<Vec<u8>> {
-        let row: Option<(i64, String, Option<Vec<u8>>)> = self
-            .conn()
-            .prepare_cached("SELECT size, encoding, data FROM artifacts WHERE hash = ?1")?
-            .query_row([hash.to_hex()], |r| {
-                Ok((r.get(0)?, r.get(1)?, stored_bytes(r.get_ref(2)?)))
-            })
-            .optional()?;
-        let Some((size, encoding, data)) = row else {
-            return Err(self.why_unknown(hash));
-        };
-        match data {
-            Some(stored) => {
-                let encoding = Encoding::parse(&encoding).ok_or_else(|| ArtifactError::Corrupt {
-                    hash: *hash,
-                    why: format!("the index gives it the unknown encoding '{encoding}'"),
-                })?;
-                blob::decode(stored, encoding, size as u64, hash)
-            }
-            None => match blob::read(&self.objects, hash, size as u64) {
-                // Removed by another process between our look and our read.
-                Err(ArtifactError::Corrupt { .. }) if !self.contains(hash)? => Err(self.why_unknown(hash)),
-                other => other,
-            },
-        }
+        let found = self.locate_stored(hash)?;
+        let mut out = vec![0; found.size];
+        self.decode(found.hash, found.source, &mut out)?;
+        Ok(out)
     }
 
     /// The error for a hash the index does not hold: removed by the stale
