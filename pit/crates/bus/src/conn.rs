@@ -330,28 +330,23 @@ impl Conn {
 
     /// Events the extension sent, waiting up to `deadline` for the first.
     pub fn events(&self, deadline: Option<Instant>) -> Result<Vec<Frame>> {
-        let mut sh = self.shared.lock();
-        loop {
-            if !sh.events.is_empty() {
-                return Ok(sh.events.drain(..).collect());
-            }
-            if let Some(e) = &sh.closed {
-                return Err(e.clone());
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(Vec::new());
-            }
-            self.wait_or_read(&mut sh, deadline);
-        }
+        self.take(deadline, |sh| &mut sh.events)
     }
 
     /// Calls the extension made to the host, waiting up to `deadline` for the
     /// first: answer each with [`Conn::answer`].
     pub fn requests(&self, deadline: Option<Instant>) -> Result<Vec<Frame>> {
+        self.take(deadline, |sh| &mut sh.requests)
+    }
+
+    /// Empties one of the queues the reader fills, waiting (or reading) up to
+    /// `deadline` for its first frame.
+    fn take(&self, deadline: Option<Instant>, queue: fn(&mut Shared) -> &mut VecDeque<Frame>) -> Result<Vec<Frame>> {
         let mut sh = self.shared.lock();
         loop {
-            if !sh.requests.is_empty() {
-                return Ok(sh.requests.drain(..).collect());
+            let q = queue(&mut sh);
+            if !q.is_empty() {
+                return Ok(q.drain(..).collect());
             }
             if let Some(e) = &sh.closed {
                 return Err(e.clone());

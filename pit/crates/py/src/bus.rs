@@ -371,19 +371,7 @@ impl PyBusConnection {
 
     /// Answers the extension's call `id` with `value`.
     fn reply(&self, py: Python<'_>, id: u64, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (is_error, p) = match mp::to_vec(value) {
-            Ok(p) if p.len() + FRAME_OVERHEAD <= self.max_frame => (false, p),
-            Ok(p) => {
-                let msg = format!(
-                    "the result of {} bytes exceeds the bus frame limit of {} bytes: \
-                     store it with ctx.put(...) and return the hash",
-                    p.len(),
-                    self.max_frame
-                );
-                (true, error_payload("ResultTooLarge", &msg, ""))
-            }
-            Err(e) => (true, error_payload("TypeError", &e.value(py).to_string(), "")),
-        };
+        let (is_error, p) = encode_answer(py, value, self.max_frame);
         let conn = &*self.conn;
         py.detach(|| conn.answer(id, is_error, &p))
             .map_err(|e| bus_to_py(py, e))
@@ -494,18 +482,9 @@ impl PyBusEndpoint {
     fn respond(&self, py: Python<'_>, answers: Vec<(u64, Bound<'_, PyAny>)>) -> PyResult<()> {
         let encoded: Vec<(u64, bool, Vec<u8>)> = answers
             .iter()
-            .map(|(id, v)| match mp::to_vec(v) {
-                Ok(p) if p.len() + FRAME_OVERHEAD > self.max_frame => {
-                    let msg = format!(
-                        "the result of {} bytes exceeds the bus frame limit of {} bytes: \
-                         store it with ctx.put(...) and return the hash",
-                        p.len(),
-                        self.max_frame
-                    );
-                    (*id, true, error_payload("ResultTooLarge", &msg, ""))
-                }
-                Ok(p) => (*id, false, p),
-                Err(e) => (*id, true, error_payload("TypeError", &e.value(py).to_string(), "")),
+            .map(|(id, v)| {
+                let (is_error, p) = encode_answer(py, v, self.max_frame);
+                (*id, is_error, p)
             })
             .collect();
         let ep = &*self.ep;
@@ -564,6 +543,23 @@ impl PyBusEndpoint {
 
     fn close(&self) {
         self.ep.close();
+    }
+}
+
+/// A call's answer as msgpack: the value, or (`true`, an error's payload) for
+/// a value that cannot cross the bus or would not fit in a frame.
+fn encode_answer(py: Python<'_>, value: &Bound<'_, PyAny>, max_frame: usize) -> (bool, Vec<u8>) {
+    match mp::to_vec(value) {
+        Ok(p) if p.len() + FRAME_OVERHEAD <= max_frame => (false, p),
+        Ok(p) => {
+            let msg = format!(
+                "the result of {} bytes exceeds the bus frame limit of {max_frame} bytes: \
+                 store it with ctx.put(...) and return the hash",
+                p.len()
+            );
+            (true, error_payload("ResultTooLarge", &msg, ""))
+        }
+        Err(e) => (true, error_payload("TypeError", &e.value(py).to_string(), "")),
     }
 }
 
