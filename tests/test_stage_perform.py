@@ -266,6 +266,7 @@ def test_an_idle_extension_cools_and_its_process_stops(
         perf = stage.perform("count", {"text": "d e"})
         assert perf.value("count") == 2
         assert perf.steps[0].cold_start
-        assert stage["words"].pid not in (None, pid)
+        # Running again under a new pid, or cooled once more by now (0.3 s idle).
+        assert stage["words"].pid != pid
         # A direct call wakes a parked extension too.
         assert stage.call("counter.count", {"words": ["x"]}) == 1
